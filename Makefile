@@ -1,0 +1,37 @@
+# Boxoffice — `make run` serves the app (embedded mode by default), `make test` runs the suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
+
+.PHONY: setup run test check lint format bench chaos clean
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Boxoffice needs Python 3.11 or newer")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup  ## migrate, load the demo event once, serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000}
+	$(BIN)/python -m backend.cli serve
+
+test: setup  ## the whole suite (PostgreSQL/Redis/Chromium parts skip loudly without them; fail when CI=true)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff format --check backend tests
+	$(BIN)/ruff check backend tests
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format backend tests
+	$(BIN)/ruff check --fix backend tests
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

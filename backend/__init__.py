@@ -1,0 +1,1 @@
+"""Boxoffice: a real-time seat-map booking server."""

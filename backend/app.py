@@ -1,0 +1,173 @@
+"""create_app(settings): wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.allowed_hosts import AllowedHostsConfig
+from litestar.config.compression import CompressionConfig
+from litestar.config.cors import CORSConfig
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.security.jwt import JWTAuth, Token
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+
+from backend.accounts import AccountService
+from backend.booking.events import EventService
+from backend.booking.service import BookingService
+from backend.errors import exception_handlers
+from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChannel
+from backend.live.hub import LiveHub
+from backend.live.websocket import event_socket
+from backend.locks import MemorySeatLockStore, RedisSeatLockStore, SeatLockStore
+from backend.settings import Mode, Settings, get_settings
+from backend.storage import db
+from backend.web.accounts import AccountController
+from backend.web.bookings import BookingController
+from backend.web.deps import ALGORITHM, REQUIRED_CLAIMS, dependencies
+from backend.web.events import EventController
+from backend.web.health import health, ready
+from backend.web.idempotency import Idempotency
+from backend.web.pages import PageController
+from backend.web.security import security_headers
+from backend.web.throttle import Throttle
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("boxoffice")
+
+
+def _backends(settings: Settings) -> tuple[SeatLockStore, SeatChannel, Store]:
+    if settings.mode is Mode.SERVICES:
+        assert settings.redis_url is not None
+        return (
+            RedisSeatLockStore(settings.redis_url, settings.redis_prefix),
+            RedisSeatChannel(settings.redis_url, settings.redis_prefix),
+            RedisStore.with_client(url=settings.redis_url, namespace=f"{settings.redis_prefix}-throttle"),
+        )
+    return MemorySeatLockStore(), MemorySeatChannel(), MemoryStore()
+
+
+async def _sweep_expired_holds(booking: BookingService, interval: float) -> None:
+    """Every process sweeps; the database's conditional update gives each expiry to one."""
+    while True:
+        try:
+            await booking.release_expired_holds()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("expiring holds failed (will retry): %s", exc)
+        await asyncio.sleep(interval)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    engine = db.make_engine(settings)
+    db.bind_tables(engine)
+    locks, channel, store = _backends(settings)
+    hub = LiveHub(channel, batch_ms=settings.live_batch_ms, backlog=settings.ws_backlog)
+    accounts = AccountService(hash_concurrency=settings.argon2_concurrency)
+    events = EventService(engine)
+    booking = BookingService(engine, locks, hub, lock_ttl_ms=settings.lock_ttl_ms)
+
+    async def retrieve_user(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> Any:
+        return await accounts.get(token.sub)
+
+    jwt_auth = JWTAuth[Any, Token](
+        retrieve_user_handler=retrieve_user,
+        token_secret=settings.jwt_secret,
+        algorithm=ALGORITHM,
+        require_claims=list(REQUIRED_CLAIMS),
+        default_token_expiration=timedelta(seconds=settings.jwt_lifetime_seconds),
+        # Pages are shells that fetch with the token; static files are public.
+        exclude=["^/schema", "^/static/", "^/js/", "^/$", "^/e/", "^/account/", "^/my/"],
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db.bind_tables(engine)
+        await db.start(engine, settings.db_pool_max)
+        await locks.on_startup()
+        await channel.on_startup()
+        await hub.on_startup()
+        sweeper = asyncio.create_task(_sweep_expired_holds(booking, settings.expiry_interval))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await hub.on_shutdown()
+            await channel.on_shutdown()
+            await locks.on_shutdown()
+            with contextlib.suppress(Exception):
+                await store.__aexit__(None, None, None)
+            await db.stop(engine)
+
+    static = [
+        create_static_files_router(
+            path="/static", directories=[ROOT / "static"], opt={"exclude_from_auth": True},
+            include_in_schema=False, name="static",
+        ),
+        create_static_files_router(
+            path="/js", directories=[ROOT / "frontend"], opt={"exclude_from_auth": True},
+            include_in_schema=False, name="js",
+        ),
+    ]
+    state = State(
+        {
+            "settings": settings,
+            "engine": engine,
+            "locks": locks,
+            "channel": channel,
+            "hub": hub,
+            "accounts": accounts,
+            "events": events,
+            "booking": booking,
+            "idempotency": Idempotency(engine),
+            "throttle": Throttle(store, settings.signin_attempts, settings.signin_window_seconds),
+            "jwt_auth": jwt_auth,
+        }
+    )
+    return Litestar(
+        route_handlers=[
+            AccountController, EventController, BookingController, PageController,
+            health, ready, event_socket, *static,
+        ],
+        dependencies=dependencies(),
+        exception_handlers=exception_handlers(),
+        on_app_init=[jwt_auth.on_app_init],
+        lifespan=[lifespan],
+        middleware=[security_headers],
+        state=state,
+        template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(title="Boxoffice", version="0.1.0", path="/schema"),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=2048, gzip_compress_level=5
+        ),
+        cors_config=(
+            CORSConfig(allow_origins=list(settings.allowed_origins))
+            if settings.allowed_origins
+            else None
+        ),
+        allowed_hosts=(
+            AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts))
+            if settings.allowed_hosts
+            else None
+        ),
+        logging_config=LoggingConfig(log_exceptions="debug"),
+    )

@@ -1,0 +1,1 @@
+"""The booking rules: holds, bookings, best-available and expiry. No HTTP here."""

@@ -1,0 +1,175 @@
+"""Turn an event's seat description into placed seats (every seat gets x, y).
+
+Two inputs: the seed's flat list of labels (`["A1", "A2", "B1"]`, parsed into rows and
+numbers where possible) and the layout form (sections → rows → seat count, categories
+with names, colours and prices, accessible seats). Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from backend.errors import InvalidInput
+
+MAX_SEATS = 100_000
+MAX_LABEL = 32
+DEFAULT_CATEGORY = {"id": "standard", "name": "Standard", "colour": "#2563eb", "price": 0}
+SECTION_GAP = 2.0
+_LABEL_RE = re.compile(r"^([A-Za-z]{1,4})[\s-]?(\d{1,5})$")
+
+
+@dataclass(frozen=True)
+class PlacedSeat:
+    label: str
+    section: str
+    row: str
+    number: int
+    category: str
+    accessible: bool
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    name: str
+    colour: str
+    price: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "colour": self.colour, "price": self.price}
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    label: str
+    seats: int
+    category: str | None = None
+    accessible: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    name: str
+    rows: tuple[RowSpec, ...]
+    category: str | None = None
+
+
+@dataclass
+class Layout:
+    seats: list[PlacedSeat] = field(default_factory=list)
+    categories: list[Category] = field(default_factory=list)
+    width: float = 0.0
+    height: float = 0.0
+
+
+def _row_sort_key(row: str) -> tuple[int, str]:
+    # "A" < "Z" < "AA": shorter labels first, as venues letter their rows.
+    return (len(row), row.upper())
+
+
+def from_labels(labels: list[str]) -> Layout:
+    """The seed form: parse "A12" into row A, seat 12; anything else goes in a last row."""
+    if not labels:
+        raise InvalidInput("seats must list at least one seat label")
+    if len(labels) > MAX_SEATS:
+        raise InvalidInput(f"an event has at most {MAX_SEATS} seats, got {len(labels)}")
+    seen: set[str] = set()
+    rows: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    loose: list[str] = []
+    for raw in labels:
+        label = raw.strip()
+        if not label or len(label) > MAX_LABEL:
+            raise InvalidInput(f"seat labels must be 1 to {MAX_LABEL} characters, got {raw!r}")
+        if label.upper() in seen:
+            raise InvalidInput(f"seat label {label!r} appears more than once")
+        seen.add(label.upper())
+        match = _LABEL_RE.match(label)
+        if match:
+            rows[match.group(1).upper()].append((int(match.group(2)), label))
+        else:
+            loose.append(label)
+
+    layout = Layout(categories=[Category(**DEFAULT_CATEGORY)])  # type: ignore[arg-type]
+    ordered = sorted(rows, key=_row_sort_key)
+    widest = max([len(rows[r]) for r in ordered] + [len(loose)])
+    y = 0.0
+    for row in ordered:
+        members = sorted(rows[row])
+        offset = (widest - len(members)) / 2
+        for index, (number, label) in enumerate(members):
+            layout.seats.append(
+                PlacedSeat(label, "", row, number, "standard", False, offset + index, y)
+            )
+        y += 1
+    if loose:
+        offset = (widest - len(loose)) / 2
+        for index, label in enumerate(loose):
+            layout.seats.append(
+                PlacedSeat(label, "", "", index + 1, "standard", False, offset + index, y)
+            )
+        y += 1
+    layout.width = float(widest)
+    layout.height = y
+    return layout
+
+
+def from_sections(sections: list[SectionSpec], categories: list[Category]) -> Layout:
+    """The layout form: sections stacked front to back, each row centred."""
+    if not sections:
+        raise InvalidInput("layout.sections must list at least one section")
+    cats = categories or [Category(**DEFAULT_CATEGORY)]  # type: ignore[arg-type]
+    known = {c.id for c in cats}
+    if len(known) != len(cats):
+        raise InvalidInput("category ids must be unique")
+    total = sum(row.seats for section in sections for row in section.rows)
+    if total == 0:
+        raise InvalidInput("the layout has no seats")
+    if total > MAX_SEATS:
+        raise InvalidInput(f"an event has at most {MAX_SEATS} seats, got {total}")
+    names = [s.name for s in sections]
+    if len({n.upper() for n in names}) != len(names):
+        raise InvalidInput("section names must be unique")
+    prefix_labels = len(sections) > 1
+    widest = max(row.seats for section in sections for row in section.rows)
+    layout = Layout(categories=list(cats))
+    y = 0.0
+    for section in sections:
+        row_labels = [r.label.upper() for r in section.rows]
+        if len(set(row_labels)) != len(row_labels):
+            raise InvalidInput(f"row labels repeat in section {section.name!r}")
+        for row in section.rows:
+            category = row.category or section.category or cats[0].id
+            if category not in known:
+                raise InvalidInput(
+                    f"row {row.label!r} uses category {category!r}, which is not in "
+                    f"layout.categories ({', '.join(sorted(known))})"
+                )
+            bad = [n for n in row.accessible if not 1 <= n <= row.seats]
+            if bad:
+                raise InvalidInput(
+                    f"row {row.label!r} has {row.seats} seats; accessible seat numbers "
+                    f"must be within 1..{row.seats}, got {bad}"
+                )
+            accessible = set(row.accessible)
+            offset = (widest - row.seats) / 2
+            for n in range(1, row.seats + 1):
+                label = f"{row.label}{n}"
+                if prefix_labels:
+                    label = f"{section.name}-{label}"
+                if len(label) > MAX_LABEL:
+                    raise InvalidInput(f"seat label {label!r} is over {MAX_LABEL} characters")
+                layout.seats.append(
+                    PlacedSeat(
+                        label, section.name, row.label, n, category, n in accessible,
+                        offset + n - 1, y,
+                    )
+                )
+            y += 1
+        y += SECTION_GAP
+    layout.width = float(widest)
+    layout.height = y - SECTION_GAP
+    return layout

@@ -1,0 +1,56 @@
+"""What the booking rules hand back: plain data, no ORM objects, no HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+AVAILABLE = "available"
+HELD = "held"
+BOOKED = "booked"
+
+
+@dataclass(frozen=True)
+class SeatChange:
+    """One seat's new state, as published to watchers. `holder` never leaves the server."""
+
+    id: str
+    status: str
+    version: int
+    held_until_ms: int | None = None
+    holder: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> SeatChange:
+        status = row["status"]
+        return cls(
+            id=str(row["id"]),
+            status=status,
+            version=int(row["version"]),
+            held_until_ms=row.get("held_until_ms") if status == HELD else None,
+            holder=str(row["holder"]) if row.get("holder") and status != AVAILABLE else None,
+        )
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    event_id: str
+    seats: list[dict[str, Any]]
+    expires_at_ms: int
+
+
+@dataclass(frozen=True)
+class BookingRecord:
+    id: str
+    status: str
+    created_at: Any
+    cancelled_at: Any
+    user_id: str
+    seat: dict[str, Any]
+    event: dict[str, Any]
+
+
+class ChangePublisher(Protocol):
+    """Where committed seat changes go (the live channel); must never raise."""
+
+    async def publish(self, event_id: str, changes: list[SeatChange]) -> None: ...

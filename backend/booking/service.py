@@ -1,0 +1,329 @@
+"""Holds, bookings, releases and expiry: the two layers of the seed, done right.
+
+Every write follows the same shape:
+
+1. take the seats' short locks, all or none (a stampede on one hot seat becomes one
+   database write and many fast 423s);
+2. one database transaction that changes seats by compare-and-set and inserts bookings
+   under the unique index on active bookings (the guard: it holds even when a lock has
+   expired, Redis has restarted or two processes race);
+3. release the locks by compare-and-delete, then publish the committed changes.
+
+If the lock store is down, writes go on without it: the database is the guard.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from backend.booking.best import FreeSeat, choose_adjacent
+from backend.booking.records import (
+    BOOKED,
+    HELD,
+    BookingRecord,
+    ChangePublisher,
+    HoldResult,
+    SeatChange,
+)
+from backend.errors import (
+    Forbidden,
+    InvalidInput,
+    NoAdjacentSeats,
+    NotFound,
+    SeatLimitExceeded,
+    SeatsBooked,
+    SeatsLocked,
+)
+from backend.locks.base import SeatLockStore
+from backend.storage import queries
+from backend.storage.db import now_ms, write_transaction
+from backend.timefmt import iso_from_ms
+
+log = logging.getLogger("boxoffice.booking")
+
+HOLD_CAP_FACTOR = 2  # a hold can be extended to at most twice the event's hold time
+BEST_AVAILABLE_ATTEMPTS = 3
+INTEGRITY_ERRORS = (asyncpg.UniqueViolationError, sqlite3.IntegrityError)
+
+# Called inside the booking transaction with its bookings; lets the web layer store an
+# idempotent response atomically with them.
+CommitHook = Callable[[list[BookingRecord]], Awaitable[None]]
+
+
+class BookingService:
+    def __init__(
+        self,
+        engine: Any,
+        locks: SeatLockStore,
+        publisher: ChangePublisher,
+        lock_ttl_ms: int = 5000,
+    ) -> None:
+        self.engine = engine
+        self.locks = locks
+        self.publisher = publisher
+        self.lock_ttl_ms = lock_ttl_ms
+
+    # ------------------------------------------------------------------ locks
+
+    @asynccontextmanager
+    async def _locked(self, event_id: str, seat_ids: Sequence[str]) -> AsyncIterator[None]:
+        token = secrets.token_hex(16)
+        try:
+            taken = await self.locks.acquire(event_id, seat_ids, token, self.lock_ttl_ms)
+        except Exception as exc:  # the lock is an accelerator; the database still guards
+            log.warning("seat lock store unavailable, continuing without locks: %s", exc)
+            taken, token = [], ""
+        if taken:
+            raise SeatsLocked(
+                "Seat is being booked, try again.",
+                seats=[{"id": seat_id, "heldUntil": None} for seat_id in taken],
+            )
+        try:
+            yield
+        finally:
+            if token:
+                try:
+                    await self.locks.release(event_id, seat_ids, token)
+                except Exception as exc:  # it expires by itself
+                    log.warning("seat lock release failed (lock will expire): %s", exc)
+
+    async def _publish(self, changes: list[dict[str, Any]], event_id: str | None = None) -> None:
+        by_event: dict[str, list[SeatChange]] = defaultdict(list)
+        for row in changes:
+            key = event_id or str(row["event"])
+            by_event[key].append(SeatChange.from_row(row))
+        for key, items in by_event.items():
+            await self.publisher.publish(key, items)
+
+    # --------------------------------------------------------------- checking
+
+    async def _event(self, event_id: str) -> dict[str, Any]:
+        event = await queries.get_event(event_id)
+        if event is None:
+            raise NotFound(f"no event with id {event_id}")
+        return event
+
+    async def _seats(self, event_id: str, seat_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        rows = await queries.seats_by_id(event_id, seat_ids)
+        found = {str(row["id"]): row for row in rows}
+        missing = [seat_id for seat_id in seat_ids if seat_id not in found]
+        if missing:
+            raise NotFound(
+                f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing
+            )
+        return found
+
+    async def _explain_refusal(
+        self, event_id: str, seat_ids: Sequence[str], user_id: str, now: int
+    ) -> Exception:
+        """Why a compare-and-set took fewer seats than asked: booked (409) or held (423)."""
+        rows = await queries.seats_by_id(event_id, seat_ids)
+        booked = [str(r["id"]) for r in rows if r["status"] == BOOKED]
+        held = [
+            {"id": str(r["id"]), "heldUntil": iso_from_ms(r["held_until_ms"])}
+            for r in rows
+            if r["status"] == HELD
+            and str(r["holder"]) != user_id
+            and (r["held_until_ms"] or 0) > now
+        ]
+        if booked:
+            return SeatsBooked("Seat already booked", seatIds=booked)
+        if held:
+            return SeatsLocked("Seat is held by someone else", seats=held)
+        # The state moved between the update and this read (an expiry, a release):
+        # the client can simply retry.
+        return SeatsLocked(
+            "Seat is being booked, try again.",
+            seats=[{"id": s, "heldUntil": None} for s in seat_ids],
+        )
+
+    async def _check_limit(self, event: dict[str, Any], user_id: str, now: int) -> None:
+        limit = int(event["max_seats_per_user"])
+        if await queries.count_user_seats(str(event["id"]), user_id, now) > limit:
+            raise SeatLimitExceeded(
+                f"at most {limit} seats per person for this event (held and booked together)",
+                limit=limit,
+            )
+
+    # ------------------------------------------------------------------ holds
+
+    async def hold_seats(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
+        """Hold all the seats, or none; re-holding your own live holds extends them."""
+        event = await self._event(event_id)
+        _check_request_size(event, seat_ids)
+        seats = await self._seats(event_id, seat_ids)
+        hold_ms = int(event["hold_seconds"]) * 1000
+        async with self._locked(event_id, seat_ids):
+            async with write_transaction(self.engine):
+                await queries.lock_user(self.engine, user_id)
+                now = await now_ms(self.engine)
+                until = now + hold_ms
+                mine = await queries.own_live_holds(event_id, seat_ids, user_id, now)
+                mine_ids = [str(r["id"]) for r in mine]
+                others = [s for s in seat_ids if s not in set(mine_ids)]
+                changed = await queries.hold_free(event_id, others, user_id, now, until) if others else []
+                if len(changed) != len(others):
+                    raise await self._explain_refusal(event_id, others, user_id, now)
+                if mine_ids:
+                    changed += await queries.extend_own_holds(
+                        event_id, mine_ids, user_id, now, until, HOLD_CAP_FACTOR * hold_ms
+                    )
+                await self._check_limit(event, user_id, now)
+                current = await queries.seats_by_id(event_id, seat_ids)
+        await self._publish(changed, event_id)
+        by_id = {str(r["id"]): r for r in current}
+        ordered = [{**seats[s], **by_id[s]} for s in seat_ids]
+        expires = min(int(r["held_until_ms"]) for r in ordered)
+        return HoldResult(event_id=event_id, seats=ordered, expires_at_ms=expires)
+
+    async def hold_best(
+        self, user_id: str, event_id: str, count: int, category: str | None
+    ) -> HoldResult:
+        """Pick the best `count` adjacent free seats in one row and hold them atomically."""
+        event = await self._event(event_id)
+        limit = int(event["max_seats_per_user"])
+        if not 1 <= count <= limit:
+            raise InvalidInput(f"count must be between 1 and {limit} for this event")
+        if category is not None and category not in {c["id"] for c in event["categories"] or []}:
+            raise InvalidInput(f"event {event_id} has no category {category!r}")
+        excluded: set[str] = set()
+        for attempt in range(BEST_AVAILABLE_ATTEMPTS):
+            now = await now_ms(self.engine)
+            free = [
+                FreeSeat(str(r["id"]), r["section"], r["row"], r["number"], r["x"], r["y"])
+                for r in await queries.free_seats(event_id, now, category)
+            ]
+            choice = choose_adjacent(free, count, float(event["width"]) / 2, frozenset(excluded))
+            if choice is None:
+                raise NoAdjacentSeats(
+                    f"no {count} adjacent seats are free"
+                    + (f" in category {category!r}" if category else "")
+                )
+            try:
+                return await self.hold_seats(user_id, event_id, choice)
+            except (SeatsLocked, SeatsBooked) as exc:
+                # Someone took part of our pick between choosing and holding: pick again.
+                if attempt == BEST_AVAILABLE_ATTEMPTS - 1:
+                    raise
+                conflicting = exc.extra.get("seatIds") or [s["id"] for s in exc.extra.get("seats", [])]
+                excluded.update(conflicting)
+        raise AssertionError("unreachable")
+
+    async def release_holds(
+        self, user_id: str, event_id: str, seat_ids: Sequence[str] | None
+    ) -> list[str]:
+        """Release the caller's holds on an event (all, or the listed seats)."""
+        await self._event(event_id)
+        if seat_ids is not None:
+            await self._seats(event_id, seat_ids)
+        async with write_transaction(self.engine):
+            changed = await queries.release_holds(event_id, user_id, seat_ids)
+        await self._publish(changed)
+        return [str(r["id"]) for r in changed]
+
+    async def release_expired_holds(self) -> int:
+        """Free every hold past its end (database clock) and announce each once."""
+        async with write_transaction(self.engine):
+            now = await now_ms(self.engine)
+            changed = await queries.expire_holds(now)
+        if changed:
+            await self._publish(changed)
+        return len(changed)
+
+    # --------------------------------------------------------------- bookings
+
+    async def book_seats(
+        self,
+        user_id: str,
+        event_id: str,
+        seat_ids: Sequence[str],
+        on_commit: CommitHook | None = None,
+    ) -> list[BookingRecord]:
+        """Book seats the caller holds, or free seats, all or nothing."""
+        event = await self._event(event_id)
+        _check_request_size(event, seat_ids)
+        seats = await self._seats(event_id, seat_ids)
+        async with self._locked(event_id, seat_ids):
+            try:
+                async with write_transaction(self.engine):
+                    await queries.lock_user(self.engine, user_id)
+                    now = await now_ms(self.engine)
+                    changed = await queries.book_seats(event_id, seat_ids, user_id, now)
+                    if len(changed) != len(seat_ids):
+                        raise await self._explain_refusal(event_id, seat_ids, user_id, now)
+                    await self._check_limit(event, user_id, now)
+                    rows = await queries.insert_bookings(event_id, seat_ids, user_id)
+                    records = [
+                        _record(row, user_id, seats[str(row["seat"])], event) for row in rows
+                    ]
+                    if on_commit is not None:
+                        await on_commit(records)
+            except INTEGRITY_ERRORS as exc:
+                # The guard did its job: another transaction booked one of these seats.
+                log.info("unique index refused a second booking: %s", exc)
+                raise SeatsBooked("Seat already booked", seatIds=list(seat_ids)) from None
+        await self._publish(changed, event_id)
+        return records
+
+    async def cancel_booking(self, user_id: str, booking_id: str) -> BookingRecord:
+        """Cancel the caller's booking; the seat is free again, live."""
+        booking = await queries.get_booking(booking_id)
+        if booking is None:
+            raise NotFound(f"no booking with id {booking_id}")
+        if str(booking["user"]) != user_id:
+            raise Forbidden("this booking is not yours")
+        event = await self._event(str(booking["event"]))
+        seat_id = str(booking["seat"])
+        freed: list[dict[str, Any]] = []
+        async with write_transaction(self.engine):
+            cancelled = await queries.cancel_booking(booking_id, user_id)
+            if cancelled is not None:
+                freed = await queries.free_booked_seat(seat_id, user_id)
+        if freed:
+            await self._publish(freed)
+        current = await queries.get_booking(booking_id)
+        assert current is not None
+        seat = (await queries.seats_by_id(str(event["id"]), [seat_id]))[0]
+        return _record(current, user_id, seat, event)
+
+
+    async def list_bookings(self, user_id: str) -> list[BookingRecord]:
+        """The caller's own bookings (active and cancelled), newest first."""
+        rows = await queries.user_bookings(user_id)
+        seats, events = await queries.seats_and_events(
+            sorted({str(r["seat"]) for r in rows}), sorted({str(r["event"]) for r in rows})
+        )
+        return [
+            _record(r, user_id, seats[str(r["seat"])], events[str(r["event"])]) for r in rows
+        ]
+
+
+def _check_request_size(event: dict[str, Any], seat_ids: Sequence[str]) -> None:
+    limit = int(event["max_seats_per_user"])
+    if len(seat_ids) > limit:
+        raise SeatLimitExceeded(
+            f"at most {limit} seats per person for this event; asked for {len(seat_ids)}",
+            limit=limit,
+        )
+
+
+def _record(
+    row: dict[str, Any], user_id: str, seat: dict[str, Any], event: dict[str, Any]
+) -> BookingRecord:
+    return BookingRecord(
+        id=str(row["id"]),
+        status=row["status"],
+        created_at=row["created_at"],
+        cancelled_at=row.get("cancelled_at"),
+        user_id=user_id,
+        seat=seat,
+        event=event,
+    )

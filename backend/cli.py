@@ -1,0 +1,142 @@
+"""`boxoffice` command: serve, migrate, demo.
+
+`serve` migrates, loads the demo event the first time and starts uvicorn with WORKERS
+processes. Several instances may start at once against one PostgreSQL: migrations and
+demo data run under an advisory lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATION_LOCK_KEY = 7_201_100_001  # pg_advisory_lock key owned by Boxoffice start-up
+
+log = logging.getLogger("boxoffice.cli")
+
+
+def _prepare_path() -> None:
+    # Piccolo finds its config as the module `piccolo_conf` at the project root.
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
+
+
+@contextlib.asynccontextmanager
+async def startup_lock(settings: Any) -> AsyncIterator[None]:
+    """Serialise migrations and demo data across instances sharing one PostgreSQL."""
+    if not settings.database_url:
+        yield
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+        await conn.close()
+
+
+async def run_migrations(settings: Any) -> None:
+    """Apply every committed Piccolo migration to the configured database."""
+    _prepare_path()
+    from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
+
+    from backend.storage import db
+
+    engine = db.make_engine(settings)
+    conf = importlib.import_module("piccolo_conf")
+    conf.DB = engine  # the settings passed in win over the environment's
+    db.bind_tables(engine)
+    manager = ForwardsMigrationManager(app_name="storage", migration_id="all", fake=False)
+    result = await manager.run()
+    if not result.success:
+        raise SystemExit(f"migrations failed: {result.message}")
+
+
+async def migrate(settings: Any) -> None:
+    async with startup_lock(settings):
+        await run_migrations(settings)
+
+
+async def load_demo(settings: Any) -> str | None:
+    """Create the demo organiser and event once; return the event id if created."""
+    from backend.demo import ensure_demo_event
+
+    async with startup_lock(settings):
+        return await ensure_demo_event(settings)
+
+
+def serve(settings: Any) -> None:
+    import uvicorn
+
+    asyncio.run(migrate(settings))
+    if settings.demo:
+        created = asyncio.run(load_demo(settings))
+        if created:
+            print(f"boxoffice: demo event created: http://{settings.host}:{settings.port}/e/{created}")
+    mode = settings.mode.value
+    print(
+        f"boxoffice: {mode} mode, {settings.workers} worker(s), "
+        f"http://{settings.host}:{settings.port}",
+        flush=True,
+    )
+    uvicorn.run(
+        "backend.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        ws_max_size=64 * 1024,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        timeout_graceful_shutdown=10,
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+        app_dir=str(ROOT),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    _prepare_path()
+    parser = argparse.ArgumentParser(prog="boxoffice", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="migrate, load the demo event once, and serve")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("demo", help="create the demo event if it does not exist")
+    args = parser.parse_args(argv)
+
+    from backend.errors import ConfigError
+    from backend.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        print(f"boxoffice: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+    if args.command == "serve":
+        serve(settings)
+    elif args.command == "migrate":
+        asyncio.run(migrate(settings))
+        print("boxoffice: migrations applied")
+    elif args.command == "demo":
+        created = asyncio.run(load_demo(settings))
+        print(f"boxoffice: demo event {created}" if created else "boxoffice: demo event exists")
+
+
+if __name__ == "__main__":
+    main()

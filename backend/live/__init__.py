@@ -1,0 +1,1 @@
+"""Live seat updates: the seat-change channel, the per-process hub, the websocket."""

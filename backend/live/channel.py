@@ -1,0 +1,190 @@
+"""The seat-change channel: how committed seat changes travel between app processes.
+
+Backends deal in bytes; the hub does the encoding. The in-memory backend is the
+embedded mode's channel and the reference implementation; the Redis backend uses
+pub/sub with one pattern subscription per process. Redis pub/sub delivers at most once,
+so when the subscription is lost and regained the backend yields `RESYNC`, and the hub
+sends every socket a fresh snapshot.
+
+(Litestar's ChannelsPlugin was the first choice; it drops a slow subscriber's backlog
+silently and does not report a lost Redis subscription, and both must trigger a
+snapshot here.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from typing import Final
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("boxoffice.live")
+
+RESYNC: Final = "*resync*"  # yielded instead of an event id when messages may have been lost
+
+
+class ChannelNotStarted(RuntimeError):
+    """Raised when a channel is used before `on_startup`."""
+
+
+class SeatChannel(ABC):
+    """Publish bytes on an event's channel; receive every event's messages."""
+
+    @abstractmethod
+    async def on_startup(self) -> None:
+        """Connect; called once before use."""
+
+    @abstractmethod
+    async def on_shutdown(self) -> None:
+        """Disconnect and end `messages()`."""
+
+    @abstractmethod
+    async def publish(self, event_id: str, data: bytes) -> None:
+        """Send `data` to every process watching `event_id`."""
+
+    @abstractmethod
+    def messages(self) -> AsyncIterator[tuple[str, bytes]]:
+        """Yield `(event_id, data)` for every published message, or `(RESYNC, b"")`."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise if the channel cannot deliver right now."""
+
+
+class MemorySeatChannel(SeatChannel):
+    def __init__(self, max_queue: int = 100_000) -> None:
+        self._queue: asyncio.Queue[tuple[str, bytes]] | None = None
+        self._max_queue = max_queue
+
+    async def on_startup(self) -> None:
+        """Create the in-process queue."""
+        self._queue = asyncio.Queue(self._max_queue)
+
+    async def on_shutdown(self) -> None:
+        """Wake the reader so it can end."""
+        if self._queue is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(("", b""))
+        self._queue = None
+
+    def _q(self) -> asyncio.Queue[tuple[str, bytes]]:
+        if self._queue is None:
+            raise ChannelNotStarted("MemorySeatChannel used before on_startup()")
+        return self._queue
+
+    async def publish(self, event_id: str, data: bytes) -> None:
+        """Hand the message to this process's reader."""
+        queue = self._q()
+        try:
+            queue.put_nowait((event_id, data))
+        except asyncio.QueueFull:
+            # The reader is far behind: drop the backlog and resync everyone instead.
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait((RESYNC, b""))
+
+    async def messages(self) -> AsyncIterator[tuple[str, bytes]]:  # type: ignore[override]
+        """Yield messages until shutdown."""
+        queue = self._q()
+        while True:
+            event_id, data = await queue.get()
+            if not event_id:
+                return
+            yield event_id, data
+
+    async def ping(self) -> None:
+        """Always answers once started."""
+        self._q()
+
+
+class RedisSeatChannel(SeatChannel):
+    RETRY_MIN = 0.1
+    RETRY_MAX = 2.0
+
+    def __init__(self, url: str, prefix: str = "bo") -> None:
+        self._url = url
+        self._prefix = prefix
+        self._redis: Redis | None = None
+        self._stopping = asyncio.Event()
+        self.connected = False
+
+    def channel_name(self, event_id: str) -> str:
+        # The hash tag keeps an event's channel in the same cluster slot as its locks.
+        return f"{self._prefix}:{{{event_id}}}:seats"
+
+    def _event_of(self, channel: bytes) -> str | None:
+        name = channel.decode()
+        head = f"{self._prefix}:{{"
+        if name.startswith(head) and name.endswith("}:seats"):
+            return name[len(head) : -len("}:seats")]
+        return None
+
+    async def on_startup(self) -> None:
+        """Create the publishing client; `messages()` opens its own connection."""
+        self._redis = Redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
+        self._stopping.clear()
+
+    async def on_shutdown(self) -> None:
+        """Close the client; `messages()` ends."""
+        self._stopping.set()
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    def _client(self) -> Redis:
+        if self._redis is None:
+            raise ChannelNotStarted("RedisSeatChannel used before on_startup()")
+        return self._redis
+
+    async def publish(self, event_id: str, data: bytes) -> None:
+        """PUBLISH on the event's channel."""
+        await self._client().publish(self.channel_name(event_id), data)
+
+    async def messages(self) -> AsyncIterator[tuple[str, bytes]]:  # type: ignore[override]
+        """Yield messages; after any loss of the subscription, yield RESYNC once it is back."""
+        self._client()
+        pattern = f"{self._prefix}:{{*}}:seats"
+        delay = self.RETRY_MIN
+        first = True
+        while not self._stopping.is_set():
+            client = Redis.from_url(self._url, socket_connect_timeout=2, health_check_interval=5)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(pattern)
+                self.connected = True
+                delay = self.RETRY_MIN
+                if not first:
+                    log.warning("redis subscription restored; resyncing watchers")
+                    yield RESYNC, b""
+                first = False
+                while not self._stopping.is_set():
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None or message["type"] != "pmessage":
+                        continue
+                    event_id = self._event_of(message["channel"])
+                    if event_id is not None:
+                        yield event_id, message["data"]
+            except (RedisError, OSError) as exc:
+                if self.connected:
+                    log.warning("redis subscription lost: %s", exc)
+                self.connected = False
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(delay * 2, self.RETRY_MAX)
+            finally:
+                self.connected = False
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+
+    async def ping(self) -> None:
+        """Raise unless Redis answers and this process's subscription is up."""
+        await self._client().ping()
+        if not self.connected:
+            raise ConnectionError("redis subscription is not established")

@@ -1,0 +1,101 @@
+"""Redis seat locks: `SET key token NX PX` for every seat at once, in one Lua script.
+
+Keys are `<prefix>:{<event-id>}:lock:<seat-id>`: the hash tag keeps one event's keys in
+one Redis Cluster slot, which a multi-key script needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+from backend.locks.base import LockStoreNotStarted, SeatLockStore
+
+# All or nothing: report every taken key first; only if none is taken, set them all.
+ACQUIRE_LUA = """
+local taken = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    taken[#taken + 1] = i
+  end
+end
+if #taken > 0 then
+  return taken
+end
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+end
+return taken
+"""
+
+# Compare-and-delete: a release that comes after the TTL must not delete the lock the
+# next owner has taken since.
+RELEASE_LUA = """
+local released = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('DEL', key)
+    released = released + 1
+  end
+end
+return released
+"""
+
+
+def lock_key(prefix: str, event_id: str, seat_id: str) -> str:
+    return f"{prefix}:{{{event_id}}}:lock:{seat_id}"
+
+
+class RedisSeatLockStore(SeatLockStore):
+    def __init__(self, url: str, prefix: str = "bo") -> None:
+        self._url = url
+        self._prefix = prefix
+        self._redis: Redis | None = None
+        self._acquire: Any = None
+        self._release: Any = None
+
+    async def on_startup(self) -> None:
+        """Create the client and register the scripts (loaded lazily by EVALSHA)."""
+        self._redis = Redis.from_url(
+            self._url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10
+        )
+        self._acquire = self._redis.register_script(ACQUIRE_LUA)
+        self._release = self._redis.register_script(RELEASE_LUA)
+
+    async def on_shutdown(self) -> None:
+        """Close the client's connections."""
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    def _client(self) -> Redis:
+        if self._redis is None:
+            raise LockStoreNotStarted("RedisSeatLockStore used before on_startup()")
+        return self._redis
+
+    def _keys(self, event_id: str, seat_ids: Sequence[str]) -> list[str]:
+        return [lock_key(self._prefix, event_id, seat_id) for seat_id in seat_ids]
+
+    async def acquire(
+        self, event_id: str, seat_ids: Sequence[str], token: str, ttl_ms: int
+    ) -> list[str]:
+        """Lock all seats for `token`, or none; return the seat ids that were already locked."""
+        self._client()
+        taken = await self._acquire(keys=self._keys(event_id, seat_ids), args=[token, ttl_ms])
+        return [seat_ids[int(i) - 1] for i in taken]
+
+    async def release(self, event_id: str, seat_ids: Sequence[str], token: str) -> int:
+        """Delete the locks `token` still owns; return how many were deleted."""
+        self._client()
+        return int(await self._release(keys=self._keys(event_id, seat_ids), args=[token]))
+
+    async def owner(self, event_id: str, seat_id: str) -> str | None:
+        """The token holding a seat's lock, or None."""
+        value = await self._client().get(lock_key(self._prefix, event_id, seat_id))
+        return value.decode() if value is not None else None
+
+    async def ping(self) -> None:
+        """Raise if Redis does not answer."""
+        await self._client().ping()

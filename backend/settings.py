@@ -1,0 +1,182 @@
+"""Configuration, read once from the environment (and an optional `.env` file).
+
+Two run modes share one code path (DESIGN §1):
+
+* embedded (default): SQLite file in DATA_DIR, in-process seat locks and seat channel;
+* services: DATABASE_URL=postgresql://… and REDIS_URL=redis://…, any number of processes.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from backend.errors import ConfigError
+
+
+class Mode(str, Enum):
+    EMBEDDED = "embedded"
+    SERVICES = "services"
+
+
+MIN_SECRET_LENGTH = 32
+WEAK_SECRETS = frozenset({"", "secret", "changeme", "your-secret-key", "change-me"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode
+    database_url: str | None
+    redis_url: str | None
+    redis_prefix: str
+    jwt_secret: str
+    jwt_lifetime_seconds: int
+    host: str
+    port: int
+    workers: int
+    data_dir: Path
+    allowed_origins: tuple[str, ...]
+    allowed_hosts: tuple[str, ...]
+    demo: bool
+    expiry_interval: float
+    lock_ttl_ms: int
+    live_batch_ms: int
+    ws_backlog: int
+    ws_heartbeat_seconds: float
+    db_pool_max: int
+    argon2_concurrency: int
+    signin_attempts: int
+    signin_window_seconds: int
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "boxoffice.sqlite"
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _list(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name, "")
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    """Create a random secret once and keep it, so tokens survive a restart."""
+    path = data_dir / "jwt_secret"
+    try:
+        secret = path.read_text().strip()
+        if len(secret) >= MIN_SECRET_LENGTH:
+            return secret
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(secret)
+    tmp.chmod(0o600)
+    # Two processes racing here both write a valid secret; the rename makes one win whole.
+    os.replace(tmp, path)
+    return path.read_text().strip()
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment; raise ConfigError with a clear message."""
+    load_dotenv(override=False)
+    database_url = os.environ.get("DATABASE_URL") or None
+    redis_url = os.environ.get("REDIS_URL") or None
+    if database_url and not database_url.startswith(("postgres://", "postgresql://")):
+        raise ConfigError(
+            f"DATABASE_URL must be a postgresql:// URL (or unset for embedded SQLite), "
+            f"got {database_url.split('://')[0]}://…"
+        )
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must be a redis:// or rediss:// URL")
+    if bool(database_url) != bool(redis_url):
+        raise ConfigError(
+            "services mode needs both DATABASE_URL (PostgreSQL) and REDIS_URL; "
+            "set both, or neither for the embedded mode"
+        )
+    mode = Mode.SERVICES if database_url else Mode.EMBEDDED
+
+    data_dir = Path(os.environ.get("DATA_DIR") or ".data").resolve()
+    workers = _int("WORKERS", 1, 1, 64)
+    if mode is Mode.EMBEDDED and workers != 1:
+        raise ConfigError(
+            "the embedded mode runs one process (its locks and live channel are in-process); "
+            "set DATABASE_URL and REDIS_URL for WORKERS > 1"
+        )
+
+    secret = os.environ.get("JWT_SECRET", "")
+    if mode is Mode.SERVICES:
+        if secret.lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"services mode refuses to start without a real JWT_SECRET "
+                f"(at least {MIN_SECRET_LENGTH} random characters; "
+                f"e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not secret:
+            secret = _embedded_secret(data_dir)
+        elif len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
+
+    port = _int("PORT", 8000, 1, 65535)
+    host = os.environ.get("HOST") or "127.0.0.1"
+    return Settings(
+        mode=mode,
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=os.environ.get("REDIS_PREFIX") or "bo",
+        jwt_secret=secret,
+        jwt_lifetime_seconds=_int("JWT_LIFETIME_SECONDS", 3600, 60, 3600),
+        host=host,
+        port=port,
+        workers=workers,
+        data_dir=data_dir,
+        allowed_origins=_list("ALLOWED_ORIGINS"),
+        allowed_hosts=_list("ALLOWED_HOSTS"),
+        demo=_flag("BOXOFFICE_DEMO", True),
+        expiry_interval=_int("EXPIRY_INTERVAL_MS", 250, 20, 10_000) / 1000,
+        lock_ttl_ms=_int("LOCK_TTL_MS", 5000, 50, 60_000),
+        live_batch_ms=_int("LIVE_BATCH_MS", 25, 0, 1000),
+        ws_backlog=_int("WS_BACKLOG", 256, 1, 100_000),
+        ws_heartbeat_seconds=_int("WS_HEARTBEAT_SECONDS", 20, 1, 600),
+        db_pool_max=_int("DB_POOL_MAX", 20, 1, 500),
+        argon2_concurrency=_int("ARGON2_CONCURRENCY", 4, 1, 64),
+        signin_attempts=_int("SIGNIN_ATTEMPTS", 10, 1, 100_000),
+        signin_window_seconds=_int("SIGNIN_WINDOW_SECONDS", 60, 1, 86_400),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

@@ -1,0 +1,98 @@
+"""The database engine for either run mode, and the few primitives the services need.
+
+* `make_engine` picks PostgreSQL (asyncpg pool) or the embedded SQLite file.
+* `write_transaction` is the one way writes happen: on SQLite it takes the single writer
+  slot up front (BEGIN IMMEDIATE behind an asyncio lock) so concurrent requests in the one
+  embedded process queue instead of failing with "database is locked".
+* `now_ms` reads the database's clock: hold expiry never depends on an app server's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from backend.settings import Settings
+
+SQLITE_NOW_MS = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) AS now"
+POSTGRES_NOW_MS = "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now"
+
+_sqlite_writer = asyncio.Lock()
+
+
+def make_engine(settings: Settings) -> Engine[Any]:
+    """The Piccolo engine for the configured mode (not yet connected)."""
+    if settings.database_url:
+        return PostgresEngine(config={"dsn": settings.database_url})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # `timeout` is SQLite's busy timeout: only migrations or a second tool (a shell, a
+    # backup) ever contend with the app, which serialises its own writers.
+    return SQLiteEngine(path=str(settings.sqlite_path), timeout=30)
+
+
+def is_postgres(engine: Engine[Any]) -> bool:
+    return engine.engine_type == "postgres"
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+def bind_tables(engine: Engine[Any]) -> None:
+    """Point every Boxoffice table at `engine` (tests swap engines between run modes)."""
+    from backend.storage.piccolo_app import APP_CONFIG
+
+    for table in APP_CONFIG.table_classes:
+        table._meta.db = engine
+
+
+async def start(engine: Engine[Any], pool_max: int) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=2, max_size=pool_max)
+    else:
+        # WAL lets readers run while the one writer writes; it persists in the file.
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def stop(engine: Engine[Any]) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+@asynccontextmanager
+async def write_transaction(engine: Engine[Any]) -> AsyncIterator[None]:
+    """A read-write transaction; commits on success, rolls back on any exception."""
+    if isinstance(engine, SQLiteEngine):
+        async with _sqlite_writer, engine.transaction(
+            transaction_type=TransactionType.immediate
+        ):
+            yield
+    else:
+        async with engine.transaction():
+            yield
+
+
+async def now_ms(engine: Engine[Any]) -> int:
+    """The database clock, in epoch milliseconds."""
+    sql = POSTGRES_NOW_MS if is_postgres(engine) else SQLITE_NOW_MS
+    rows = await fetch(engine, sql)
+    return int(rows[0]["now"])
+
+
+async def fetch(engine: Engine[Any], sql: str, *args: Any) -> list[dict[str, Any]]:
+    from piccolo.querystring import QueryString
+
+    result: list[dict[str, Any]] = await engine.run_querystring(QueryString(sql, *args))
+    return result
+
+
+async def ping(engine: Engine[Any]) -> None:
+    """Raise if the database does not answer."""
+    await fetch(engine, "SELECT 1 AS ok")

@@ -1,0 +1,15 @@
+"""The Piccolo app holding Boxoffice's tables and migrations."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from backend.storage.tables import Booking, Event, IdempotencyKey, Seat, User
+
+APP_CONFIG = AppConfig(
+    app_name="storage",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=[User, Event, Seat, Booking, IdempotencyKey],
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,105 @@
+"""Piccolo tables: the database is the truth for seats, holds and bookings.
+
+A hold is a seat-row state (`status = 'held'`, `holder`, `held_until` from the database
+clock). Every change bumps `version`, which clients use to order live updates and which
+doubles as a fencing token. The `active_seat` unique column on bookings is the guard that
+makes a second active booking of one seat impossible, whatever the locks did.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.column_types import UUID, OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+AVAILABLE = "available"
+HELD = "held"
+BOOKED = "booked"
+
+ACTIVE = "active"
+CANCELLED = "cancelled"
+
+
+class User(Table, tablename="bo_user"):
+    id = UUID(primary_key=True)
+    email = Varchar(length=320, unique=True, index=True)
+    password_hash = Varchar(length=255, secret=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Event(Table, tablename="bo_event"):
+    id = UUID(primary_key=True)
+    name = Varchar(length=200)
+    venue = Varchar(length=200, null=True, default=None)
+    starts_at = Timestamptz(null=True, default=None)
+    organiser = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
+    hold_seconds = Integer(default=600)
+    max_seats_per_user = Integer(default=10)
+    currency = Varchar(length=3, default="GBP")
+    categories = JSON(default=[])
+    width = Float(default=0.0)
+    height = Float(default=0.0)
+    is_demo = Boolean(default=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Seat(Table, tablename="bo_seat"):
+    id = UUID(primary_key=True)
+    event = ForeignKey(Event, on_delete=OnDelete.cascade, index=True)
+    label = Varchar(length=32)
+    section = Varchar(length=64, default="")
+    row = Varchar(length=16, default="")
+    number = Integer(default=0)
+    category = Varchar(length=64, default="")
+    accessible = Boolean(default=False)
+    x = Float(default=0.0)
+    y = Float(default=0.0)
+    status = Varchar(length=16, default=AVAILABLE, index=True)
+    holder = UUID(null=True, default=None)
+    held_since_ms = BigInt(null=True, default=None)
+    # Epoch milliseconds from the database clock: compares the same way on SQLite and
+    # PostgreSQL, and no process's clock decides when a hold ends.
+    held_until_ms = BigInt(null=True, default=None, index=True)
+    version = BigInt(default=1)
+    # (event, label) is unique: a unique index made by a raw migration, because
+    # Piccolo's Unique constraint is added with ALTER TABLE, which SQLite lacks.
+
+
+class Booking(Table, tablename="bo_booking"):
+    id = UUID(primary_key=True)
+    seat = ForeignKey(Seat, on_delete=OnDelete.restrict, index=True)
+    event = ForeignKey(Event, on_delete=OnDelete.restrict, index=True)
+    user = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
+    status = Varchar(length=16, default=ACTIVE)
+    # Equal to `seat` while the booking is active, NULL once cancelled. Unique, and NULLs
+    # never collide, so this is a portable "one active booking per seat" index: the
+    # database, not the lock, is what refuses a second booking.
+    active_seat = UUID(null=True, default=None, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    cancelled_at = Timestamptz(null=True, default=None)
+
+
+class IdempotencyKey(Table, tablename="bo_idempotency_key"):
+    id = UUID(primary_key=True)
+    user = ForeignKey(User, on_delete=OnDelete.cascade)
+    key = Varchar(length=255)
+    request_hash = Varchar(length=64)
+    # in_flight while the first request runs; done once its response is stored.
+    state = Varchar(length=16, default="in_flight")
+    owner_token = Varchar(length=64)
+    lease_until_ms = BigInt(default=0)
+    response_status = Integer(null=True, default=None)
+    response_body = Text(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    # (user, key) is unique: see the raw migration, as for seat labels.

@@ -1,0 +1,1 @@
+"""HTTP: JSON controllers, page routes, schemas. Thin: parse, one service call, return."""

@@ -1,0 +1,63 @@
+"""POST /signup, POST /signin, GET /me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.security.jwt import JWTAuth
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from backend.accounts import AccountService, normalise_email
+from backend.errors import InvalidInput, NotAuthenticated
+from backend.web.schemas import CredentialsIn, TokenOut, UserOut, user_out
+from backend.web.throttle import Throttle
+
+PUBLIC = {"exclude_from_auth": True}
+ADDRESS_FACTOR = 5  # one address may try several accounts (a shared office, a NAT)
+
+
+def _client(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _email_key(raw: str) -> str:
+    try:
+        return normalise_email(raw)
+    except InvalidInput:
+        return raw.strip().lower()[:320]
+
+
+class AccountController(Controller):
+    tags = ["accounts"]
+
+    @post("/signup", status_code=HTTP_201_CREATED, opt=PUBLIC)
+    async def sign_up(
+        self, request: Request[Any, Any, Any], data: CredentialsIn, accounts: AccountService,
+        throttle: Throttle,
+    ) -> UserOut:
+        """Create an account. 409 if the email is taken; 400 for a bad email or short password."""
+        await throttle.hit("signup-ip", _client(request), throttle.limit * ADDRESS_FACTOR)
+        return user_out(await accounts.sign_up(data.email, data.password))
+
+    @post("/signin", status_code=HTTP_200_OK, opt=PUBLIC)
+    async def sign_in(
+        self, request: Request[Any, Any, Any], data: CredentialsIn, accounts: AccountService,
+        throttle: Throttle,
+    ) -> TokenOut:
+        """Exchange credentials for a bearer token (HS256 JWT, one hour or less)."""
+        await throttle.hit("signin-ip", _client(request), throttle.limit * ADDRESS_FACTOR)
+        await throttle.hit("signin-account", _email_key(data.email))
+        user = await accounts.authenticate(data.email, data.password)
+        auth: JWTAuth[Any, Any] = request.app.state.jwt_auth
+        lifetime = auth.default_token_expiration
+        token = auth.create_token(identifier=str(user["id"]), token_expiration=lifetime)
+        return TokenOut(token=token, token_type="Bearer", expires_in=int(lifetime.total_seconds()))
+
+    @get("/me")
+    async def me(self, user_id: str, accounts: AccountService) -> UserOut:
+        """The caller."""
+        user = await accounts.get(user_id)
+        if user is None:
+            raise NotAuthenticated("this account no longer exists")
+        return user_out(user)

@@ -1,0 +1,86 @@
+"""Dependencies, registered in one place, and the caller's identity."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+from litestar.security.jwt import Token
+
+from backend.accounts import AccountService
+from backend.booking.events import EventService
+from backend.booking.service import BookingService
+from backend.errors import InvalidInput
+from backend.settings import Settings
+from backend.web.idempotency import Idempotency
+from backend.web.throttle import Throttle
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("exp", "sub")
+
+
+def parse_id(value: str, what: str) -> str:
+    """A path or body id as a canonical UUID string; 400 for anything else."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        raise InvalidInput(f"{what} must be a UUID, got {value!r}") from None
+
+
+def decode_user_id(token: str, secret: str) -> str | None:
+    """The user id in a valid token (HS256 only, exp and sub required), else None."""
+    try:
+        decoded = Token.decode(token, secret, ALGORITHM, require_claims=REQUIRED_CLAIMS)
+    except NotAuthorizedException:
+        return None
+    try:
+        return str(uuid.UUID(decoded.sub))
+    except ValueError:
+        return None
+
+
+def current_user_id(request: Request[Any, Any, Any]) -> str:
+    return str(request.user["id"])
+
+
+def optional_user_id(request: Request[Any, Any, Any], settings: Settings) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return decode_user_id(token.strip(), settings.jwt_secret)
+
+
+def _from_state(name: str) -> Provide:
+    def provide(state: State) -> Any:
+        return state[name]
+
+    return Provide(provide, sync_to_thread=False)
+
+
+def dependencies() -> dict[str, Provide]:
+    return {
+        "settings": _from_state("settings"),
+        "accounts": _from_state("accounts"),
+        "events": _from_state("events"),
+        "booking": _from_state("booking"),
+        "idempotency": _from_state("idempotency"),
+        "throttle": _from_state("throttle"),
+        "user_id": Provide(current_user_id, sync_to_thread=False),
+        "maybe_user_id": Provide(optional_user_id, sync_to_thread=False),
+    }
+
+
+__all__ = [
+    "AccountService",
+    "BookingService",
+    "EventService",
+    "Idempotency",
+    "Throttle",
+    "dependencies",
+    "parse_id",
+]

@@ -1,0 +1,189 @@
+"""Events, holds and the event-scoped booking endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from backend.booking.events import EventService
+from backend.booking.layout import Category, RowSpec, SectionSpec, from_labels, from_sections
+from backend.booking.service import BookingService
+from backend.errors import InvalidInput
+from backend.timefmt import iso_from_ms
+from backend.web.deps import parse_id
+from backend.web.idempotency import Idempotency
+from backend.web.bookings import book_idempotently
+from backend.web.schemas import (
+    BookIn,
+    BookingsOut,
+    EventIn,
+    EventListOut,
+    EventOut,
+    EventPatchIn,
+    HoldIn,
+    HoldOut,
+    ReleaseIn,
+    ReleaseOut,
+    booking_out,
+    event_out,
+    event_summary_out,
+    seat_out,
+)
+
+PUBLIC = {"exclude_from_auth": True}
+
+
+def unique_ids(ids: list[UUID], field: str = "seatIds") -> list[str]:
+    seen: list[str] = []
+    for value in ids:
+        text = str(value)
+        if text in seen:
+            raise InvalidInput(f"{field} lists seat {text} more than once")
+        seen.append(text)
+    return seen
+
+
+def _layout(data: EventIn) -> Any:
+    if (data.seats is None) == (data.layout is None):
+        raise InvalidInput("give either seats (a list of labels) or layout, not both or neither")
+    if data.seats is not None:
+        return from_labels(data.seats)
+    assert data.layout is not None
+    sections = [
+        SectionSpec(
+            name=s.name.strip(),
+            category=s.category,
+            rows=tuple(
+                RowSpec(label=r.label.strip(), seats=r.seats, category=r.category,
+                        accessible=tuple(r.accessible))
+                for r in s.rows
+            ),
+        )
+        for s in data.layout.sections
+    ]
+    categories = [Category(c.id, c.name, c.colour, c.price) for c in data.layout.categories]
+    return from_sections(sections, categories)
+
+
+class EventController(Controller):
+    path = "/events"
+    tags = ["events"]
+
+    @post("/", status_code=HTTP_201_CREATED)
+    async def create_event(self, data: EventIn, user_id: str, events: EventService) -> EventOut:
+        """Create an event from seat labels or a layout; the caller becomes its organiser."""
+        layout = _layout(data)
+        event_id = await events.create(
+            user_id,
+            data.name.strip() or "Untitled",
+            layout,
+            venue=data.venue,
+            starts_at=data.starts_at,
+            hold_seconds=data.hold_seconds,
+            max_seats_per_user=data.max_seats_per_user,
+            currency=data.currency,
+        )
+        event, seats, now = await events.detail(event_id)
+        return event_out(event, seats, now, user_id)
+
+    @get("/", opt=PUBLIC)
+    async def list_events(self, events: EventService) -> EventListOut:
+        """Every event with live seat counts."""
+        return EventListOut(events=[event_summary_out(e, c) for e, c in await events.list()])
+
+    @get("/{event_id:str}", opt=PUBLIC)
+    async def get_event(
+        self, event_id: str, events: EventService, maybe_user_id: str | None
+    ) -> EventOut:
+        """The event with every seat's live status; `mine` marks the caller's own seats."""
+        event, seats, now = await events.detail(parse_id(event_id, "event id"))
+        return event_out(event, seats, now, maybe_user_id)
+
+    @patch("/{event_id:str}")
+    async def update_event(
+        self, event_id: str, data: EventPatchIn, user_id: str, events: EventService
+    ) -> EventOut:
+        """Change an event's name, venue, time, hold time or seat limit (organiser only)."""
+        eid = parse_id(event_id, "event id")
+        changes = {
+            field: value
+            for field, value in (
+                ("name", data.name),
+                ("venue", data.venue),
+                ("starts_at", data.starts_at),
+                ("hold_seconds", data.hold_seconds),
+                ("max_seats_per_user", data.max_seats_per_user),
+            )
+            if value is not msgspec.UNSET
+        }
+        await events.update(user_id, eid, changes)
+        event, seats, now = await events.detail(eid)
+        return event_out(event, seats, now, user_id)
+
+    @delete("/{event_id:str}", status_code=HTTP_204_NO_CONTENT)
+    async def delete_event(self, event_id: str, user_id: str, events: EventService) -> None:
+        """Delete an event (organiser only; 409 while it has active bookings)."""
+        await events.delete(user_id, parse_id(event_id, "event id"))
+
+    @post("/{event_id:str}/holds", status_code=HTTP_201_CREATED)
+    async def hold(
+        self, event_id: str, data: HoldIn, user_id: str, booking: BookingService
+    ) -> HoldOut:
+        """Hold seats by id (all or nothing) or the best `count` adjacent free seats."""
+        eid = parse_id(event_id, "event id")
+        if (data.seat_ids is None) == (data.count is None):
+            raise InvalidInput("give either seatIds or count")
+        if data.seat_ids is not None:
+            if data.category is not None:
+                raise InvalidInput("category goes with count, not with seatIds")
+            result = await booking.hold_seats(user_id, eid, unique_ids(data.seat_ids))
+        else:
+            assert data.count is not None
+            result = await booking.hold_best(user_id, eid, data.count, data.category)
+        return HoldOut(
+            event_id=result.event_id,
+            expires_at=iso_from_ms(result.expires_at_ms) or "",
+            seats=[seat_out(s, result.expires_at_ms - 1, user_id) for s in result.seats],
+        )
+
+    @delete("/{event_id:str}/holds", status_code=HTTP_200_OK)
+    async def release(
+        self, request: Request[Any, Any, Any], event_id: str, user_id: str,
+        booking: BookingService,
+    ) -> ReleaseOut:
+        """Release the caller's holds on this event (all, or `seatIds`)."""
+        eid = parse_id(event_id, "event id")
+        body = await request.body()
+        seat_ids = None
+        if body.strip():
+            try:
+                data = msgspec.json.decode(body, type=ReleaseIn)
+            except msgspec.DecodeError as exc:
+                raise InvalidInput(f"invalid request body: {exc}") from None
+            if data.seat_ids is not None:
+                seat_ids = unique_ids(data.seat_ids)
+        released = await booking.release_holds(user_id, eid, seat_ids)
+        return ReleaseOut(event_id=eid, released=released)
+
+    @post("/{event_id:str}/bookings", status_code=HTTP_201_CREATED)
+    async def book(
+        self, request: Request[Any, Any, Any], event_id: str, data: BookIn, user_id: str,
+        booking: BookingService, idempotency: Idempotency,
+    ) -> Response[Any]:
+        """Book seats the caller holds (or free seats), all or nothing. Honours Idempotency-Key."""
+        eid = parse_id(event_id, "event id")
+        seat_ids = unique_ids(data.seat_ids)
+
+        def render(records: list[Any]) -> bytes:
+            return msgspec.json.encode(
+                BookingsOut(success=True, bookings=[booking_out(r) for r in records])
+            )
+
+        return await book_idempotently(
+            request, user_id, idempotency,
+            lambda hook: booking.book_seats(user_id, eid, seat_ids, on_commit=hook), render,
+        )

@@ -1,0 +1,343 @@
+"""Request and response bodies (msgspec Structs, camelCase on the wire).
+
+Unknown request fields are ignored, so a client cannot set what it does not own
+(`organiserId`, `status`, `userId` …): only the fields named here are ever read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from msgspec import Meta, Struct
+
+from backend.booking.events import effective_status
+from backend.booking.layout import MAX_SEATS
+from backend.booking.records import BookingRecord
+from backend.timefmt import iso, iso_from_ms
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+ShortText = Annotated[str, Meta(max_length=200)]
+SeatLabel = Annotated[str, Meta(min_length=1, max_length=32)]
+SeatIds = Annotated[list[UUID], Meta(min_length=1, max_length=1000)]
+Count = Annotated[int, Meta(ge=1, le=1000)]
+HoldSeconds = Annotated[int, Meta(ge=1, le=7200)]
+MaxSeats = Annotated[int, Meta(ge=1, le=MAX_SEATS)]
+Colour = Annotated[str, Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
+CategoryId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
+
+
+class In(Struct, rename="camel", forbid_unknown_fields=False):
+    """Base for request bodies."""
+
+
+class Out(Struct, rename="camel", omit_defaults=True):
+    """Base for response bodies."""
+
+
+# ------------------------------------------------------------------ accounts
+
+
+class CredentialsIn(In):
+    email: Annotated[str, Meta(max_length=1000)]
+    password: Annotated[str, Meta(max_length=4096)]
+
+
+class UserOut(Out):
+    id: str
+    email: str
+    created_at: str | None
+
+
+class TokenOut(Out):
+    token: str
+    token_type: str
+    expires_in: int
+
+
+def user_out(row: dict[str, Any]) -> UserOut:
+    return UserOut(id=str(row["id"]), email=row["email"], created_at=iso(row["created_at"]))
+
+
+# ------------------------------------------------------------------- events
+
+
+class CategoryIn(In):
+    id: CategoryId
+    name: Annotated[str, Meta(min_length=1, max_length=64)]
+    colour: Colour = "#2563eb"
+    price: Annotated[int, Meta(ge=0, le=100_000_000)] = 0
+
+
+class RowIn(In):
+    label: Annotated[str, Meta(min_length=1, max_length=8)]
+    seats: Annotated[int, Meta(ge=1, le=1000)]
+    category: CategoryId | None = None
+    accessible: Annotated[list[int], Meta(max_length=1000)] = []
+
+
+class SectionIn(In):
+    name: Annotated[str, Meta(min_length=1, max_length=24, pattern=r"^[^\s].*$")]
+    rows: Annotated[list[RowIn], Meta(min_length=1, max_length=1000)]
+    category: CategoryId | None = None
+
+
+class LayoutIn(In):
+    sections: Annotated[list[SectionIn], Meta(min_length=1, max_length=100)]
+    categories: Annotated[list[CategoryIn], Meta(max_length=50)] = []
+
+
+class EventIn(In):
+    name: Name
+    seats: Annotated[list[SeatLabel], Meta(min_length=1, max_length=MAX_SEATS)] | None = None
+    layout: LayoutIn | None = None
+    venue: ShortText | None = None
+    starts_at: datetime | None = None
+    hold_seconds: HoldSeconds | None = None
+    max_seats_per_user: MaxSeats | None = None
+    currency: Currency = "GBP"
+
+
+class EventPatchIn(In):
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    venue: ShortText | None | msgspec.UnsetType = msgspec.UNSET
+    starts_at: datetime | None | msgspec.UnsetType = msgspec.UNSET
+    hold_seconds: HoldSeconds | msgspec.UnsetType = msgspec.UNSET
+    max_seats_per_user: MaxSeats | msgspec.UnsetType = msgspec.UNSET
+
+
+class CountsOut(Out):
+    total: int
+    available: int
+    held: int
+    booked: int
+
+
+class CategoryOut(Out):
+    id: str
+    name: str
+    colour: str
+    price: int
+
+
+class SeatOut(Out):
+    id: str
+    label: str
+    section: str
+    row: str
+    number: int
+    category: str
+    accessible: bool
+    x: float
+    y: float
+    status: str
+    version: int
+    held_until: str | None = None
+    mine: bool = False
+
+
+class EventSummaryOut(Out):
+    id: str
+    name: str
+    venue: str | None
+    starts_at: str | None
+    currency: str
+    organiser_id: str
+    hold_seconds: int
+    max_seats_per_user: int
+    counts: CountsOut
+
+
+class EventOut(Out):
+    id: str
+    name: str
+    venue: str | None
+    starts_at: str | None
+    currency: str
+    organiser_id: str
+    hold_seconds: int
+    max_seats_per_user: int
+    categories: list[CategoryOut]
+    width: float
+    height: float
+    counts: CountsOut
+    seats: list[SeatOut]
+
+
+class EventListOut(Out):
+    events: list[EventSummaryOut]
+
+
+def seat_out(row: dict[str, Any], now: int, user_id: str | None) -> SeatOut:
+    status = effective_status(row, now)
+    mine = status != "available" and user_id is not None and str(row["holder"]) == user_id
+    return SeatOut(
+        id=str(row["id"]),
+        label=row["label"],
+        section=row["section"],
+        row=row["row"],
+        number=row["number"],
+        category=row["category"],
+        accessible=bool(row["accessible"]),
+        x=row["x"],
+        y=row["y"],
+        status=status,
+        version=int(row["version"]),
+        held_until=iso_from_ms(row["held_until_ms"]) if status == "held" else None,
+        mine=mine,
+    )
+
+
+def counts_out(counts: dict[str, int]) -> CountsOut:
+    return CountsOut(
+        total=counts["total"],
+        available=counts["available"],
+        held=counts["held"],
+        booked=counts["booked"],
+    )
+
+
+def event_summary_out(event: dict[str, Any], counts: dict[str, int]) -> EventSummaryOut:
+    return EventSummaryOut(
+        id=str(event["id"]),
+        name=event["name"],
+        venue=event["venue"],
+        starts_at=iso(event["starts_at"]),
+        currency=event["currency"],
+        organiser_id=str(event["organiser"]),
+        hold_seconds=event["hold_seconds"],
+        max_seats_per_user=event["max_seats_per_user"],
+        counts=counts_out(counts),
+    )
+
+
+def event_out(
+    event: dict[str, Any], seats: list[dict[str, Any]], now: int, user_id: str | None
+) -> EventOut:
+    out_seats = [seat_out(s, now, user_id) for s in seats]
+    counts = {"total": len(out_seats), "available": 0, "held": 0, "booked": 0}
+    for seat in out_seats:
+        counts[seat.status] += 1
+    return EventOut(
+        id=str(event["id"]),
+        name=event["name"],
+        venue=event["venue"],
+        starts_at=iso(event["starts_at"]),
+        currency=event["currency"],
+        organiser_id=str(event["organiser"]),
+        hold_seconds=event["hold_seconds"],
+        max_seats_per_user=event["max_seats_per_user"],
+        categories=[CategoryOut(**c) for c in event["categories"] or []],
+        width=event["width"],
+        height=event["height"],
+        counts=counts_out(counts),
+        seats=out_seats,
+    )
+
+
+# ---------------------------------------------------------- holds, bookings
+
+
+class HoldIn(In):
+    seat_ids: SeatIds | None = None
+    count: Count | None = None
+    category: CategoryId | None = None
+
+
+class ReleaseIn(In):
+    seat_ids: SeatIds | None = None
+
+
+class HoldOut(Out):
+    event_id: str
+    expires_at: str
+    seats: list[SeatOut]
+
+
+class ReleaseOut(Out):
+    event_id: str
+    released: list[str]
+
+
+class BookIn(In):
+    seat_ids: SeatIds
+
+
+class SeedBookIn(In):
+    seat_id: UUID
+
+
+class BookedSeatOut(Out):
+    id: str
+    label: str
+    section: str
+    row: str
+    number: int
+    category: str
+    price: int
+
+
+class BookedEventOut(Out):
+    id: str
+    name: str
+    starts_at: str | None
+    currency: str
+
+
+class BookingOut(Out):
+    id: str
+    status: str
+    seat_id: str
+    event_id: str
+    user_id: str
+    created_at: str | None
+    seat: BookedSeatOut
+    event: BookedEventOut
+    cancelled_at: str | None = None
+
+
+class BookingsOut(Out):
+    success: bool
+    bookings: list[BookingOut]
+
+
+class OneBookingOut(Out):
+    success: bool
+    booking: BookingOut
+
+
+def booking_out(record: BookingRecord) -> BookingOut:
+    seat, event = record.seat, record.event
+    prices = {c["id"]: c["price"] for c in event["categories"] or []}
+    return BookingOut(
+        id=record.id,
+        status=record.status,
+        seat_id=str(seat["id"]),
+        event_id=str(event["id"]),
+        user_id=record.user_id,
+        created_at=iso(record.created_at),
+        cancelled_at=iso(record.cancelled_at),
+        seat=BookedSeatOut(
+            id=str(seat["id"]),
+            label=seat["label"],
+            section=seat["section"],
+            row=seat["row"],
+            number=seat["number"],
+            category=seat["category"],
+            price=int(prices.get(seat["category"], 0)),
+        ),
+        event=BookedEventOut(
+            id=str(event["id"]),
+            name=event["name"],
+            starts_at=iso(event["starts_at"]),
+            currency=event["currency"],
+        ),
+    )
+
+
+class HealthOut(Out):
+    status: str
+    checks: dict[str, str] = {}
