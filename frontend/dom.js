@@ -34,8 +34,11 @@ export function showMessage(box, text, kind = "info", { timeout = 8000 } = {}) {
   clearTimeout(box._timer);
   box.textContent = text;
   box.dataset.kind = kind;
-  // Errors interrupt (role=alert); the rest wait politely.
-  box.setAttribute("role", kind === "error" ? "alert" : "status");
+  // Errors interrupt (role=alert); the rest wait politely, unless the page
+  // announces them another way (data-live="off").
+  if (kind === "error") box.setAttribute("role", "alert");
+  else if (box.dataset.live !== "off") box.setAttribute("role", "status");
+  else box.removeAttribute("role");
   box.hidden = !text;
   if (text && timeout) box._timer = setTimeout(() => (box.hidden = true), timeout);
 }

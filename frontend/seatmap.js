@@ -47,6 +47,8 @@ export class SeatMap {
     this.hover = -1;
     this.pointers = new Map();
     this.fitted = false;
+    // Read by tests and curious developers: proves live updates repaint only dirty seats.
+    this.stats = { fullDraws: 0, dirtyDraws: 0, lastFullDrawMs: 0, lastDirtySeats: 0 };
 
     this.viewport = h("div", { class: "seatmap-viewport" });
     this.canvas = h("canvas", { class: "seatmap-canvas", "aria-hidden": "true" });
@@ -89,6 +91,7 @@ export class SeatMap {
     this.cursor = -1;
     this.hover = -1;
     this.unsubscribe = store.subscribe((dirty) => this.markDirty(dirty));
+    this.#applyAutoHeight(); // a new shape may want a new height (the resize observer refits)
     if (refit || !this.fitted) this.fit();
     this.markDirty(null);
     this.#placeCursor();
@@ -171,11 +174,13 @@ export class SeatMap {
     this.view.ty = (this.height - hgt * scale) / 2 - e.minY * scale;
     this.fitScale = scale;
     this.fitted = true;
+    this.userMoved = false;
     this.#viewChanged();
   }
 
   zoomBy(factor, px = this.width / 2, py = this.height / 2) {
     const v = this.view;
+    this.userMoved = true;
     const minScale = Math.min((this.fitScale || v.scale) * 0.7, 4);
     const scale = Math.min(MAX_SCALE, Math.max(minScale, v.scale * factor));
     const k = scale / v.scale;
@@ -186,6 +191,7 @@ export class SeatMap {
   }
 
   panBy(dx, dy) {
+    this.userMoved = true;
     this.view.tx += dx;
     this.view.ty += dy;
     this.#viewChanged();
@@ -215,7 +221,25 @@ export class SeatMap {
     return { x: this.store.x[i] * v.scale + v.tx, y: this.store.y[i] * v.scale + v.ty };
   }
 
+  /**
+   * Optional: size the container to the venue's shape (phones, the preview),
+   * within the limits `options.autoHeight()` returns, or null to leave it to CSS.
+   */
+  #applyAutoHeight() {
+    const limits = this.options.autoHeight?.();
+    if (!limits) {
+      if (this.container.style.height) this.container.style.height = "";
+      return;
+    }
+    const width = this.container.clientWidth;
+    const e = this.#extent();
+    const want = Math.round((width * (e.maxY - e.minY)) / (e.maxX - e.minX) / 0.96);
+    const height = Math.round(Math.max(limits.min, Math.min(limits.max, want)));
+    if (Math.abs(this.container.offsetHeight - height) > 1) this.container.style.height = `${height}px`;
+  }
+
   #resize() {
+    this.#applyAutoHeight();
     const rect = this.viewport.getBoundingClientRect();
     const width = Math.round(rect.width), height = Math.round(rect.height);
     if (!width || !height) return;
@@ -230,7 +254,8 @@ export class SeatMap {
     this.canvas.height = Math.round(height * dpr);
     this.canvas.style.width = `${width}px`;
     this.canvas.style.height = `${height}px`;
-    if (!this.fitted) this.fit();
+    // Until the user pans or zooms, keep the whole venue fitted.
+    if (!this.fitted || !this.userMoved) this.fit();
     else {
       this.view.tx += (width - oldW) / 2;
       this.view.ty += (height - oldH) / 2;
@@ -258,11 +283,16 @@ export class SeatMap {
     if (this.fullRedraw) {
       this.fullRedraw = false;
       this.dirty.clear();
+      const t0 = performance.now();
       this.#drawAll();
+      this.stats.fullDraws++;
+      this.stats.lastFullDrawMs = performance.now() - t0;
     } else if (this.dirty.size) {
       const dirty = this.dirty;
       this.dirty = new Set();
       for (const i of dirty) this.#drawOne(i);
+      this.stats.dirtyDraws++;
+      this.stats.lastDirtySeats = dirty.size;
       if (dirty.has(this.cursor)) this.#placeCursor();
     }
     this.#refreshTooltip();
@@ -460,6 +490,7 @@ export class SeatMap {
         const dx = p.x - g.start.x, dy = p.y - g.start.y;
         if (!g.moved && Math.hypot(dx, dy) < CLICK_SLOP) return;
         g.moved = true;
+        this.userMoved = true;
         this.canvas.classList.add("is-panning");
         this.view.tx = g.tx + dx;
         this.view.ty = g.ty + dy;
@@ -621,6 +652,7 @@ export class SeatMap {
     if (p.x < margin || p.x > this.width - margin || p.y < margin || p.y > this.height - margin) {
       this.view.tx += this.width / 2 - p.x;
       this.view.ty += this.height / 2 - p.y;
+      this.userMoved = true;
       this.#viewChanged();
       this.#draw(); // synchronously, so the caller can click where we say
       p = this.screenOf(i);

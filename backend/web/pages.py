@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, get
+from litestar.params import FromPath
 from litestar.response import Template
 
 __all__ = ["PageController"]
@@ -44,7 +45,7 @@ class PageController(Controller):
         return _page("events.html", title="Events", page="events")
 
     @get("/e/{event_id:uuid}", name="page:event")
-    async def event(self, event_id: UUID) -> Template:
+    async def event(self, event_id: FromPath[UUID]) -> Template:
         """Seat map of one event; the id is the only thing the server fills in."""
         return _page("event.html", title="Seat map", page="event", event_id=str(event_id))
 

@@ -19,6 +19,11 @@ function seatText(seat) {
   return where || seat.label;
 }
 
+/** "D12": the section is spelled out next to it, so drop a "Stalls-" prefix. */
+function shortLabel(seat) {
+  return seat.row && seat.number != null ? `${seat.row}${seat.number}` : seat.label ?? "Seat";
+}
+
 function bookingRow(b) {
   const currency = b.event?.currency || "GBP";
   const cancelled = isCancelled(b);
@@ -26,8 +31,8 @@ function bookingRow(b) {
   const row = h(
     "li",
     { class: `booking${cancelled ? " is-cancelled" : ""}`, "data-testid": "booking", dataset: { bookingId: b.id, seatId: b.seat?.id ?? "" } },
-    h("span", { class: "booking-label", text: b.seat?.label ?? "Seat" }),
-    h("span", { class: "booking-where" }, seatText(b.seat || {}), b.seat?.category ? h("small", { text: ` · ${b.seat.category}` }) : null),
+    h("span", { class: "booking-label", text: shortLabel(b.seat || {}) }),
+    h("span", { class: "booking-where", text: seatText(b.seat || {}) }),
     h("span", { class: "booking-price", text: b.seat?.price != null ? formatMoney(b.seat.price, currency) : "" }),
     h("span", { class: `badge badge--${cancelled ? "muted" : "ok"}`, "data-testid": "booking-status", text: cancelled ? "Cancelled" : "Booked" }),
     actions,

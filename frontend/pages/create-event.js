@@ -135,6 +135,7 @@ function renderPreview() {
   if (!preview) {
     preview = new SeatMap($("[data-testid=preview]"), store, {
       interactive: false,
+      autoHeight: () => ({ min: 200, max: 420 }),
       tooltip: (i) => {
         // Read the map's current store: it is replaced on every edit.
         const s = preview.store;
@@ -161,7 +162,7 @@ function input(attrs, onInput) {
 
 function categoryOptions(selected, { allowInherit = false } = {}) {
   const options = state.categories.map((c) => h("option", { value: c.uid, text: c.name || "Unnamed", selected: c.uid === selected }));
-  if (allowInherit) options.unshift(h("option", { value: "", text: "Section’s category", selected: !selected }));
+  if (allowInherit) options.unshift(h("option", { value: "", text: "Section default", selected: !selected }));
   return options;
 }
 

@@ -68,6 +68,10 @@ window.boxoffice = {
     if (i === undefined || !map) return null;
     return map.clientPoint(map.revealSeat(i));
   },
+  /** Copy of the renderer's counters: {fullDraws, dirtyDraws, lastFullDrawMs, lastDirtySeats}. */
+  get drawStats() {
+    return map ? { ...map.stats } : null;
+  },
   get myHeldSeatIds() {
     return store ? store.myHeld().map((i) => store.ids[i]) : [];
   },
@@ -82,6 +86,8 @@ function announce(text) {
 }
 
 function say(text, kind = "info") {
+  // Errors are role=alert (announced at once); the rest go through the
+  // always-present polite announcer, which screen readers pick up reliably.
   showMessage(messageBox, text, kind);
   if (kind !== "error") announce(text);
 }
@@ -96,6 +102,12 @@ function seatName(i) {
   const row = store.row[i], num = store.number[i];
   if (row !== "" && num !== null && num !== undefined) return `Row ${row}, seat ${num}`;
   return `Seat ${store.label[i]}`;
+}
+
+/** "E10" without the section prefix (the section is shown next to it). */
+function rowSeat(i) {
+  const row = store.row[i], num = store.number[i];
+  return row !== "" && num !== null && num !== undefined ? `${row}${num}` : store.label[i];
 }
 
 function shortName(i) {
@@ -147,7 +159,7 @@ function tooltip(i) {
 
 // ------------------------------------------------------------- actions
 
-async function onActivate(i, source) {
+async function onActivate(i) {
   if (pending.has(i)) return;
   const kind = kindFor(store, i);
   if (kind === KIND_OTHER_HELD) {
@@ -159,7 +171,7 @@ async function onActivate(i, source) {
   if (kind === KIND_MINE_BOOKED) return say(`You have booked ${shortName(i)}. Manage it in My bookings.`);
   if (!isSignedIn()) return say("Sign in to hold seats.", "error");
   if (kind === KIND_MINE_HELD) return release([i]);
-  return hold({ seatIds: [store.ids[i]] }, [i], source);
+  return hold({ seatIds: [store.ids[i]] }, [i]);
 }
 
 function holdErrorMessage(err, indices) {
@@ -168,7 +180,9 @@ function holdErrorMessage(err, indices) {
     const seats = Array.isArray(err.body?.seats) ? err.body.seats : [];
     const until = seats.map((s) => Date.parse(s.heldUntil)).filter(Number.isFinite);
     const free = until.length ? ` It may free up in ${formatCountdown(Math.min(...until) - now())}.` : "";
-    const which = seats.length ? seats.map((s) => shortName(store.indexById.get(s.id) ?? -1) || s.id).join(", ") : names;
+    const which = seats.length
+      ? seats.map((s) => (store.indexById.has(s.id) ? shortName(store.indexById.get(s.id)) : s.id)).join(", ")
+      : names;
     return `Someone else got there first: ${which} ${seats.length > 1 ? "are" : "is"} held.${free}`;
   }
   if (err.status === 409) {
@@ -181,7 +195,7 @@ function holdErrorMessage(err, indices) {
 }
 
 /** Hold seats: `body` is {seatIds} or {count, category}. */
-async function hold(body, indices = [], source = "mouse") {
+async function hold(body, indices = []) {
   if (body.seatIds) {
     const already = store.myHeld().length;
     if (already + body.seatIds.length > event.maxSeatsPerUser) {
@@ -207,9 +221,23 @@ async function hold(body, indices = [], source = "mouse") {
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     say(holdErrorMessage(err, indices), "error");
+    if (err.status === 409 || err.status === 423) resync();
   } finally {
     for (const i of indices) pending.delete(i);
-    if (source === "keyboard") map.markDirty(indices);
+  }
+}
+
+/**
+ * After a conflict our map was behind the server (a change is still on its
+ * way, or was lost with a dropped socket): fetch the truth now. Versions make
+ * this safe to race with the websocket: whichever is newer wins per seat.
+ */
+async function resync() {
+  try {
+    const fresh = await api(`/events/${eventId}`);
+    store.applySnapshot(fresh.seats || []);
+  } catch {
+    /* the websocket will bring it */
   }
 }
 
@@ -273,8 +301,10 @@ async function book() {
       say("The booking did not go through (connection problem). Press Book again to retry; you will not be charged twice.", "error");
     } else {
       bookingAttempt = null;
-      if (err.status === 409 || err.status === 423) say(`Could not book: ${err.message}`, "error");
-      else say(err.message, "error");
+      if (err.status === 409 || err.status === 423) {
+        say(`Could not book: ${err.message}`, "error");
+        resync();
+      } else say(err.message, "error");
     }
   } finally {
     booking = false;
@@ -304,9 +334,12 @@ function renderTray() {
 
   const held = store.myHeld();
   const bookedCount = store.myBookedCount();
+  renderPeek(held);
+  const button = $("[data-testid=book-button]");
+  button.disabled = held.length === 0 || booking;
   // Rebuild only when my seats changed: other people's changes must not
   // re-create the list (that would steal keyboard focus from its buttons).
-  const signature = `${held.map((i) => `${i}:${store.heldUntil[i]}`).join(",")}|${bookedCount}|${booking}`;
+  const signature = `${held.map((i) => `${i}:${store.heldUntil[i]}`).join(",")}|${bookedCount}`;
   if (signature === traySignature) return;
   traySignature = signature;
   const list = $("[data-testid=tray-list]");
@@ -316,7 +349,7 @@ function renderTray() {
       "li",
       { class: "tray-item", dataset: { seatId: store.ids[i] }, "data-testid": "tray-item" },
       swatch(KIND_MINE_HELD, cat?.colour || "#6b7280", { size: 18 }),
-      h("span", { class: "tray-seat" }, h("strong", { text: store.label[i] || seatName(i) }), h("small", { text: [store.section[i], cat?.name].filter(Boolean).join(" · ") })),
+      h("span", { class: "tray-seat" }, h("strong", { text: rowSeat(i) }), h("small", { text: [store.section[i], cat?.name].filter(Boolean).join(" · ") })),
       h("span", { class: "tray-price", text: money(store.price(i)) }),
       h("span", { class: "tray-time", "data-countdown": String(i), "aria-label": "time left" }),
       h("button", {
@@ -336,8 +369,6 @@ function renderTray() {
   $("[data-testid=release-all]").hidden = held.length === 0;
   const total = held.reduce((sum, i) => sum + (store.price(i) ?? 0), 0);
   $("[data-testid=tray-total]").textContent = money(total);
-  const button = $("[data-testid=book-button]");
-  button.disabled = held.length === 0 || booking;
   if (held.length) button.setAttribute("aria-label", `Book ${held.length} seat${held.length === 1 ? "" : "s"} for ${money(total)}`);
   else button.removeAttribute("aria-label");
 
@@ -348,6 +379,19 @@ function renderTray() {
     h("a", { href: "/my/bookings", text: "My bookings" }),
   );
   tickCountdowns();
+}
+
+let trayInView = false;
+
+/** The phone's bottom bar: "2 seats · £80.00 · 9:41", hidden while the tray itself is on screen. */
+function renderPeek(held = store.myHeld()) {
+  const peek = $("[data-testid=tray-peek]");
+  peek.hidden = held.length === 0 || trayInView || !isSignedIn();
+  if (peek.hidden) return;
+  const total = held.reduce((sum, i) => sum + (store.price(i) ?? 0), 0);
+  const soonest = Math.min(...held.map((i) => store.heldUntil[i] || Infinity));
+  const left = Number.isFinite(soonest) ? ` · ${formatCountdown(soonest - now())}` : "";
+  $(".tray-peek-text", peek).textContent = `${held.length} seat${held.length === 1 ? "" : "s"} · ${money(total)}${left}`;
 }
 
 function tickCountdowns() {
@@ -371,6 +415,7 @@ function tickCountdowns() {
     countdown.textContent = left > 0 ? formatCountdown(left) : "expiring…";
     countdown.classList.toggle("is-urgent", left < 60_000);
   } else countdown.textContent = "–";
+  if (!$("[data-testid=tray-peek]").hidden) renderPeek();
 }
 
 // ----------------------------------------------------------------- setup
@@ -444,8 +489,20 @@ async function load() {
   event.seats = null; // the store has them; let the big array go
   renderHeader();
   renderLegend();
-  map = new SeatMap($("[data-testid=seatmap]"), store, { onActivate, describe, tooltip, announce });
+  const phone = window.matchMedia("(max-width: 640px)");
+  map = new SeatMap($("[data-testid=seatmap]"), store, {
+    onActivate,
+    describe,
+    tooltip,
+    announce,
+    // On a phone, a map as tall as the screen is mostly empty: size it to the venue.
+    autoHeight: () => (phone.matches ? { min: 260, max: window.innerHeight * 0.62 } : null),
+  });
   store.subscribe(() => scheduleTray());
+  new IntersectionObserver(([entry]) => {
+    trayInView = entry.isIntersecting;
+    renderPeek();
+  }).observe($("[data-testid=tray]"));
   bindControls();
   renderTray();
   setInterval(tickCountdowns, 1000);

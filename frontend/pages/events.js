@@ -47,6 +47,7 @@ function card(event) {
       soldOut ? h("strong", { class: "sold-out", text: "Sold out" }) : h("strong", { text: `${counts.available.toLocaleString()} available` }),
       ` of ${counts.total.toLocaleString()}${counts.total ? ` (${pct}%)` : ""}`,
       counts.held ? ` · ${counts.held.toLocaleString()} held` : "",
+      counts.booked ? ` · ${counts.booked.toLocaleString()} booked` : "",
     ),
   );
 }
