@@ -17,7 +17,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.security.jwt import JWTAuth, Token
@@ -62,16 +62,21 @@ def _backends(settings: Settings) -> tuple[SeatLockStore, SeatChannel, Store]:
     return MemorySeatLockStore(), MemorySeatChannel(), MemoryStore()
 
 
-async def _sweep_expired_holds(booking: BookingService, interval: float) -> None:
-    """Every process sweeps; the database's conditional update gives each expiry to one."""
-    while True:
+async def _sweep_expired_holds(
+    booking: BookingService, interval: float, stop: asyncio.Event
+) -> None:
+    """Every process sweeps; the database's conditional update gives each expiry to one.
+
+    It stops between sweeps, never inside one: cancelling a task while it opens a Piccolo
+    transaction would leak the pooled connection, still inside BEGIN.
+    """
+    while not stop.is_set():
         try:
             await booking.release_expired_holds()
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             log.warning("expiring holds failed (will retry): %s", exc)
-        await asyncio.sleep(interval)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -104,13 +109,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await locks.on_startup()
         await channel.on_startup()
         await hub.on_startup()
-        sweeper = asyncio.create_task(_sweep_expired_holds(booking, settings.expiry_interval))
+        stop = asyncio.Event()
+        sweeper = asyncio.create_task(
+            _sweep_expired_holds(booking, settings.expiry_interval, stop), name="hold-sweeper"
+        )
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            stop.set()
+            try:
+                await asyncio.wait_for(sweeper, 10)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                log.warning("hold sweeper did not stop in time")
             await hub.on_shutdown()
             await channel.on_shutdown()
             await locks.on_shutdown()

@@ -53,6 +53,7 @@ async def run_migrations(settings: Any) -> None:
     """Apply every committed Piccolo migration to the configured database."""
     _prepare_path()
     from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
+    from piccolo.apps.migrations.tables import Migration
 
     from backend.storage import db
 
@@ -60,6 +61,7 @@ async def run_migrations(settings: Any) -> None:
     conf = importlib.import_module("piccolo_conf")
     conf.DB = engine  # the settings passed in win over the environment's
     db.bind_tables(engine)
+    Migration._meta.db = engine  # Piccolo's own bookkeeping table, cached per process
     manager = ForwardsMigrationManager(app_name="storage", migration_id="all", fake=False)
     result = await manager.run()
     if not result.success:

@@ -89,7 +89,7 @@ def from_labels(labels: list[str]) -> Layout:
         seen.add(label.upper())
         match = _LABEL_RE.match(label)
         if match:
-            rows[match.group(1).upper()].append((int(match.group(2)), label))
+            rows[match.group(1)].append((int(match.group(2)), label))
         else:
             loose.append(label)
 
@@ -136,6 +136,7 @@ def from_sections(sections: list[SectionSpec], categories: list[Category]) -> La
     prefix_labels = len(sections) > 1
     widest = max(row.seats for section in sections for row in section.rows)
     layout = Layout(categories=list(cats))
+    seen: set[str] = set()
     y = 0.0
     for section in sections:
         row_labels = [r.label.upper() for r in section.rows]
@@ -156,12 +157,18 @@ def from_sections(sections: list[SectionSpec], categories: list[Category]) -> La
                 )
             accessible = set(row.accessible)
             offset = (widest - row.seats) / 2
+            # "R1" + "11" and "R11" + "1" would both read "R111": a row label ending in a
+            # digit takes a hyphen before the seat number.
+            joiner = "-" if row.label[-1:].isdigit() else ""
             for n in range(1, row.seats + 1):
-                label = f"{row.label}{n}"
+                label = f"{row.label}{joiner}{n}"
                 if prefix_labels:
                     label = f"{section.name}-{label}"
                 if len(label) > MAX_LABEL:
                     raise InvalidInput(f"seat label {label!r} is over {MAX_LABEL} characters")
+                if label.upper() in seen:
+                    raise InvalidInput(f"seat label {label!r} would appear twice in this layout")
+                seen.add(label.upper())
                 layout.seats.append(
                     PlacedSeat(
                         label, section.name, row.label, n, category, n in accessible,

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+from litestar.params import FromPath
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
@@ -83,7 +84,7 @@ def snapshot_seats(rows: list[dict[str, Any]], now: int, user_id: str | None) ->
 
 class Session:
     def __init__(
-        self, socket: WebSocket[Any, Any, Any], event_id: str, hub: LiveHub, events: EventService,
+        self, socket: WebSocket[Any, Any, Any], event_id: FromPath[str], hub: LiveHub, events: EventService,
         settings: Settings,
     ) -> None:
         self.socket = socket
@@ -176,7 +177,7 @@ class Session:
 
 
 @websocket("/ws/events/{event_id:str}", opt={"exclude_from_auth": True})
-async def event_socket(socket: WebSocket[Any, Any, Any], event_id: str) -> None:
+async def event_socket(socket: WebSocket[Any, Any, Any], event_id: FromPath[str]) -> None:
     """Live seat map for one event."""
     state = socket.app.state
     settings: Settings = state.settings

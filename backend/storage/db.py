@@ -24,7 +24,8 @@ from backend.settings import Settings
 SQLITE_NOW_MS = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) AS now"
 POSTGRES_NOW_MS = "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now"
 
-_sqlite_writer = asyncio.Lock()
+# One writer slot per SQLite engine (the embedded mode has one engine per process).
+_sqlite_writers: dict[int, asyncio.Lock] = {}
 
 
 def make_engine(settings: Settings) -> Engine[Any]:
@@ -61,16 +62,25 @@ async def start(engine: Engine[Any], pool_max: int) -> None:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
 
 
+POOL_CLOSE_TIMEOUT = 10.0
+
+
 async def stop(engine: Engine[Any]) -> None:
-    if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
+    """Close the pool; connections still out after the timeout are terminated."""
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        try:
+            await asyncio.wait_for(engine.pool.close(), POOL_CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            engine.pool.terminate()
+        engine.pool = None
 
 
 @asynccontextmanager
 async def write_transaction(engine: Engine[Any]) -> AsyncIterator[None]:
     """A read-write transaction; commits on success, rolls back on any exception."""
     if isinstance(engine, SQLiteEngine):
-        async with _sqlite_writer, engine.transaction(
+        writer = _sqlite_writers.setdefault(id(engine), asyncio.Lock())
+        async with writer, engine.transaction(
             transaction_type=TransactionType.immediate
         ):
             yield

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar import Controller, Request, get, post
 from litestar.security.jwt import JWTAuth
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -33,8 +35,8 @@ class AccountController(Controller):
 
     @post("/signup", status_code=HTTP_201_CREATED, opt=PUBLIC)
     async def sign_up(
-        self, request: Request[Any, Any, Any], data: CredentialsIn, accounts: AccountService,
-        throttle: Throttle,
+        self, request: Request[Any, Any, Any], data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService],
+        throttle: NamedDependency[Throttle],
     ) -> UserOut:
         """Create an account. 409 if the email is taken; 400 for a bad email or short password."""
         await throttle.hit("signup-ip", _client(request), throttle.limit * ADDRESS_FACTOR)
@@ -42,8 +44,8 @@ class AccountController(Controller):
 
     @post("/signin", status_code=HTTP_200_OK, opt=PUBLIC)
     async def sign_in(
-        self, request: Request[Any, Any, Any], data: CredentialsIn, accounts: AccountService,
-        throttle: Throttle,
+        self, request: Request[Any, Any, Any], data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService],
+        throttle: NamedDependency[Throttle],
     ) -> TokenOut:
         """Exchange credentials for a bearer token (HS256 JWT, one hour or less)."""
         await throttle.hit("signin-ip", _client(request), throttle.limit * ADDRESS_FACTOR)
@@ -55,7 +57,7 @@ class AccountController(Controller):
         return TokenOut(token=token, token_type="Bearer", expires_in=int(lifetime.total_seconds()))
 
     @get("/me")
-    async def me(self, user_id: str, accounts: AccountService) -> UserOut:
+    async def me(self, user_id: NamedDependency[str], accounts: NamedDependency[AccountService]) -> UserOut:
         """The caller."""
         user = await accounts.get(user_id)
         if user is None:

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.status_codes import HTTP_201_CREATED
 
@@ -21,8 +23,8 @@ Hook = Callable[[list[BookingRecord]], Awaitable[None]]
 
 async def book_idempotently(
     request: Request[Any, Any, Any],
-    user_id: str,
-    idempotency: Idempotency,
+    user_id: NamedDependency[str],
+    idempotency: NamedDependency[Idempotency],
     run: Callable[[Hook | None], Awaitable[list[BookingRecord]]],
     render: Callable[[list[BookingRecord]], bytes],
 ) -> Response[Any]:
@@ -57,8 +59,8 @@ class BookingController(Controller):
 
     @post("/book", status_code=HTTP_201_CREATED)
     async def book_one(
-        self, request: Request[Any, Any, Any], data: SeedBookIn, user_id: str,
-        booking: BookingService, idempotency: Idempotency,
+        self, request: Request[Any, Any, Any], data: JSONBody[SeedBookIn], user_id: NamedDependency[str],
+        booking: NamedDependency[BookingService], idempotency: NamedDependency[Idempotency],
     ) -> Response[Any]:
         """The seed's single-seat booking: `{seatId}` → `{success: true, booking}`."""
         seat_id = str(data.seat_id)
@@ -73,13 +75,13 @@ class BookingController(Controller):
         )
 
     @get("/bookings")
-    async def my_bookings(self, user_id: str, booking: BookingService) -> BookingsOut:
+    async def my_bookings(self, user_id: NamedDependency[str], booking: NamedDependency[BookingService]) -> BookingsOut:
         """The caller's own bookings, newest first, with seat and event."""
         records = await booking.list_bookings(user_id)
         return BookingsOut(success=True, bookings=[booking_out(r) for r in records])
 
     @delete("/bookings/{booking_id:str}", status_code=200)
-    async def cancel(self, booking_id: str, user_id: str, booking: BookingService) -> OneBookingOut:
+    async def cancel(self, booking_id: FromPath[str], user_id: NamedDependency[str], booking: NamedDependency[BookingService]) -> OneBookingOut:
         """Cancel the caller's booking; the seat turns free for everyone, live."""
         record = await booking.cancel_booking(user_id, parse_id(booking_id, "booking id"))
         return OneBookingOut(success=True, booking=booking_out(record))

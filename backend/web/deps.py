@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import Token
 
@@ -47,7 +47,7 @@ def current_user_id(request: Request[Any, Any, Any]) -> str:
     return str(request.user["id"])
 
 
-def optional_user_id(request: Request[Any, Any, Any], settings: Settings) -> str | None:
+def optional_user_id(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -6,6 +6,8 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -47,7 +49,7 @@ def unique_ids(ids: list[UUID], field: str = "seatIds") -> list[str]:
     return seen
 
 
-def _layout(data: EventIn) -> Any:
+def _layout(data: JSONBody[EventIn]) -> Any:
     if (data.seats is None) == (data.layout is None):
         raise InvalidInput("give either seats (a list of labels) or layout, not both or neither")
     if data.seats is not None:
@@ -74,7 +76,7 @@ class EventController(Controller):
     tags = ["events"]
 
     @post("/", status_code=HTTP_201_CREATED)
-    async def create_event(self, data: EventIn, user_id: str, events: EventService) -> EventOut:
+    async def create_event(self, data: JSONBody[EventIn], user_id: NamedDependency[str], events: NamedDependency[EventService]) -> EventOut:
         """Create an event from seat labels or a layout; the caller becomes its organiser."""
         layout = _layout(data)
         event_id = await events.create(
@@ -91,13 +93,13 @@ class EventController(Controller):
         return event_out(event, seats, now, user_id)
 
     @get("/", opt=PUBLIC)
-    async def list_events(self, events: EventService) -> EventListOut:
+    async def list_events(self, events: NamedDependency[EventService]) -> EventListOut:
         """Every event with live seat counts."""
         return EventListOut(events=[event_summary_out(e, c) for e, c in await events.list()])
 
     @get("/{event_id:str}", opt=PUBLIC)
     async def get_event(
-        self, event_id: str, events: EventService, maybe_user_id: str | None
+        self, event_id: FromPath[str], events: NamedDependency[EventService], maybe_user_id: NamedDependency[str | None]
     ) -> EventOut:
         """The event with every seat's live status; `mine` marks the caller's own seats."""
         event, seats, now = await events.detail(parse_id(event_id, "event id"))
@@ -105,7 +107,7 @@ class EventController(Controller):
 
     @patch("/{event_id:str}")
     async def update_event(
-        self, event_id: str, data: EventPatchIn, user_id: str, events: EventService
+        self, event_id: FromPath[str], data: JSONBody[EventPatchIn], user_id: NamedDependency[str], events: NamedDependency[EventService]
     ) -> EventOut:
         """Change an event's name, venue, time, hold time or seat limit (organiser only)."""
         eid = parse_id(event_id, "event id")
@@ -125,13 +127,13 @@ class EventController(Controller):
         return event_out(event, seats, now, user_id)
 
     @delete("/{event_id:str}", status_code=HTTP_204_NO_CONTENT)
-    async def delete_event(self, event_id: str, user_id: str, events: EventService) -> None:
+    async def delete_event(self, event_id: FromPath[str], user_id: NamedDependency[str], events: NamedDependency[EventService]) -> None:
         """Delete an event (organiser only; 409 while it has active bookings)."""
         await events.delete(user_id, parse_id(event_id, "event id"))
 
     @post("/{event_id:str}/holds", status_code=HTTP_201_CREATED)
     async def hold(
-        self, event_id: str, data: HoldIn, user_id: str, booking: BookingService
+        self, event_id: FromPath[str], data: JSONBody[HoldIn], user_id: NamedDependency[str], booking: NamedDependency[BookingService]
     ) -> HoldOut:
         """Hold seats by id (all or nothing) or the best `count` adjacent free seats."""
         eid = parse_id(event_id, "event id")
@@ -152,8 +154,8 @@ class EventController(Controller):
 
     @delete("/{event_id:str}/holds", status_code=HTTP_200_OK)
     async def release(
-        self, request: Request[Any, Any, Any], event_id: str, user_id: str,
-        booking: BookingService,
+        self, request: Request[Any, Any, Any], event_id: FromPath[str], user_id: NamedDependency[str],
+        booking: NamedDependency[BookingService],
     ) -> ReleaseOut:
         """Release the caller's holds on this event (all, or `seatIds`)."""
         eid = parse_id(event_id, "event id")
@@ -171,8 +173,8 @@ class EventController(Controller):
 
     @post("/{event_id:str}/bookings", status_code=HTTP_201_CREATED)
     async def book(
-        self, request: Request[Any, Any, Any], event_id: str, data: BookIn, user_id: str,
-        booking: BookingService, idempotency: Idempotency,
+        self, request: Request[Any, Any, Any], event_id: FromPath[str], data: JSONBody[BookIn], user_id: NamedDependency[str],
+        booking: NamedDependency[BookingService], idempotency: NamedDependency[Idempotency],
     ) -> Response[Any]:
         """Book seats the caller holds (or free seats), all or nothing. Honours Idempotency-Key."""
         eid = parse_id(event_id, "event id")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Response, get
-from litestar.datastructures import State
+from litestar import Request, Response, get
 
 from backend.storage.db import ping
 from backend.web.schemas import HealthOut
@@ -20,8 +19,9 @@ async def health() -> HealthOut:
 
 
 @get("/ready", opt=PUBLIC, tags=["health"])
-async def ready(state: State) -> Response[HealthOut]:
+async def ready(request: Request[Any, Any, Any]) -> Response[HealthOut]:
     """503 unless the database, the lock store and the live channel all answer."""
+    state = request.app.state
     checks: dict[str, str] = {}
     probes: list[tuple[str, Any]] = [
         ("database", lambda: ping(state.engine)),

@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import time
+import warnings
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+
+from backend.storage.tables import User
+from tests.conftest import Api
+from tests.support.services import TEST_SECRET
+
+
+async def test_signup_signin_me(api: Api) -> None:
+    client = api.client
+    created = await client.post("/signup", json={"email": "  Ada@Example.COM ", "password": "s3cret-pass"})
+    assert created.status_code == 201
+    body = created.json()
+    assert body["email"] == "ada@example.com"  # normalised
+    assert set(body) == {"id", "email", "createdAt"}
+
+    signed = await client.post("/signin", json={"email": "ADA@example.com", "password": "s3cret-pass"})
+    assert signed.status_code == 200
+    token = signed.json()
+    assert token["tokenType"] == "Bearer" and 0 < token["expiresIn"] <= 3600
+
+    me = await client.get("/me", headers={"Authorization": f"Bearer {token['token']}"})
+    assert me.status_code == 200 and me.json()["id"] == body["id"]
+
+
+async def test_password_is_hashed_with_argon2id_at_owasp_minimum(api: Api) -> None:
+    user = await api.user()
+    row = await api.db(User.select(User.password_hash).where(User.id == user["id"]).first())
+    assert row is not None
+    assert row["password_hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+async def test_email_taken_is_409(api: Api) -> None:
+    user = await api.user()
+    again = await api.client.post("/signup", json={"email": user["email"].upper(), "password": "whatever123"})
+    assert again.status_code == 409
+    assert again.json() == {
+        "success": False,
+        "message": "an account with this email already exists",
+        "code": "email_taken",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"email": "not-an-email", "password": "long enough"}, "email"),
+        ({"email": "a@b.co", "password": "short"}, "at least 8"),
+        ({"email": "a@b.co"}, "password"),
+        ({"email": 5, "password": "long enough"}, "email"),
+    ],
+)
+async def test_bad_signup_is_400_with_a_message(api: Api, body: dict[str, Any], fragment: str) -> None:
+    response = await api.client.post("/signup", json=body)
+    assert response.status_code == 400
+    assert response.json()["success"] is False
+    assert fragment in response.json()["message"]
+
+
+async def test_unknown_email_and_wrong_password_get_the_same_401(api: Api) -> None:
+    user = await api.user()
+    wrong = await api.client.post("/signin", json={"email": user["email"], "password": "wrong password"})
+    unknown = await api.client.post("/signin", json={"email": "nobody@example.com", "password": "wrong password"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+
+
+def _hs512(**claims: Any) -> str:
+    # The right key with another algorithm must still be refused (HS256 is pinned).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyJWT warns the key is short for HS512
+        return jwt.encode(claims, TEST_SECRET, algorithm="HS512")
+
+
+def _token(**claims: Any) -> str:
+    return jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+
+
+async def test_tokens_are_checked(api: Api) -> None:
+    user = await api.user()
+    now = datetime.now(UTC)
+    bad_tokens = {
+        "expired": _token(sub=user["id"], exp=now - timedelta(seconds=5)),
+        "no exp": _token(sub=user["id"]),
+        "no sub": _token(exp=now + timedelta(minutes=5)),
+        "wrong key": jwt.encode({"sub": user["id"], "exp": now + timedelta(minutes=5)}, "k" * 40, algorithm="HS256"),
+        "alg none": jwt.encode({"sub": user["id"], "exp": now + timedelta(minutes=5)}, None, algorithm="none"),
+        "HS512": _hs512(sub=user["id"], exp=now + timedelta(minutes=5)),
+        "garbage": "not.a.token",
+    }
+    for name, token in bad_tokens.items():
+        response = await api.client.get("/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, name
+        assert response.json()["success"] is False
+    assert (await api.client.get("/me")).status_code == 401
+    good = _token(sub=user["id"], exp=now + timedelta(minutes=5), iat=now)
+    assert (await api.client.get("/me", headers={"Authorization": f"Bearer {good}"})).status_code == 200
+
+
+async def test_no_response_carries_the_password_or_its_hash(api: Api) -> None:
+    password = "a very particular password"
+    user = await api.user(password=password)
+    row = await api.db(User.select(User.password_hash).where(User.id == user["id"]).first())
+    assert row is not None
+    texts = [
+        (await api.client.get("/me", headers=user["headers"])).text,
+        (await api.client.post("/signin", json={"email": user["email"], "password": password})).text,
+        (await api.client.post("/signup", json={"email": user["email"], "password": password})).text,
+    ]
+    for text in texts:
+        assert password not in text
+        assert row["password_hash"] not in text
+        assert "argon2" not in text
+
+
+async def test_signin_is_throttled_per_account_with_retry_after(settings: Any) -> None:
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from backend.app import create_app
+
+    tight = replace(settings, signin_attempts=3, signin_window_seconds=30)
+    async with AsyncTestClient(app=create_app(tight)) as client:
+        email = f"throttle-{time.time_ns()}@example.com"
+        await client.post("/signup", json={"email": email, "password": "password123"})
+        codes = [
+            (await client.post("/signin", json={"email": email, "password": "nope-nope"})).status_code
+            for _ in range(4)
+        ]
+        assert codes == [401, 401, 401, 429]
+        limited = await client.post("/signin", json={"email": email, "password": "password123"})
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 30
+        assert limited.json()["code"] == "throttled"
