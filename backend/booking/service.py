@@ -122,10 +122,21 @@ class BookingService:
         return found
 
     async def _explain_refusal(
-        self, event_id: str, seat_ids: Sequence[str], user_id: str, now: int
+        self,
+        event_id: str,
+        seat_ids: Sequence[str],
+        user_id: str,
+        now: int,
+        taken: list[dict[str, Any]],
     ) -> Exception:
-        """Why a compare-and-set took fewer seats than asked: booked (409) or held (423)."""
-        rows = await queries.seats_by_id(event_id, seat_ids)
+        """Why a compare-and-set took fewer seats than asked: booked (409) or held (423).
+
+        Runs inside the transaction, so the seats this request just took (`taken`, about
+        to be rolled back) are left out of the explanation.
+        """
+        ours = {str(r["id"]) for r in taken}
+        refused = [s for s in seat_ids if s not in ours]
+        rows = await queries.seats_by_id(event_id, refused)
         booked = [str(r["id"]) for r in rows if r["status"] == BOOKED]
         held = [
             {"id": str(r["id"]), "heldUntil": iso_from_ms(r["held_until_ms"])}
@@ -142,7 +153,7 @@ class BookingService:
         # the client can simply retry.
         return SeatsLocked(
             "Seat is being booked, try again.",
-            seats=[{"id": s, "heldUntil": None} for s in seat_ids],
+            seats=[{"id": s, "heldUntil": None} for s in refused],
         )
 
     async def _check_limit(self, event: dict[str, Any], user_id: str, now: int) -> None:
@@ -171,7 +182,7 @@ class BookingService:
                 others = [s for s in seat_ids if s not in set(mine_ids)]
                 changed = await queries.hold_free(event_id, others, user_id, now, until) if others else []
                 if len(changed) != len(others):
-                    raise await self._explain_refusal(event_id, others, user_id, now)
+                    raise await self._explain_refusal(event_id, others, user_id, now, changed)
                 if mine_ids:
                     changed += await queries.extend_own_holds(
                         event_id, mine_ids, user_id, now, until, HOLD_CAP_FACTOR * hold_ms
@@ -258,7 +269,9 @@ class BookingService:
                     now = await now_ms(self.engine)
                     changed = await queries.book_seats(event_id, seat_ids, user_id, now)
                     if len(changed) != len(seat_ids):
-                        raise await self._explain_refusal(event_id, seat_ids, user_id, now)
+                        raise await self._explain_refusal(
+                            event_id, seat_ids, user_id, now, changed
+                        )
                     await self._check_limit(event, user_id, now)
                     rows = await queries.insert_bookings(event_id, seat_ids, user_id)
                     records = [

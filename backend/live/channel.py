@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 log = logging.getLogger("boxoffice.live")
@@ -49,7 +50,11 @@ class SeatChannel(ABC):
 
     @abstractmethod
     def messages(self) -> AsyncIterator[tuple[str, bytes]]:
-        """Yield `(event_id, data)` for every published message, or `(RESYNC, b"")`."""
+        """Yield `(event_id, data)` for every published message, or `(RESYNC, b"")`.
+
+        One reader per channel. `RESYNC` means messages may have been lost since the last
+        one yielded; it comes only once the channel delivers again.
+        """
 
     @abstractmethod
     async def ping(self) -> None:
@@ -66,10 +71,11 @@ class MemorySeatChannel(SeatChannel):
         self._queue = asyncio.Queue(self._max_queue)
 
     async def on_shutdown(self) -> None:
-        """Wake the reader so it can end."""
+        """Wake the reader so it can end (what it has not read yet is dropped)."""
         if self._queue is not None:
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(("", b""))
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(("", b""))
         self._queue = None
 
     def _q(self) -> asyncio.Queue[tuple[str, bytes]]:
@@ -102,9 +108,28 @@ class MemorySeatChannel(SeatChannel):
         self._q()
 
 
+class _ReconnectWatch:
+    """Told by redis-py whenever the pub/sub connection (re)connects.
+
+    redis-py reconnects and resubscribes a pub/sub connection by itself, silently, on
+    the next read or health check after a drop; whatever was published in between is
+    lost. Seeing the reconnect is how the channel knows it must resync.
+    """
+
+    def __init__(self) -> None:
+        self.reconnected = False
+
+    async def on_connect(self, connection: object) -> None:
+        self.reconnected = True
+
+
 class RedisSeatChannel(SeatChannel):
     RETRY_MIN = 0.1
     RETRY_MAX = 2.0
+    # How long a silent subscription waits before redis-py pings it: a dead connection
+    # is noticed within about this long, even when nothing is being published.
+    HEALTH_CHECK_SECONDS = 1
+    READ_TIMEOUT = 1.0
 
     def __init__(self, url: str, prefix: str = "bo") -> None:
         self._url = url
@@ -132,6 +157,7 @@ class RedisSeatChannel(SeatChannel):
     async def on_shutdown(self) -> None:
         """Close the client; `messages()` ends."""
         self._stopping.set()
+        self.connected = False
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
@@ -150,28 +176,42 @@ class RedisSeatChannel(SeatChannel):
         self._client()
         pattern = f"{self._prefix}:{{*}}:seats"
         delay = self.RETRY_MIN
-        first = True
+        lost = False
         while not self._stopping.is_set():
-            client = Redis.from_url(self._url, socket_connect_timeout=2, health_check_interval=5)
+            client = Redis.from_url(
+                self._url,
+                socket_connect_timeout=2,
+                health_check_interval=self.HEALTH_CHECK_SECONDS,
+            )
             pubsub = client.pubsub(ignore_subscribe_messages=True)
+            watch = _ReconnectWatch()
             try:
                 await pubsub.psubscribe(pattern)
+                connection = pubsub.connection
+                if connection is None:
+                    raise RedisConnectionError("pub/sub has no connection after PSUBSCRIBE")
+                connection.register_connect_callback(watch.on_connect)
                 self.connected = True
                 delay = self.RETRY_MIN
-                if not first:
+                if lost:
+                    # Subscribed again: only now can a snapshot miss nothing.
                     log.warning("redis subscription restored; resyncing watchers")
+                    lost = False
                     yield RESYNC, b""
-                first = False
                 while not self._stopping.is_set():
-                    message = await pubsub.get_message(timeout=1.0)
+                    message = await pubsub.get_message(timeout=self.READ_TIMEOUT)
+                    if watch.reconnected or not connection.is_connected:
+                        # Do not let redis-py paper over the gap: start over, and resync.
+                        raise RedisConnectionError("redis pub/sub connection was dropped")
                     if message is None or message["type"] != "pmessage":
                         continue
                     event_id = self._event_of(message["channel"])
                     if event_id is not None:
                         yield event_id, message["data"]
             except (RedisError, OSError) as exc:
-                if self.connected:
+                if self.connected or not lost:
                     log.warning("redis subscription lost: %s", exc)
+                lost = True
                 self.connected = False
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
@@ -187,4 +227,4 @@ class RedisSeatChannel(SeatChannel):
         """Raise unless Redis answers and this process's subscription is up."""
         await self._client().ping()
         if not self.connected:
-            raise ConnectionError("redis subscription is not established")
+            raise RedisConnectionError("redis subscription is not established")

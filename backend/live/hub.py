@@ -1,7 +1,7 @@
 """The per-process hub between the seat-change channel and this process's websockets.
 
 * `publish` (called by the booking service after commit) encodes changes once and puts
-  them on the channel; it never raises: a lost publish is healed by resync, never by
+  them on the channel; it never raises: a lost publish is healed by a resync, never by
   failing a committed booking.
 * `run` reads the channel, gathers the changes for an event over a short window, and
   encodes one message per batch, plus one variant per signed-in user who owns a changed
@@ -18,7 +18,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -28,20 +28,29 @@ from backend.timefmt import iso_from_ms
 
 log = logging.getLogger("boxoffice.live")
 
+# Published on an event's channel when a change for it could not be: every process
+# answers it by sending that event's watchers a fresh snapshot.
+RESYNC_MARKER: Final = b'{"resync":true}'
+RESEND_SECONDS: Final = 0.5
+
 
 @dataclass(eq=False)
 class Watcher:
-    """One websocket's view of one event."""
+    """One websocket's view of one event: a capped queue of encoded messages."""
 
     event_id: str
     user_id: str | None
     cap: int
-    queue: deque[bytes] = field(default_factory=deque)
+    queue: deque[str] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     needs_snapshot: bool = True
     overflows: int = 0
 
-    def push(self, data: bytes) -> None:
+    def __post_init__(self) -> None:
+        # A new watcher's first job is its snapshot.
+        self.wake.set()
+
+    def push(self, data: str) -> None:
         if len(self.queue) >= self.cap:
             # Too far behind: what it missed is replaced by a snapshot.
             self.queue.clear()
@@ -57,12 +66,21 @@ class Watcher:
 
 
 def public_seat(change: dict[str, Any], user_id: str | None) -> dict[str, Any]:
-    seat: dict[str, Any] = {"id": change["id"], "status": change["status"], "version": change["version"]}
+    seat: dict[str, Any] = {
+        "id": change["id"],
+        "status": change["status"],
+        "version": change["version"],
+    }
     if change.get("heldUntil") is not None:
         seat["heldUntil"] = change["heldUntil"]
     if user_id is not None and change.get("holder") == user_id:
         seat["mine"] = True
     return seat
+
+
+def encode_batch(changes: list[dict[str, Any]], user_id: str | None) -> str:
+    seats = [public_seat(c, user_id) for c in changes]
+    return msgspec.json.encode({"type": "seats", "changes": seats}).decode()
 
 
 class LiveHub:
@@ -72,9 +90,12 @@ class LiveHub:
         self.backlog = backlog
         self.watchers: dict[str, set[Watcher]] = {}
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._unsent: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
         self.published = 0
-        self.delivered = 0
+        self.batches = 0
+        self.encodings = 0
+        self.resyncs = 0
 
     # ------------------------------------------------------------ publishing
 
@@ -97,7 +118,21 @@ class LiveHub:
             await self.channel.publish(event_id, msgspec.json.encode(payload))
             self.published += 1
         except Exception as exc:
-            log.warning("publish to live channel failed (watchers resync later): %s", exc)
+            # Nobody will hear of this change: resync this process's watchers now, and
+            # every process's once the channel takes a resync marker again.
+            log.warning("publish to live channel failed (watchers will resync): %s", exc)
+            self._unsent.add(event_id)
+            self._resync_event(event_id)
+
+    async def _resend_markers(self) -> None:
+        while True:
+            await asyncio.sleep(RESEND_SECONDS)
+            for event_id in list(self._unsent):
+                try:
+                    await self.channel.publish(event_id, RESYNC_MARKER)
+                except Exception:
+                    break  # still down; try again later
+                self._unsent.discard(event_id)
 
     # -------------------------------------------------------------- watchers
 
@@ -111,6 +146,7 @@ class LiveHub:
         if group is None:
             return
         group.discard(watcher)
+        watcher.queue.clear()
         if not group:
             # The last watcher of this event left: keep no per-event state behind.
             del self.watchers[watcher.event_id]
@@ -122,14 +158,18 @@ class LiveHub:
     # --------------------------------------------------------------- reading
 
     async def on_startup(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="live-hub")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="live-hub"),
+            asyncio.create_task(self._resend_markers(), name="live-hub-resend"),
+        ]
 
     async def on_shutdown(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
     async def _run(self) -> None:
         while True:
@@ -148,9 +188,14 @@ class LiveHub:
                 await asyncio.sleep(0.5)
 
     def resync_all(self) -> None:
+        self.resyncs += 1
         for group in self.watchers.values():
             for watcher in group:
                 watcher.resync()
+
+    def _resync_event(self, event_id: str) -> None:
+        for watcher in self.watchers.get(event_id, ()):
+            watcher.resync()
 
     def _gather(self, event_id: str, data: bytes) -> None:
         try:
@@ -158,9 +203,16 @@ class LiveHub:
         except msgspec.DecodeError:
             log.warning("undecodable live message on event %s", event_id)
             return
+        if not isinstance(message, dict):
+            log.warning("unexpected live message on event %s", event_id)
+            return
+        if message.get("resync"):
+            self._resync_event(event_id)
+            return
         first = event_id not in self._pending
         pending = self._pending.setdefault(event_id, {})
         for change in message.get("changes", []):
+            # Within a batch only a seat's newest state goes out.
             current = pending.get(change["id"])
             if current is None or change["version"] > current["version"]:
                 pending[change["id"]] = change
@@ -177,20 +229,16 @@ class LiveHub:
         if not pending or not group:
             return
         changes = list(pending.values())
-        public = msgspec.json.encode(
-            {"type": "seats", "changes": [public_seat(c, None) for c in changes]}
-        )
+        public = encode_batch(changes, None)
         owners = {c["holder"] for c in changes if c.get("holder")}
-        variants: dict[str, bytes] = {}
+        variants: dict[str, str] = {}
         for watcher in group:
             data = public
-            if watcher.user_id is not None and watcher.user_id in owners:
-                data = variants.get(watcher.user_id) or variants.setdefault(
-                    watcher.user_id,
-                    msgspec.json.encode(
-                        {"type": "seats", "changes": [public_seat(c, watcher.user_id) for c in changes]}
-                    ),
-                )
+            user_id = watcher.user_id
+            if user_id is not None and user_id in owners:
+                if user_id not in variants:
+                    variants[user_id] = encode_batch(changes, user_id)
+                data = variants[user_id]
             watcher.push(data)
-        self.delivered += len(group)
-
+        self.batches += 1
+        self.encodings += 1 + len(variants)

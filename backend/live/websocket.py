@@ -1,8 +1,12 @@
 """GET /ws/events/{id}: a snapshot on connect, then batched seat changes.
 
 One task reads the client (auth, ping), one writes (snapshots, batches, heartbeats);
-only the writer sends. Identity comes from a first message `{"type": "auth", "token"}`,
-never from the URL.
+only the writer sends until the session ends. Identity comes from a first message
+`{"type": "auth", "token": …}`, never from the URL.
+
+Close codes: 1008 origin refused (before the handshake completes, so HTTP 403),
+4400 malformed event id, 4404 unknown event, 1009 message too large,
+4429 too many messages, 1011 the server could not read the seat map.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ import contextlib
 import logging
 import time
 import uuid
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar.params import FromPath
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
 
 from backend.booking.events import EventService, effective_status
 from backend.live.hub import LiveHub, Watcher
@@ -28,18 +32,19 @@ from backend.web.deps import decode_user_id
 
 log = logging.getLogger("boxoffice.live")
 
-WS_1000_NORMAL_CLOSURE = 1000
-WS_1001_GOING_AWAY = 1001
-WS_1003_UNSUPPORTED_DATA = 1003
-WS_1008_POLICY_VIOLATION = 1008
-WS_1009_MESSAGE_TOO_BIG = 1009
-WS_4400_BAD_EVENT_ID = 4400
-WS_4404_UNKNOWN_EVENT = 4404
-WS_4429_TOO_MANY_MESSAGES = 4429
+WS_1000_NORMAL_CLOSURE: Final = 1000
+WS_1008_POLICY_VIOLATION: Final = 1008
+WS_1009_MESSAGE_TOO_BIG: Final = 1009
+WS_1011_INTERNAL_ERROR: Final = 1011
+WS_4400_BAD_EVENT_ID: Final = 4400
+WS_4404_UNKNOWN_EVENT: Final = 4404
+WS_4429_TOO_MANY_MESSAGES: Final = 4429
 
-MAX_INBOUND_BYTES = 4096
-RATE_PER_SECOND = 5.0
-RATE_BURST = 20.0
+MAX_INBOUND_BYTES: Final = 4096
+RATE_PER_SECOND: Final = 5.0
+RATE_BURST: Final = 20.0
+CLOSE_GRACE_SECONDS: Final = 1.0  # time the writer gets to send a last error before a close
+HEARTBEAT: Final = '{"type":"heartbeat"}'
 
 
 def origin_allowed(headers: Any, allowed: tuple[str, ...]) -> bool:
@@ -69,11 +74,17 @@ class TokenBucket:
         return True
 
 
-def snapshot_seats(rows: list[dict[str, Any]], now: int, user_id: str | None) -> list[dict[str, Any]]:
+def snapshot_seats(
+    rows: list[dict[str, Any]], now: int, user_id: str | None
+) -> list[dict[str, Any]]:
     seats = []
     for row in rows:
         status = effective_status(row, now)
-        seat: dict[str, Any] = {"id": str(row["id"]), "status": status, "version": int(row["version"])}
+        seat: dict[str, Any] = {
+            "id": str(row["id"]),
+            "status": status,
+            "version": int(row["version"]),
+        }
         if status == "held":
             seat["heldUntil"] = iso_from_ms(row["held_until_ms"])
         if user_id is not None and status != "available" and str(row["holder"]) == user_id:
@@ -82,9 +93,17 @@ def snapshot_seats(rows: list[dict[str, Any]], now: int, user_id: str | None) ->
     return seats
 
 
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}
+
+
 class Session:
     def __init__(
-        self, socket: WebSocket[Any, Any, Any], event_id: FromPath[str], hub: LiveHub, events: EventService,
+        self,
+        socket: WebSocket[Any, Any, Any],
+        event_id: str,
+        hub: LiveHub,
+        events: EventService,
         settings: Settings,
     ) -> None:
         self.socket = socket
@@ -93,87 +112,124 @@ class Session:
         self.events = events
         self.settings = settings
         self.watcher: Watcher = hub.watch(event_id, None)
-        self.control: list[bytes] = []
+        self.control: list[str] = []
         self.closing: tuple[int, str] | None = None
 
     def send_control(self, message: dict[str, Any]) -> None:
-        self.control.append(msgspec.json.encode(message))
+        self.control.append(msgspec.json.encode(message).decode())
         self.watcher.wake.set()
 
     def close(self, code: int, reason: str) -> None:
         self.closing = (code, reason)
         self.watcher.wake.set()
 
-    async def snapshot(self) -> bytes:
+    async def snapshot(self) -> str:
         rows, now = await self.events.states(self.event_id)
-        return msgspec.json.encode(
-            {
-                "type": "snapshot",
-                "eventId": self.event_id,
-                "seats": snapshot_seats(rows, now, self.watcher.user_id),
-            }
-        )
+        seats = snapshot_seats(rows, now, self.watcher.user_id)
+        message = {"type": "snapshot", "eventId": self.event_id, "seats": seats}
+        return msgspec.json.encode(message).decode()
 
     async def writer(self) -> None:
-        heartbeat = self.settings.ws_heartbeat_seconds
         watcher = self.watcher
+        send = self.socket.send_text
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(watcher.wake.wait(), heartbeat)
+            # Cleared before the work, so anything arriving during a send wakes us again.
             watcher.wake.clear()
-            if self.control:
-                pending, self.control = self.control, []
-                for data in pending:
-                    await self.socket.send_text(data.decode())
+            while self.control:
+                await send(self.control.pop(0))
             if self.closing is not None:
                 return
             if watcher.needs_snapshot:
-                # Anything queued so far is covered by the snapshot read after it.
+                # Queued changes are covered by the snapshot, which is read after them.
                 watcher.needs_snapshot = False
                 watcher.queue.clear()
-                await self.socket.send_text((await self.snapshot()).decode())
-            elif not watcher.queue:
-                await self.socket.send_text('{"type":"heartbeat"}')
+                await send(await self.snapshot())
+            while watcher.queue and not watcher.needs_snapshot:
+                await send(watcher.queue.popleft())
+            if watcher.wake.is_set():
                 continue
-            while watcher.queue:
-                await self.socket.send_text(watcher.queue.popleft().decode())
+            try:
+                await asyncio.wait_for(watcher.wake.wait(), self.settings.ws_heartbeat_seconds)
+            except TimeoutError:
+                await send(HEARTBEAT)  # idle: keep proxies from cutting the socket
 
     async def reader(self) -> None:
         bucket = TokenBucket(RATE_PER_SECOND, RATE_BURST)
         while True:
-            raw = await self.socket.receive_data(mode="text")
-            if len(raw) > MAX_INBOUND_BYTES:
-                self.close(WS_1009_MESSAGE_TOO_BIG, "message too large")
+            event = await self.socket.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            if event["type"] != "websocket.receive":
+                continue
+            text: str | None = event.get("text")
+            data: bytes | None = event.get("bytes")
+            size = len(text.encode()) if text is not None else len(data or b"")
+            if size > MAX_INBOUND_BYTES:
+                self.close(WS_1009_MESSAGE_TOO_BIG, f"messages are limited to {MAX_INBOUND_BYTES} bytes")
                 return
             if not bucket.take():
                 self.close(WS_4429_TOO_MANY_MESSAGES, "too many messages")
                 return
-            try:
-                message = msgspec.json.decode(raw)
-            except msgspec.DecodeError:
-                self.send_control({"type": "error", "code": "bad_json", "message": "messages must be JSON"})
+            if text is None:
+                self.send_control(_error("text_only", "messages must be JSON text frames"))
                 continue
-            kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "ping":
-                self.send_control({"type": "pong"})
-            elif kind == "auth":
-                self.authenticate(message.get("token"))
-            else:
-                self.send_control(
-                    {"type": "error", "code": "unknown_type",
-                     "message": "expected a message of type auth or ping"}
-                )
+            self.handle(text)
+
+    def handle(self, text: str) -> None:
+        try:
+            message = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            self.send_control(_error("bad_json", "messages must be JSON"))
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "ping":
+            self.send_control({"type": "pong"})
+        elif kind == "auth":
+            self.authenticate(message.get("token"))
+        else:
+            self.send_control(
+                _error("unknown_type", "expected a JSON object with type auth or ping")
+            )
 
     def authenticate(self, token: Any) -> None:
-        user_id = decode_user_id(token, self.settings.jwt_secret) if isinstance(token, str) else None
+        secret = self.settings.jwt_secret
+        user_id = decode_user_id(token, secret) if isinstance(token, str) else None
         if user_id is None:
-            self.send_control({"type": "error", "code": "bad_token", "message": "invalid or expired token"})
+            self.send_control(_error("bad_token", "invalid or expired token"))
             return
         # The hub groups watchers by user at each flush, so from now on batches carry
         # `mine` for this user; a fresh snapshot brings the current ones.
         self.watcher.user_id = user_id
         self.send_control({"type": "auth", "userId": user_id})
         self.watcher.needs_snapshot = True
+
+
+async def _run_session(session: Session) -> None:
+    reader = asyncio.create_task(session.reader(), name="ws-reader")
+    writer = asyncio.create_task(session.writer(), name="ws-writer")
+    try:
+        await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+        if session.closing is not None and not writer.done():
+            # Let the writer send what it still has (an error) and stop by itself.
+            await asyncio.wait({writer}, timeout=CLOSE_GRACE_SECONDS)
+    finally:
+        for task in (reader, writer):
+            task.cancel()
+        for task in (reader, writer):
+            with contextlib.suppress(asyncio.CancelledError):
+                exc = await asyncio.gather(task, return_exceptions=True)
+                _log_end(exc[0])
+
+
+def _log_end(result: object) -> None:
+    if not isinstance(result, BaseException) or isinstance(
+        result, asyncio.CancelledError | WebSocketDisconnect
+    ):
+        return
+    if isinstance(result, OSError):  # the client went away mid-send
+        log.debug("websocket session ended: %r", result)
+    else:
+        log.warning("websocket session ended with %r", result)
 
 
 @websocket("/ws/events/{event_id:str}", opt={"exclude_from_auth": True})
@@ -192,27 +248,22 @@ async def event_socket(socket: WebSocket[Any, Any, Any], event_id: FromPath[str]
         await socket.close(code=WS_4400_BAD_EVENT_ID, reason="event id must be a UUID")
         return
     events: EventService = state.events
-    if await events.find(eid) is None:
+    try:
+        found = await events.find(eid)
+    except Exception as exc:
+        log.warning("websocket could not look up event %s: %s", eid, exc)
+        await socket.close(code=WS_1011_INTERNAL_ERROR, reason="try again")
+        return
+    if found is None:
         await socket.close(code=WS_4404_UNKNOWN_EVENT, reason="unknown event")
         return
-    session = Session(socket, eid, state.hub, events, settings)
-    reader = asyncio.create_task(session.reader())
-    writer = asyncio.create_task(session.writer())
+    hub: LiveHub = state.hub
+    session = Session(socket, eid, hub, events, settings)
     try:
-        done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            exc = task.exception()
-            if exc is not None and not isinstance(exc, WebSocketDisconnect):
-                log.warning("websocket session ended with %r", exc)
-        if session.closing is not None:
-            with contextlib.suppress(Exception):
-                await socket.close(code=session.closing[0], reason=session.closing[1])
+        await _run_session(session)
     finally:
-        reader.cancel()
-        writer.cancel()
-        for task in (reader, writer):
-            with contextlib.suppress(BaseException):
-                await task
-        state.hub.unwatch(session.watcher)
-        with contextlib.suppress(Exception):
-            await socket.close(code=WS_1000_NORMAL_CLOSURE)
+        # The last watcher of an event leaving removes the event's entry in the hub.
+        hub.unwatch(session.watcher)
+    code, reason = session.closing or (WS_1000_NORMAL_CLOSURE, "")
+    with contextlib.suppress(Exception):
+        await socket.close(code=code, reason=reason)
