@@ -1,0 +1,71 @@
+"""Start-up is safe to run concurrently: several instances share one PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.support.databases import create_pg_database, drop_pg_database
+from tests.support.services import REDIS_URL, TEST_SECRET, require_services, unique_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_all(commands: list[list[str]], env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
+    procs = [subprocess.Popen(c, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for c in commands]
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, ""))
+    return results
+
+
+def test_concurrent_migrate_and_demo_on_postgres(tmp_path: Path) -> None:
+    require_services()
+    name = unique_name("bo_cli")
+    url = asyncio.run(create_pg_database(name))
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "DATABASE_URL": url, "REDIS_URL": REDIS_URL,
+           "JWT_SECRET": TEST_SECRET, "REDIS_PREFIX": unique_name("botestcli")}
+    try:
+        cmd = [sys.executable, "-m", "backend.cli"]
+        for result in run_all([[*cmd, "migrate"]] * 3, env):
+            assert result.returncode == 0, result.stdout
+        demo = run_all([[*cmd, "demo"]] * 3, env)
+        assert all(r.returncode == 0 for r in demo), [r.stdout for r in demo]
+        assert sum("demo event exists" not in r.stdout for r in demo) == 1
+
+        async def counts() -> tuple[int, int, int]:
+            conn = await asyncpg.connect(url)
+            try:
+                events = await conn.fetchval("SELECT count(*) FROM bo_event WHERE is_demo")
+                seats = await conn.fetchval("SELECT count(*) FROM bo_seat")
+                migrations = await conn.fetchval("SELECT count(*) FROM migration")
+            finally:
+                await conn.close()
+            return events, seats, migrations
+
+        events, seats, migrations = asyncio.run(counts())
+        assert events == 1 and seats > 300 and migrations == 2
+    finally:
+        asyncio.run(drop_pg_database(name))
+
+
+def test_migrate_and_demo_on_sqlite(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "backend.cli"]
+    assert subprocess.run([*cmd, "migrate"], cwd=ROOT, env=env, timeout=120).returncode == 0
+    first = subprocess.run([*cmd, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    second = subprocess.run([*cmd, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert "demo event" in first.stdout and "exists" not in first.stdout
+    assert "demo event exists" in second.stdout
+
+
+@pytest.mark.parametrize("command", [["--help"]])
+def test_cli_help(command: list[str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "backend.cli", *command], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "serve" in result.stdout

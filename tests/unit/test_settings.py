@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backend.errors import ConfigError
+from backend.settings import Mode, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PG = "postgresql://postgres@127.0.0.1:5432/x"
+REDIS = "redis://127.0.0.1:6379/0"
+STRONG = "s" * 48
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ["DATABASE_URL", "REDIS_URL", "JWT_SECRET", "WORKERS", "PORT", "HOST", "ALLOWED_ORIGINS"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_embedded_by_default_with_a_kept_random_secret(tmp_path: Path) -> None:
+    first = load_settings()
+    assert first.mode is Mode.EMBEDDED and first.port == 8000 and first.host == "127.0.0.1"
+    assert len(first.jwt_secret) >= 32
+    assert load_settings().jwt_secret == first.jwt_secret  # survives a restart
+    assert (tmp_path / "jwt_secret").stat().st_mode & 0o077 == 0
+
+
+def test_services_mode_needs_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", PG)
+    monkeypatch.setenv("REDIS_URL", REDIS)
+    for weak in ["", "secret", "your-secret-key", "short"]:
+        monkeypatch.setenv("JWT_SECRET", weak)
+        with pytest.raises(ConfigError, match="JWT_SECRET"):
+            load_settings()
+    monkeypatch.setenv("JWT_SECRET", STRONG)
+    monkeypatch.setenv("WORKERS", "3")
+    settings = load_settings()
+    assert settings.mode is Mode.SERVICES and settings.workers == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"DATABASE_URL": PG}, "both"),
+        ({"REDIS_URL": REDIS}, "both"),
+        ({"DATABASE_URL": "mysql://x", "REDIS_URL": REDIS}, "postgresql"),
+        ({"WORKERS": "2"}, "embedded mode runs one process"),
+        ({"PORT": "http"}, "PORT must be an integer"),
+        ({"PORT": "70000"}, "PORT must be between"),
+    ],
+)
+def test_bad_configuration_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], fragment: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings()
+
+
+def test_serve_refuses_to_start_with_a_clear_message(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "DATABASE_URL": PG, "REDIS_URL": REDIS, "JWT_SECRET": "secret"}
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "serve"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr and "JWT_SECRET" in result.stderr
