@@ -59,7 +59,7 @@ async def run_migrations(settings: Any) -> None:
 
     engine = db.make_engine(settings)
     conf = importlib.import_module("piccolo_conf")
-    conf.DB = engine  # the settings passed in win over the environment's
+    setattr(conf, "DB", engine)  # noqa: B010 (the settings passed in win over the environment's)
     db.bind_tables(engine)
     Migration._meta.db = engine  # Piccolo's own bookkeeping table, cached per process
     manager = ForwardsMigrationManager(app_name="storage", migration_id="all", fake=False)

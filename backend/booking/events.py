@@ -104,7 +104,7 @@ class EventService:
             entry["total"] += int(row["count"])
         return result
 
-    async def list(self) -> list[tuple[dict[str, Any], dict[str, int]]]:
+    async def list_all(self) -> list[tuple[dict[str, Any], dict[str, int]]]:
         events = await Event.select().order_by(Event.starts_at, Event.created_at).output(
             load_json=True
         )

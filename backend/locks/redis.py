@@ -94,7 +94,9 @@ class RedisSeatLockStore(SeatLockStore):
     async def owner(self, event_id: str, seat_id: str) -> str | None:
         """The token holding a seat's lock, or None."""
         value = await self._client().get(lock_key(self._prefix, event_id, seat_id))
-        return value.decode() if value is not None else None
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     async def ping(self) -> None:
         """Raise if Redis does not answer."""

@@ -19,7 +19,8 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.column_types import UUID, OnDelete
+from piccolo.columns.base import OnDelete
+from piccolo.columns.column_types import UUID
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 

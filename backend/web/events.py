@@ -95,7 +95,7 @@ class EventController(Controller):
     @get("/", opt=PUBLIC)
     async def list_events(self, events: NamedDependency[EventService]) -> EventListOut:
         """Every event with live seat counts."""
-        return EventListOut(events=[event_summary_out(e, c) for e, c in await events.list()])
+        return EventListOut(events=[event_summary_out(e, c) for e, c in await events.list_all()])
 
     @get("/{event_id:str}", opt=PUBLIC)
     async def get_event(

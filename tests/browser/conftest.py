@@ -60,7 +60,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start the app in embedded mode and yield its URL; stop it afterwards."""
     _require_chromium()
@@ -197,7 +197,7 @@ class Api:
         raise KeyError(label)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(base_url: str) -> Iterator[Api]:
     a = Api(base_url)
     yield a
@@ -207,7 +207,7 @@ def api(base_url: str) -> Iterator[Api]:
 # ---------------------------------------------------------------- browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(base_url: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -329,13 +329,13 @@ def tab_to(page: Any, testid: str, limit: int = 60) -> None:
     raise AssertionError(f"Tab never reached [data-testid={testid}]")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui() -> SimpleNamespace:
     """The page helpers above, as a fixture (test modules never import conftest)."""
     return SimpleNamespace(
