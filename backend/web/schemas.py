@@ -277,6 +277,7 @@ class BookedSeatOut(Out):
     row: str
     number: int
     category: str
+    category_name: str
     price: int
 
 
@@ -311,7 +312,8 @@ class OneBookingOut(Out):
 
 def booking_out(record: BookingRecord) -> BookingOut:
     seat, event = record.seat, record.event
-    prices = {c["id"]: c["price"] for c in event["categories"] or []}
+    categories = {c["id"]: c for c in event["categories"] or []}
+    category = categories.get(seat["category"], {})
     return BookingOut(
         id=record.id,
         status=record.status,
@@ -327,7 +329,8 @@ def booking_out(record: BookingRecord) -> BookingOut:
             row=seat["row"],
             number=seat["number"],
             category=seat["category"],
-            price=int(prices.get(seat["category"], 0)),
+            category_name=str(category.get("name", seat["category"])),
+            price=int(category.get("price", 0)),
         ),
         event=BookedEventOut(
             id=str(event["id"]),

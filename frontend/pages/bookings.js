@@ -15,7 +15,7 @@ const messageBox = $("[data-testid=message]");
 const isCancelled = (b) => /^cancel/i.test(b.status || "");
 
 function seatText(seat) {
-  const where = [seat.section, seat.row ? `Row ${seat.row}` : "", seat.number != null ? `Seat ${seat.number}` : ""].filter(Boolean).join(" · ");
+  const where = [seat.section, seat.row ? `Row ${seat.row}` : "", seat.number != null ? `Seat ${seat.number}` : "", seat.categoryName].filter(Boolean).join(" · ");
   return where || seat.label;
 }
 
