@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -94,7 +96,7 @@ class MemorySeatChannel(SeatChannel):
                 queue.get_nowait()
             queue.put_nowait((RESYNC, b""))
 
-    async def messages(self) -> AsyncIterator[tuple[str, bytes]]:  # type: ignore[override]
+    async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
         """Yield messages until shutdown."""
         queue = self._q()
         while True:
@@ -151,7 +153,12 @@ class RedisSeatChannel(SeatChannel):
 
     async def on_startup(self) -> None:
         """Create the publishing client; `messages()` opens its own connection."""
-        self._redis = Redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
+        # One retry on a fresh connection: after a Redis restart every pooled connection
+        # is dead, and a publish should not be lost to that. (A duplicate is harmless:
+        # clients apply a seat's version once.)
+        self._redis = Redis.from_url(
+            self._url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 1)
+        )
         self._stopping.clear()
 
     async def on_shutdown(self) -> None:
@@ -171,7 +178,7 @@ class RedisSeatChannel(SeatChannel):
         """PUBLISH on the event's channel."""
         await self._client().publish(self.channel_name(event_id), data)
 
-    async def messages(self) -> AsyncIterator[tuple[str, bytes]]:  # type: ignore[override]
+    async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
         """Yield messages; after any loss of the subscription, yield RESYNC once it is back."""
         self._client()
         pattern = f"{self._prefix}:{{*}}:seats"
@@ -213,13 +220,13 @@ class RedisSeatChannel(SeatChannel):
                     log.warning("redis subscription lost: %s", exc)
                 lost = True
                 self.connected = False
-                with contextlib.suppress(asyncio.TimeoutError):
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
                 delay = min(delay * 2, self.RETRY_MAX)
             finally:
                 self.connected = False
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
                 with contextlib.suppress(Exception):
                     await client.aclose()
 

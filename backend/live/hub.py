@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -32,6 +34,10 @@ log = logging.getLogger("boxoffice.live")
 # answers it by sending that event's watchers a fresh snapshot.
 RESYNC_MARKER: Final = b'{"resync":true}'
 RESEND_SECONDS: Final = 0.5
+# With LIVE_COMMIT_STAMPS=1, each `seats` message also carries `"at"`: the commit time
+# (epoch ms) of its oldest change, so a client can time commit-to-socket (the benchmark
+# does). Off by default: the message stays exactly as documented.
+COMMIT_STAMPS: Final = os.environ.get("LIVE_COMMIT_STAMPS", "") == "1"
 
 
 @dataclass(eq=False)
@@ -65,6 +71,69 @@ class Watcher:
         self.wake.set()
 
 
+class SharedReads:
+    """Concurrent snapshot reads of one event share one database read.
+
+    A read is shared only by the requests made before it started: a request arriving
+    while a read is already running waits for the next one. So every watcher still gets
+    a state read after it asked (and after it was registered for changes), which is what
+    guarantees it misses nothing; 5,000 watchers connecting at once cost a handful of
+    reads instead of 5,000. `memo` lets callers keep what they derive from one read
+    (the anonymous snapshot message) for everyone who shares it.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, asyncio.Future[Any]] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.reads = 0
+
+    async def read(
+        self, key: str, load: Callable[[], Awaitable[Any]]
+    ) -> tuple[Any, dict[Any, Any]]:
+        future = self._waiting.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            future.add_done_callback(_consume)
+            self._waiting[key] = future
+            task = asyncio.ensure_future(self._load(key, future, load))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await asyncio.shield(future)  # one waiter leaving does not cancel the read
+
+    async def _load(
+        self, key: str, future: asyncio.Future[Any], load: Callable[[], Awaitable[Any]]
+    ) -> None:
+        previous = self._running.get(key)
+        if previous is not None:
+            await asyncio.wait({previous})
+        # From here on, new requests queue for the next read.
+        if self._waiting.get(key) is future:
+            del self._waiting[key]
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[key] = task
+        try:
+            self.reads += 1
+            result = await load()
+            if not future.done():
+                future.set_result((result, {}))
+        except BaseException as exc:
+            if not future.done():
+                future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            if self._running.get(key) is task:
+                del self._running[key]
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    # Nobody may be left to await a failed read; retrieve the error so it is not logged.
+    if not future.cancelled():
+        future.exception()
+
+
 def public_seat(change: dict[str, Any], user_id: str | None) -> dict[str, Any]:
     seat: dict[str, Any] = {
         "id": change["id"],
@@ -78,8 +147,10 @@ def public_seat(change: dict[str, Any], user_id: str | None) -> dict[str, Any]:
     return seat
 
 
-def encode_batch(changes: list[dict[str, Any]], user_id: str | None) -> str:
+def encode_batch(changes: list[dict[str, Any]], user_id: str | None, at: int | None = None) -> str:
     seats = [public_seat(c, user_id) for c in changes]
+    if at is not None:
+        return msgspec.json.encode({"type": "seats", "at": at, "changes": seats}).decode()
     return msgspec.json.encode({"type": "seats", "changes": seats}).decode()
 
 
@@ -90,6 +161,8 @@ class LiveHub:
         self.backlog = backlog
         self.watchers: dict[str, set[Watcher]] = {}
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}
+        self._pending_at: dict[str, int] = {}  # oldest commit stamp per pending batch
+        self.snapshot_reads = SharedReads()
         self._unsent: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.published = 0
@@ -151,6 +224,7 @@ class LiveHub:
             # The last watcher of this event left: keep no per-event state behind.
             del self.watchers[watcher.event_id]
             self._pending.pop(watcher.event_id, None)
+            self._pending_at.pop(watcher.event_id, None)
 
     def watcher_count(self) -> int:
         return sum(len(group) for group in self.watchers.values())
@@ -211,6 +285,9 @@ class LiveHub:
             return
         first = event_id not in self._pending
         pending = self._pending.setdefault(event_id, {})
+        if COMMIT_STAMPS and isinstance(message.get("at"), int):
+            at = self._pending_at.get(event_id)
+            self._pending_at[event_id] = message["at"] if at is None else min(at, message["at"])
         for change in message.get("changes", []):
             # Within a batch only a seat's newest state goes out.
             current = pending.get(change["id"])
@@ -225,11 +302,12 @@ class LiveHub:
 
     def _flush(self, event_id: str) -> None:
         pending = self._pending.pop(event_id, None)
+        at = self._pending_at.pop(event_id, None)
         group = self.watchers.get(event_id)
         if not pending or not group:
             return
         changes = list(pending.values())
-        public = encode_batch(changes, None)
+        public = encode_batch(changes, None, at)
         owners = {c["holder"] for c in changes if c.get("holder")}
         variants: dict[str, str] = {}
         for watcher in group:
@@ -237,7 +315,7 @@ class LiveHub:
             user_id = watcher.user_id
             if user_id is not None and user_id in owners:
                 if user_id not in variants:
-                    variants[user_id] = encode_batch(changes, user_id)
+                    variants[user_id] = encode_batch(changes, user_id, at)
                 data = variants[user_id]
             watcher.push(data)
         self.batches += 1

@@ -43,7 +43,7 @@ WS_4429_TOO_MANY_MESSAGES: Final = 4429
 MAX_INBOUND_BYTES: Final = 4096
 RATE_PER_SECOND: Final = 5.0
 RATE_BURST: Final = 20.0
-CLOSE_GRACE_SECONDS: Final = 1.0  # time the writer gets to send a last error before a close
+CLOSE_GRACE_SECONDS: Final = 1.0  # for a last error message, and for the close frame
 HEARTBEAT: Final = '{"type":"heartbeat"}'
 
 
@@ -124,10 +124,20 @@ class Session:
         self.watcher.wake.set()
 
     async def snapshot(self) -> str:
-        rows, now = await self.events.states(self.event_id)
-        seats = snapshot_seats(rows, now, self.watcher.user_id)
+        # Watchers asking at the same time share one read (never one older than their
+        # request); anonymous ones also share its encoding.
+        (rows, now), memo = await self.hub.snapshot_reads.read(
+            self.event_id, lambda: self.events.states(self.event_id)
+        )
+        user_id = self.watcher.user_id
+        if user_id is None and None in memo:
+            return str(memo[None])
+        seats = snapshot_seats(rows, now, user_id)
         message = {"type": "snapshot", "eventId": self.event_id, "seats": seats}
-        return msgspec.json.encode(message).decode()
+        encoded = msgspec.json.encode(message).decode()
+        if user_id is None:
+            memo[None] = encoded
+        return encoded
 
     async def writer(self) -> None:
         watcher = self.watcher
@@ -165,7 +175,8 @@ class Session:
             data: bytes | None = event.get("bytes")
             size = len(text.encode()) if text is not None else len(data or b"")
             if size > MAX_INBOUND_BYTES:
-                self.close(WS_1009_MESSAGE_TOO_BIG, f"messages are limited to {MAX_INBOUND_BYTES} bytes")
+                limit = f"messages are limited to {MAX_INBOUND_BYTES} bytes"
+                self.close(WS_1009_MESSAGE_TOO_BIG, limit)
                 return
             if not bucket.take():
                 self.close(WS_4429_TOO_MANY_MESSAGES, "too many messages")
@@ -213,23 +224,25 @@ async def _run_session(session: Session) -> None:
             # Let the writer send what it still has (an error) and stop by itself.
             await asyncio.wait({writer}, timeout=CLOSE_GRACE_SECONDS)
     finally:
-        for task in (reader, writer):
-            task.cancel()
-        for task in (reader, writer):
-            with contextlib.suppress(asyncio.CancelledError):
-                exc = await asyncio.gather(task, return_exceptions=True)
-                _log_end(exc[0])
+        reader.cancel()
+        writer.cancel()
+        results = await asyncio.gather(reader, writer, return_exceptions=True)
+    for result in results:
+        if _failed(result) and session.closing is None:
+            session.closing = (WS_1011_INTERNAL_ERROR, "try again")
 
 
-def _log_end(result: object) -> None:
+def _failed(result: object) -> bool:
+    """Log how a session task ended; True if it broke rather than the client leaving."""
     if not isinstance(result, BaseException) or isinstance(
         result, asyncio.CancelledError | WebSocketDisconnect
     ):
-        return
+        return False
     if isinstance(result, OSError):  # the client went away mid-send
         log.debug("websocket session ended: %r", result)
-    else:
-        log.warning("websocket session ended with %r", result)
+        return False
+    log.warning("websocket session ended with %r", result)
+    return True
 
 
 @websocket("/ws/events/{event_id:str}", opt={"exclude_from_auth": True})
@@ -265,5 +278,6 @@ async def event_socket(socket: WebSocket[Any, Any, Any], event_id: FromPath[str]
         # The last watcher of an event leaving removes the event's entry in the hub.
         hub.unwatch(session.watcher)
     code, reason = session.closing or (WS_1000_NORMAL_CLOSURE, "")
+    # Bounded: a client that stopped reading would hold the close frame back forever.
     with contextlib.suppress(Exception):
-        await socket.close(code=code, reason=reason)
+        await asyncio.wait_for(socket.close(code=code, reason=reason), CLOSE_GRACE_SECONDS)

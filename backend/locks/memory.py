@@ -42,7 +42,7 @@ class MemorySeatLockStore(SeatLockStore):
         # No await between check and set: the event loop makes this atomic, like the Lua.
         now = time.monotonic()
         keys = [(event_id, seat_id) for seat_id in seat_ids]
-        taken = [key[1] for key in keys if self._live_owner(key, now) is not None]
+        taken = [key[1] for key in keys if self._live_owner(key, now) not in (None, token)]
         if taken:
             return taken
         expires = now + ttl_ms / 1000

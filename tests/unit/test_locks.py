@@ -87,3 +87,10 @@ async def test_redis_keys_carry_the_event_hash_tag() -> None:
     from backend.locks.redis import lock_key
 
     assert lock_key("bo", "e1", "s1") == "bo:{e1}:lock:s1"
+
+
+async def test_acquiring_again_with_the_same_token_is_harmless(store: SeatLockStore) -> None:
+    # A retry after a lost reply must not turn our own lock into a conflict.
+    assert await store.acquire("ev", ["s1"], "t1", 5000) == []
+    assert await store.acquire("ev", ["s1", "s2"], "t1", 5000) == []
+    assert await store.acquire("ev", ["s2"], "t2", 5000) == ["s2"]

@@ -1,0 +1,237 @@
+"""One suite for every seat-change channel (in-process and Redis pub/sub).
+
+The backend-specific tests at the end cover what only one backend can do: the Redis
+channel losing its subscription when Redis restarts, the in-process one overflowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from backend.live.channel import (
+    RESYNC,
+    ChannelNotStarted,
+    MemorySeatChannel,
+    RedisSeatChannel,
+    SeatChannel,
+)
+from tests.support.redis_server import private_redis
+from tests.support.services import REDIS_URL, require_services, unique_name
+
+DEADLINE = 5.0
+
+
+class Reader:
+    """Runs `channel.messages()` in a task and queues what it yields."""
+
+    def __init__(self, channel: SeatChannel) -> None:
+        self.channel = channel
+        self.received: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run())
+        self.ended = asyncio.Event()
+
+    async def _run(self) -> None:
+        try:
+            async for item in self.channel.messages():
+                await self.received.put(item)
+        finally:
+            self.ended.set()
+
+    async def ready(self) -> None:
+        """Wait until the channel delivers (the Redis one has subscribed)."""
+        async with asyncio.timeout(DEADLINE):
+            while True:
+                try:
+                    await self.channel.ping()
+                    return
+                except Exception:
+                    await asyncio.sleep(0.02)
+
+    async def next(self, timeout: float = DEADLINE) -> tuple[str, bytes]:
+        return await asyncio.wait_for(self.received.get(), timeout)
+
+    async def next_message(self, timeout: float = DEADLINE) -> tuple[str, bytes]:
+        """The next real message, skipping RESYNC markers."""
+        async with asyncio.timeout(timeout):
+            while True:
+                item = await self.received.get()
+                if item[0] != RESYNC:
+                    return item
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def channel(request: pytest.FixtureRequest) -> AsyncIterator[SeatChannel]:
+    if request.param == "memory":
+        backend: SeatChannel = MemorySeatChannel()
+    else:
+        require_services()
+        backend = RedisSeatChannel(REDIS_URL, unique_name("botestlive"))
+    await backend.on_startup()
+    try:
+        yield backend
+    finally:
+        await backend.on_shutdown()
+
+
+@pytest.fixture
+async def reader(channel: SeatChannel) -> AsyncIterator[Reader]:
+    reading = Reader(channel)
+    await reading.ready()
+    try:
+        yield reading
+    finally:
+        await reading.stop()
+
+
+async def test_published_bytes_arrive_with_their_event(
+    channel: SeatChannel, reader: Reader
+) -> None:
+    data = b'{"changes":[{"id":"s1","version":2}]}\x00\xff'
+    await channel.publish("event-1", data)
+    assert await reader.next_message() == ("event-1", data)
+
+
+async def test_each_event_keeps_its_order(channel: SeatChannel, reader: Reader) -> None:
+    for n in range(20):
+        await channel.publish(f"event-{n % 2}", str(n).encode())
+    got = [await reader.next_message() for _ in range(20)]
+    for event in ("event-0", "event-1"):
+        numbers = [int(data) for event_id, data in got if event_id == event]
+        assert numbers == sorted(numbers) and len(numbers) == 10
+
+
+async def test_event_ids_with_pattern_characters_are_kept_whole(
+    channel: SeatChannel, reader: Reader
+) -> None:
+    # Event ids are UUIDs, but the channel must not care: `*` or `:` stay inside the id.
+    await channel.publish("a:b*c", b"x")
+    assert await reader.next_message() == ("a:b*c", b"x")
+
+
+async def test_ping_answers_once_started(channel: SeatChannel, reader: Reader) -> None:
+    await channel.ping()
+
+
+async def test_shutdown_ends_the_reader(channel: SeatChannel, reader: Reader) -> None:
+    await channel.on_shutdown()
+    await asyncio.wait_for(reader.ended.wait(), DEADLINE)
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_use_before_startup_is_a_clear_error(backend: str) -> None:
+    channel: SeatChannel = (
+        MemorySeatChannel() if backend == "memory" else RedisSeatChannel(REDIS_URL, "bo")
+    )
+    with pytest.raises(ChannelNotStarted, match="before on_startup"):
+        await channel.publish("e", b"x")
+    with pytest.raises(ChannelNotStarted):
+        await channel.ping()
+    with pytest.raises(ChannelNotStarted):
+        await anext(aiter(channel.messages()))
+
+
+# ------------------------------------------------------------- memory only
+
+
+async def test_memory_channel_overflow_becomes_one_resync() -> None:
+    channel = MemorySeatChannel(max_queue=4)
+    await channel.on_startup()
+    for n in range(10):
+        await channel.publish("e", str(n).encode())
+    reader = Reader(channel)
+    try:
+        # Each time the reader fell 4 behind, the backlog was dropped for one RESYNC;
+        # what came after the last one is still delivered.
+        assert [await reader.next() for _ in range(2)] == [(RESYNC, b""), ("e", b"9")]
+        await channel.publish("e", b"10")
+        assert await reader.next() == ("e", b"10")
+    finally:
+        await reader.stop()
+        await channel.on_shutdown()
+
+
+# -------------------------------------------------------------- redis only
+
+
+@pytest.fixture
+def redis_tmp(tmp_path: Path) -> Path:
+    require_services()
+    return tmp_path
+
+
+async def test_redis_restart_yields_resync_then_messages_flow_again(redis_tmp: Path) -> None:
+    with private_redis(redis_tmp) as redis:
+        channel = RedisSeatChannel(redis.url, "bo")
+        await channel.on_startup()
+        reader = Reader(channel)
+        try:
+            await reader.ready()
+            redis.stop()
+            # While Redis is down, the channel says so (and /ready with it).
+            async with asyncio.timeout(DEADLINE):
+                while True:
+                    try:
+                        await channel.ping()
+                    except Exception:
+                        break
+                    await asyncio.sleep(0.02)
+            with pytest.raises(Exception):  # noqa: B017 - any connection error will do
+                await channel.publish("e", b"lost")
+            redis.start()
+            # Subscribed again: RESYNC first (messages were lost), then normal delivery.
+            assert await reader.next() == (RESYNC, b"")
+            await reader.ready()
+            await channel.publish("e", b"after")
+            assert await reader.next() == ("e", b"after")
+        finally:
+            await reader.stop()
+            await channel.on_shutdown()
+
+
+async def test_redis_quick_restart_is_not_papered_over(redis_tmp: Path) -> None:
+    # redis-py reconnects and resubscribes a pub/sub connection by itself; when Redis is
+    # back before the channel notices, the gap must still be reported as a RESYNC.
+    with private_redis(redis_tmp) as redis:
+        channel = RedisSeatChannel(redis.url, "bo")
+        await channel.on_startup()
+        reader = Reader(channel)
+        try:
+            await reader.ready()
+            redis.stop()
+            redis.start()
+            assert await reader.next() == (RESYNC, b"")
+            await channel.publish("e", b"after")
+            assert await reader.next_message() == ("e", b"after")
+        finally:
+            await reader.stop()
+            await channel.on_shutdown()
+
+
+async def test_redis_channel_starts_while_redis_is_down_and_resyncs_when_it_comes(
+    redis_tmp: Path,
+) -> None:
+    with private_redis(redis_tmp) as redis:
+        redis.stop()
+        channel = RedisSeatChannel(redis.url, "bo")
+        await channel.on_startup()
+        reader = Reader(channel)
+        try:
+            with pytest.raises(Exception):  # noqa: B017
+                await channel.ping()
+            redis.start()
+            # Watchers that connected meanwhile read their snapshot without a channel.
+            assert await reader.next() == (RESYNC, b"")
+            await reader.ready()
+        finally:
+            await reader.stop()
+            await channel.on_shutdown()

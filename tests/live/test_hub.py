@@ -1,0 +1,269 @@
+"""The per-process hub: batching, one encoding per batch (+ one per owner), the capped
+backlog, resyncs and clean unwatching. Unit level: the in-process channel, no database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tracemalloc
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from backend.booking.records import SeatChange
+from backend.live.channel import RESYNC, MemorySeatChannel, SeatChannel
+from backend.live.hub import RESYNC_MARKER, LiveHub, Watcher
+from tests.support.watcher import SeatMap
+
+EVENT = "11111111-1111-1111-1111-111111111111"
+OTHER_EVENT = "22222222-2222-2222-2222-222222222222"
+UNTIL = 1_900_000_000_000  # a heldUntil in epoch ms
+
+
+def held(seat: str, version: int, holder: str) -> SeatChange:
+    return SeatChange(id=seat, status="held", version=version, held_until_ms=UNTIL, holder=holder)
+
+
+def free(seat: str, version: int) -> SeatChange:
+    return SeatChange(id=seat, status="available", version=version)
+
+
+def drain(watcher: Watcher) -> list[dict[str, Any]]:
+    """What a socket writer would send (snapshots aside): every queued message."""
+    watcher.needs_snapshot = False
+    messages = [json.loads(item) for item in watcher.queue]
+    watcher.queue.clear()
+    watcher.wake.clear()
+    return messages
+
+
+async def settle(hub: LiveHub, *watchers: Watcher, batches: int = 1) -> None:
+    """Wait until each watcher has `batches` messages queued (the batch window passed)."""
+    async with asyncio.timeout(2):
+        while any(len(w.queue) < batches for w in watchers):
+            await asyncio.sleep(hub.batch_seconds / 2 or 0.001)
+
+
+@pytest.fixture
+async def hub() -> AsyncIterator[LiveHub]:
+    channel = MemorySeatChannel()
+    await channel.on_startup()
+    live = LiveHub(channel, batch_ms=20, backlog=8)
+    await live.on_startup()
+    try:
+        yield live
+    finally:
+        await live.on_shutdown()
+        await channel.on_shutdown()
+
+
+async def test_a_new_watcher_asks_for_its_snapshot_at_once(hub: LiveHub) -> None:
+    watcher = hub.watch(EVENT, None)
+    assert watcher.needs_snapshot and watcher.wake.is_set()
+
+
+async def test_changes_within_the_window_go_out_as_one_message_encoded_once(
+    hub: LiveHub,
+) -> None:
+    watchers = [hub.watch(EVENT, None) for _ in range(50)]
+    for w in watchers:
+        drain(w)
+    await hub.publish(EVENT, [held("s1", 2, "u1")])
+    await hub.publish(EVENT, [held("s2", 2, "u2"), free("s3", 5)])
+    await settle(hub, *watchers)
+    # One message for all 50 sockets: the very same encoded string, not 50 encodings.
+    assert len({id(w.queue[0]) for w in watchers}) == 1
+    assert hub.encodings == 1 and hub.batches == 1
+    message = drain(watchers[0])
+    assert message == [
+        {
+            "type": "seats",
+            "changes": [
+                {
+                    "id": "s1",
+                    "status": "held",
+                    "version": 2,
+                    "heldUntil": "2030-03-17T17:46:40.000Z",
+                },
+                {
+                    "id": "s2",
+                    "status": "held",
+                    "version": 2,
+                    "heldUntil": "2030-03-17T17:46:40.000Z",
+                },
+                {"id": "s3", "status": "available", "version": 5},
+            ],
+        }
+    ]
+    assert "holder" not in json.dumps(message)  # user ids never leave the server
+
+
+async def test_owners_get_mine_in_every_tab_and_nobody_else_does(hub: LiveHub) -> None:
+    tab1, tab2 = hub.watch(EVENT, "u1"), hub.watch(EVENT, "u1")
+    stranger, anonymous = hub.watch(EVENT, "u2"), hub.watch(EVENT, None)
+    everyone = (tab1, tab2, stranger, anonymous)
+    for w in everyone:
+        drain(w)
+    await hub.publish(EVENT, [held("s1", 2, "u1"), free("s2", 3)])
+    await settle(hub, *everyone)
+    # Two encodings in all: the public one and u1's variant, shared by u1's two tabs.
+    assert hub.encodings == 2
+    assert tab1.queue[0] is tab2.queue[0]
+    assert stranger.queue[0] is anonymous.queue[0]
+    mine = drain(tab1)[0]["changes"]
+    assert mine[0] == {**mine[0], "mine": True} and "mine" not in mine[1]
+    for w in (stranger, anonymous):
+        seat = drain(w)[0]["changes"][0]
+        assert seat["status"] == "held" and seat["heldUntil"] and "mine" not in seat
+
+
+async def test_a_batch_carries_only_each_seats_newest_version(hub: LiveHub) -> None:
+    watcher = hub.watch(EVENT, "u1")
+    drain(watcher)
+    # Out of order, as two processes' messages can arrive: v4 before v3 and v2.
+    await hub.publish(EVENT, [held("s1", 4, "u1")])
+    await hub.publish(EVENT, [free("s1", 3)])
+    await hub.publish(EVENT, [held("s1", 2, "u9")])
+    await settle(hub, watcher)
+    [message] = drain(watcher)
+    assert message["changes"] == [
+        {
+            "id": "s1",
+            "status": "held",
+            "version": 4,
+            "heldUntil": "2030-03-17T17:46:40.000Z",
+            "mine": True,
+        }
+    ]
+
+
+async def test_across_batches_the_client_rule_keeps_the_newest(hub: LiveHub) -> None:
+    watcher = hub.watch(EVENT, None)
+    drain(watcher)
+    seat_map = SeatMap()
+    seat_map.load([{"id": "s1", "status": "available", "version": 1}])
+    for version in (4, 2, 3):  # each in its own batch
+        status = "held" if version % 2 == 0 else "available"
+        change = held("s1", version, "u1") if status == "held" else free("s1", version)
+        await hub.publish(EVENT, [change])
+        await settle(hub, watcher)
+        for message in drain(watcher):
+            for seat in message["changes"]:
+                seat_map.apply(seat)
+    assert seat_map.seats["s1"]["version"] == 4
+    assert seat_map.seats["s1"]["status"] == "held"
+
+
+async def test_a_watcher_that_never_reads_is_capped_and_marked_for_a_snapshot() -> None:
+    channel = MemorySeatChannel()
+    await channel.on_startup()
+    hub = LiveHub(channel, batch_ms=0, backlog=8)
+    await hub.on_startup()
+    try:
+        await _never_reads(hub)
+    finally:
+        await hub.on_shutdown()
+        await channel.on_shutdown()
+
+
+async def _never_reads(hub: LiveHub) -> None:
+    stuck, reading = hub.watch(EVENT, None), hub.watch(EVENT, None)
+    drain(stuck)
+    drain(reading)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        received = 0
+        for n in range(200):
+            changes = [free(f"seat-{k}", n + 2) for k in range(50)]
+            await hub.publish(EVENT, changes)
+            await settle(hub, reading)
+            received += len(drain(reading))  # the reading socket gets every batch
+            assert len(stuck.queue) <= stuck.cap
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert received == 200
+    assert stuck.needs_snapshot and stuck.overflows >= 200 // stuck.cap - 1
+    # 200 batches of ~3 kB went by; the stuck socket holds at most `cap` of them.
+    assert grown < 200_000, grown
+
+
+async def test_unknown_and_unwatched_events_keep_no_state(hub: LiveHub) -> None:
+    first, second = hub.watch(EVENT, None), hub.watch(EVENT, "u1")
+    await hub.publish(OTHER_EVENT, [free("s1", 2)])  # nobody watches it
+    await hub.publish(EVENT, [free("s1", 2)])
+    await settle(hub, first)
+    assert set(hub.watchers) == {EVENT}
+    hub.unwatch(first)
+    assert hub.watcher_count() == 1
+    await hub.publish(EVENT, [free("s1", 3)])
+    hub.unwatch(second)  # the last one leaves while a batch is pending
+    assert hub.watchers == {} and hub._pending == {}
+    hub.unwatch(second)  # twice is harmless
+    await asyncio.sleep(hub.batch_seconds * 2)
+    assert hub.watchers == {} and hub._pending == {}
+
+
+async def test_resync_from_the_channel_asks_every_watcher_for_a_snapshot(hub: LiveHub) -> None:
+    watchers = [hub.watch(EVENT, None), hub.watch(OTHER_EVENT, "u1")]
+    for w in watchers:
+        drain(w)
+        w.queue.append("stale")
+    await hub.channel.publish(RESYNC, b"")  # what a backend yields after losing messages
+    async with asyncio.timeout(2):
+        while not all(w.needs_snapshot for w in watchers):
+            await asyncio.sleep(0.005)
+    assert all(not w.queue and w.wake.is_set() for w in watchers)
+
+
+class FlakyChannel(MemorySeatChannel):
+    """An in-process channel whose publishes fail while `down` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.sent: list[tuple[str, bytes]] = []
+
+    async def publish(self, event_id: str, data: bytes) -> None:
+        if self.down:
+            raise ConnectionError("channel down")
+        self.sent.append((event_id, data))
+        await super().publish(event_id, data)
+
+
+async def test_a_failed_publish_never_raises_and_ends_in_a_resync() -> None:
+    channel = FlakyChannel()
+    await channel.on_startup()
+    hub = LiveHub(channel, batch_ms=5, backlog=8)
+    await hub.on_startup()
+    try:
+        here, elsewhere = hub.watch(EVENT, None), hub.watch(OTHER_EVENT, None)
+        drain(here)
+        drain(elsewhere)
+        channel.down = True
+        await hub.publish(EVENT, [held("s1", 2, "u1")])  # does not raise
+        assert here.needs_snapshot and not elsewhere.needs_snapshot
+        drain(here)
+        channel.down = False
+        # Once the channel works again, a resync marker tells every process.
+        async with asyncio.timeout(3):
+            while not here.needs_snapshot:
+                await asyncio.sleep(0.01)
+        assert (EVENT, RESYNC_MARKER) in channel.sent
+        assert not elsewhere.needs_snapshot
+    finally:
+        await hub.on_shutdown()
+        await channel.on_shutdown()
+
+
+async def test_undecodable_messages_are_ignored(hub: LiveHub) -> None:
+    watcher = hub.watch(EVENT, None)
+    drain(watcher)
+    channel: SeatChannel = hub.channel
+    await channel.publish(EVENT, b"not json")
+    await channel.publish(EVENT, b"[1, 2]")
+    await hub.publish(EVENT, [free("s1", 2)])
+    await settle(hub, watcher)
+    assert [m["changes"][0]["id"] for m in drain(watcher)] == ["s1"]
