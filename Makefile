@@ -23,6 +23,9 @@ run: setup  ## migrate, load the demo event once, serve on http://$${HOST:-127.0
 test: setup  ## the whole suite (PostgreSQL/Redis/Chromium parts skip loudly without them; fail when CI=true)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+chaos: setup  ## every fault scenario under load, each judged by the history checker (results in tests/artifacts/chaos/), and a long schemathesis run
+	BOXOFFICE_CHAOS=full $(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
+
 lint: setup
 	$(BIN)/ruff format --check backend tests
 	$(BIN)/ruff check backend tests
@@ -33,6 +36,12 @@ format: setup
 	$(BIN)/ruff check --fix backend tests
 
 check: lint test
+
+# The benchmarks (bench/): flash sale with its ceilings, live fan-out, huge venue. Needs
+# PostgreSQL + Redis on 127.0.0.1 (and pgbench, Chromium for their parts); loopback only,
+# about 20 minutes. BENCH_ARGS=--quick for a small run; `python -m bench --help` for flags.
+bench: setup  ## run every benchmark; figures in bench/results/*.json and summary.md
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

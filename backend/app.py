@@ -17,9 +17,8 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.security.jwt import JWTAuth, Token
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
@@ -35,6 +34,15 @@ from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChanne
 from backend.live.hub import LiveHub
 from backend.live.websocket import event_socket
 from backend.locks import MemorySeatLockStore, RedisSeatLockStore, SeatLockStore
+from backend.observability import (
+    MeteredChannel,
+    MeteredPublisher,
+    Metrics,
+    Shutdown,
+    logging_config,
+    metrics_endpoint,
+    request_context,
+)
 from backend.settings import Mode, Settings, get_settings
 from backend.storage import db
 from backend.web.accounts import AccountController
@@ -44,7 +52,7 @@ from backend.web.events import EventController
 from backend.web.health import health, ready
 from backend.web.idempotency import Idempotency
 from backend.web.pages import PageController
-from backend.web.security import security_headers
+from backend.web.security import add_security_headers
 from backend.web.throttle import Throttle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,15 +87,30 @@ async def _sweep_expired_holds(
             await asyncio.wait_for(stop.wait(), interval)
 
 
+# Drivers that log SQL parameters at DEBUG would write password hashes to the log.
+QUIET_LOGGERS = ("aiosqlite", "asyncpg", "piccolo")
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     engine = db.make_engine(settings)
     db.bind_tables(engine)
-    locks, channel, store = _backends(settings)
+    locks, raw_channel, store = _backends(settings)
+    metrics = Metrics()
+    shutdown = Shutdown()
+    channel = MeteredChannel(raw_channel, metrics)
     hub = LiveHub(channel, batch_ms=settings.live_batch_ms, backlog=settings.ws_backlog)
+    metrics.watch_hub(hub)
     accounts = AccountService(hash_concurrency=settings.argon2_concurrency)
     events = EventService(engine)
-    booking = BookingService(engine, locks, hub, lock_ttl_ms=settings.lock_ttl_ms)
+    booking = BookingService(
+        engine, locks, MeteredPublisher(hub, metrics), lock_ttl_ms=settings.lock_ttl_ms,
+        unsafe_disable_guard=settings.unsafe_disable_guard,
+    )
+    if settings.unsafe_disable_guard:
+        log.critical("BOXOFFICE_UNSAFE_DISABLE_GUARD is on: seats CAN be sold twice (test only)")
 
     async def retrieve_user(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> Any:
         return await accounts.get(token.sub)
@@ -113,9 +136,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         sweeper = asyncio.create_task(
             _sweep_expired_holds(booking, settings.expiry_interval, stop), name="hold-sweeper"
         )
+        shutdown.install()  # SIGTERM: close websockets with 1001 first, then uvicorn's own
         try:
             yield
         finally:
+            shutdown.uninstall()
             stop.set()
             try:
                 await asyncio.wait_for(sweeper, 10)
@@ -148,21 +173,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "accounts": accounts,
             "events": events,
             "booking": booking,
-            "idempotency": Idempotency(engine),
+            "idempotency": Idempotency(engine, lease_ms=settings.idempotency_lease_ms),
             "throttle": Throttle(store, settings.signin_attempts, settings.signin_window_seconds),
             "jwt_auth": jwt_auth,
+            "metrics": metrics,
         }
     )
     return Litestar(
         route_handlers=[
             AccountController, EventController, BookingController, PageController,
-            health, ready, event_socket, *static,
+            health, ready, metrics_endpoint, event_socket, *static,
         ],
         dependencies=dependencies(),
         exception_handlers=exception_handlers(),
         on_app_init=[jwt_auth.on_app_init],
         lifespan=[lifespan],
-        middleware=[security_headers],
+        middleware=[request_context(metrics, shutdown)],
+        before_send=[add_security_headers],
         state=state,
         template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(title="Boxoffice", version="0.1.0", path="/schema"),
@@ -179,5 +206,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if settings.allowed_hosts
             else None
         ),
-        logging_config=LoggingConfig(log_exceptions="debug"),
+        logging_config=logging_config(settings.log_format, settings.log_level),
     )

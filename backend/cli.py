@@ -14,14 +14,26 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATION_LOCK_KEY = 7_201_100_001  # pg_advisory_lock key owned by Boxoffice start-up
 
 log = logging.getLogger("boxoffice.cli")
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    import asyncpg
+
+    return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.OperationalError)
+
+
+DATABASE_UNREACHABLE = _database_errors()
+T = TypeVar("T")
 
 
 def _prepare_path() -> None:
@@ -84,9 +96,11 @@ async def load_demo(settings: Any) -> str | None:
 def serve(settings: Any) -> None:
     import uvicorn
 
-    asyncio.run(migrate(settings))
+    from backend.observability import uvicorn_log_config
+
+    _database_step(settings, migrate(settings))
     if settings.demo:
-        created = asyncio.run(load_demo(settings))
+        created = _database_step(settings, load_demo(settings))
         if created:
             print(f"boxoffice: demo event created: http://{settings.host}:{settings.port}/e/{created}")
     mode = settings.mode.value
@@ -107,7 +121,9 @@ def serve(settings: Any) -> None:
         timeout_graceful_shutdown=10,
         proxy_headers=True,
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+        log_level=settings.log_level,
+        log_config=uvicorn_log_config(settings.log_format),
+        access_log=False,  # the app writes access lines itself, with the request id
         app_dir=str(ROOT),
     )
 
@@ -133,11 +149,30 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":
-        asyncio.run(migrate(settings))
+        _database_step(settings, migrate(settings))
         print("boxoffice: migrations applied")
     elif args.command == "demo":
-        created = asyncio.run(load_demo(settings))
+        created = _database_step(settings, load_demo(settings))
         print(f"boxoffice: demo event {created}" if created else "boxoffice: demo event exists")
+
+
+def _database_step(settings: Any, step: Coroutine[Any, Any, T]) -> T:
+    """Run a start-up step; if the database cannot be used, say which one and exit 2."""
+    try:
+        return asyncio.run(step)
+    except DATABASE_UNREACHABLE as exc:
+        where = _database_where(settings)
+        print(f"boxoffice: cannot use the database at {where}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _database_where(settings: Any) -> str:
+    if not settings.database_url:
+        return str(settings.sqlite_path)
+    from urllib.parse import urlsplit
+
+    url = urlsplit(settings.database_url)  # never print the password
+    return f"{url.hostname}:{url.port or 5432}{url.path} (DATABASE_URL)"
 
 
 if __name__ == "__main__":

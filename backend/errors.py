@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import (
@@ -21,8 +22,8 @@ from litestar.status_codes import (
     HTTP_423_LOCKED,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
-
 
 log = logging.getLogger("boxoffice.errors")
 
@@ -167,6 +168,30 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     return _json(status, body, headers)
 
 
+# The database (or the network to it) is down or restarting: not a bug, and not the
+# client's fault. 503 with Retry-After tells clients and proxies to come back; a booking
+# whose outcome is unknown is retried safely under its Idempotency-Key.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, crashed
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning(
+        "database unavailable on %s %s: %s: %s",
+        request.method, request.url.path, type(exc).__name__, exc,
+    )
+    return _json(
+        HTTP_503_SERVICE_UNAVAILABLE,
+        {"success": False, "message": "temporarily unavailable; try again",
+         "code": "unavailable"},
+        {"Retry-After": "1"},
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Never echo internals (or a hash) to the client; the traceback goes to the log.
     log.error(
@@ -185,4 +210,5 @@ def exception_handlers() -> dict[type[Exception] | int, Any]:
         ValidationException: _validation_error,
         HTTPException: _http_error,
         HTTP_500_INTERNAL_SERVER_ERROR: _unexpected,
+        **{error: _unavailable for error in DATABASE_UNAVAILABLE},
     }

@@ -53,6 +53,14 @@ class Settings:
     argon2_concurrency: int
     signin_attempts: int
     signin_window_seconds: int
+    idempotency_lease_ms: int = 30_000
+    log_format: str = "text"
+    log_level: str = "info"
+    ws_max_per_user: int = 20
+    # Test-only negative control (chaos tests): books without the compare-and-set
+    # condition and without the unique active-seat value, so the history checker must
+    # catch double bookings. Refused unless BOXOFFICE_TESTING=1 is set too.
+    unsafe_disable_guard: bool = False
 
     @property
     def sqlite_path(self) -> Path:
@@ -75,6 +83,13 @@ def _int(name: str, default: int, low: int, high: int) -> int:
 def _list(name: str) -> tuple[str, ...]:
     raw = os.environ.get(name, "")
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -148,6 +163,16 @@ def load_settings() -> Settings:
         elif len(secret) < MIN_SECRET_LENGTH:
             raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
 
+    unsafe_disable_guard = _flag("BOXOFFICE_UNSAFE_DISABLE_GUARD", False)
+    if unsafe_disable_guard and not _flag("BOXOFFICE_TESTING", False):
+        raise ConfigError(
+            "BOXOFFICE_UNSAFE_DISABLE_GUARD turns off the double-booking guard and exists only "
+            "for the chaos tests' negative control; it is refused unless BOXOFFICE_TESTING=1"
+        )
+
+    log_format = _choice("LOG_FORMAT", "text", ("text", "json"))
+    log_level = _choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical"))
+
     port = _int("PORT", 8000, 1, 65535)
     host = os.environ.get("HOST") or "127.0.0.1"
     return Settings(
@@ -173,6 +198,11 @@ def load_settings() -> Settings:
         argon2_concurrency=_int("ARGON2_CONCURRENCY", 4, 1, 64),
         signin_attempts=_int("SIGNIN_ATTEMPTS", 10, 1, 100_000),
         signin_window_seconds=_int("SIGNIN_WINDOW_SECONDS", 60, 1, 86_400),
+        idempotency_lease_ms=_int("IDEMPOTENCY_LEASE_MS", 30_000, 500, 600_000),
+        unsafe_disable_guard=unsafe_disable_guard,
+        log_format=log_format,
+        log_level=log_level,
+        ws_max_per_user=_int("WS_MAX_PER_USER", 20, 1, 1000),
     )
 
 

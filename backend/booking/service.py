@@ -65,11 +65,14 @@ class BookingService:
         locks: SeatLockStore,
         publisher: ChangePublisher,
         lock_ttl_ms: int = 5000,
+        unsafe_disable_guard: bool = False,
     ) -> None:
         self.engine = engine
         self.locks = locks
         self.publisher = publisher
         self.lock_ttl_ms = lock_ttl_ms
+        # Only the chaos tests' negative control sets this (settings refuse it otherwise).
+        self._guard = not unsafe_disable_guard
 
     # ------------------------------------------------------------------ locks
 
@@ -121,6 +124,46 @@ class BookingService:
             )
         return found
 
+    async def _event_and_seats(
+        self, event_id: str, seat_ids: Sequence[str]
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], int]:
+        """`_event`, the request size check and `_seats` (same errors, same order) from
+        one read, which also brings the database clock."""
+        event, rows, now = await queries.event_with_seats(self.engine, event_id, seat_ids)
+        if event is None:
+            raise NotFound(f"no event with id {event_id}")
+        _check_request_size(event, seat_ids)
+        found = {str(row["id"]): row for row in rows}
+        missing = [seat_id for seat_id in seat_ids if seat_id not in found]
+        if missing:
+            raise NotFound(
+                f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing
+            )
+        return event, found, now
+
+    def _refuse_early(
+        self, seats: dict[str, dict[str, Any]], user_id: str, now: int
+    ) -> None:
+        """Refuse at once, with no lock and no transaction, when the read just made shows
+        a seat booked (409) or held live by someone else (423): the same answer the
+        compare-and-set would give, as of that read. In a flash sale most requests are
+        these, and this is what keeps them cheap. Only refusals are decided here; every
+        success still goes through the lock and the compare-and-set."""
+        if not self._guard:
+            return  # the negative control must reach the unguarded writes
+        booked = [s for s, r in seats.items() if r["status"] == BOOKED]
+        if booked:
+            raise SeatsBooked("Seat already booked", seatIds=booked)
+        held = [
+            {"id": s, "heldUntil": iso_from_ms(r["held_until_ms"])}
+            for s, r in seats.items()
+            if r["status"] == HELD
+            and str(r["holder"]) != user_id
+            and (r["held_until_ms"] or 0) > now
+        ]
+        if held:
+            raise SeatsLocked("Seat is held by someone else", seats=held)
+
     async def _explain_refusal(
         self,
         event_id: str,
@@ -168,14 +211,12 @@ class BookingService:
 
     async def hold_seats(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
         """Hold all the seats, or none; re-holding your own live holds extends them."""
-        event = await self._event(event_id)
-        _check_request_size(event, seat_ids)
-        seats = await self._seats(event_id, seat_ids)
+        event, seats, read_at = await self._event_and_seats(event_id, seat_ids)
+        self._refuse_early(seats, user_id, read_at)
         hold_ms = int(event["hold_seconds"]) * 1000
         async with self._locked(event_id, seat_ids):
             async with write_transaction(self.engine):
-                await queries.lock_user(self.engine, user_id)
-                now = await now_ms(self.engine)
+                now = await queries.lock_user_now(self.engine, user_id)
                 until = now + hold_ms
                 mine = await queries.own_live_holds(event_id, seat_ids, user_id, now)
                 mine_ids = [str(r["id"]) for r in mine]
@@ -188,9 +229,11 @@ class BookingService:
                         event_id, mine_ids, user_id, now, until, HOLD_CAP_FACTOR * hold_ms
                     )
                 await self._check_limit(event, user_id, now)
-                current = await queries.seats_by_id(event_id, seat_ids)
         await self._publish(changed, event_id)
-        by_id = {str(r["id"]): r for r in current}
+        # The seats' state now: what the UPDATEs returned, or (an own hold already at its
+        # cap, left unchanged) what was read under this transaction's user lock.
+        by_id = {str(r["id"]): r for r in mine}
+        by_id.update((str(r["id"]), r) for r in changed)
         ordered = [{**seats[s], **by_id[s]} for s in seat_ids]
         expires = min(int(r["held_until_ms"]) for r in ordered)
         return HoldResult(event_id=event_id, seats=ordered, expires_at_ms=expires)
@@ -259,21 +302,23 @@ class BookingService:
         on_commit: CommitHook | None = None,
     ) -> list[BookingRecord]:
         """Book seats the caller holds, or free seats, all or nothing."""
-        event = await self._event(event_id)
-        _check_request_size(event, seat_ids)
-        seats = await self._seats(event_id, seat_ids)
+        event, seats, read_at = await self._event_and_seats(event_id, seat_ids)
+        self._refuse_early(seats, user_id, read_at)
         async with self._locked(event_id, seat_ids):
             try:
                 async with write_transaction(self.engine):
-                    await queries.lock_user(self.engine, user_id)
-                    now = await now_ms(self.engine)
-                    changed = await queries.book_seats(event_id, seat_ids, user_id, now)
+                    now = await queries.lock_user_now(self.engine, user_id)
+                    changed = await queries.book_seats(
+                        event_id, seat_ids, user_id, now, guard=self._guard
+                    )
                     if len(changed) != len(seat_ids):
                         raise await self._explain_refusal(
                             event_id, seat_ids, user_id, now, changed
                         )
                     await self._check_limit(event, user_id, now)
-                    rows = await queries.insert_bookings(event_id, seat_ids, user_id)
+                    rows = await queries.insert_bookings(
+                        event_id, seat_ids, user_id, guard=self._guard
+                    )
                     records = [
                         _record(row, user_id, seats[str(row["seat"])], event) for row in rows
                     ]

@@ -38,6 +38,12 @@ RESEND_SECONDS: Final = 0.5
 # (epoch ms) of its oldest change, so a client can time commit-to-socket (the benchmark
 # does). Off by default: the message stays exactly as documented.
 COMMIT_STAMPS: Final = os.environ.get("LIVE_COMMIT_STAMPS", "") == "1"
+# Fan-out budget: each message costs every watching socket a send (20-30 µs of this
+# process's CPU), so with many watchers the batch window grows until one process spends
+# at most SENDS_PER_SECOND sends a second on an event (a quarter of a core), up to
+# MAX_BATCH_SECONDS. With a few hundred watchers the window stays at LIVE_BATCH_MS.
+SENDS_PER_SECOND: Final = 10_000
+MAX_BATCH_SECONDS: Final = 0.5
 
 
 @dataclass(eq=False)
@@ -229,6 +235,10 @@ class LiveHub:
     def watcher_count(self) -> int:
         return sum(len(group) for group in self.watchers.values())
 
+    def user_watcher_count(self, user_id: str) -> int:
+        """Signed-in sockets of one account in this process (the per-user cap)."""
+        return sum(w.user_id == user_id for group in self.watchers.values() for w in group)
+
     # --------------------------------------------------------------- reading
 
     async def on_startup(self) -> None:
@@ -295,10 +305,16 @@ class LiveHub:
                 pending[change["id"]] = change
         if first:
             loop = asyncio.get_running_loop()
-            if self.batch_seconds > 0:
-                loop.call_later(self.batch_seconds, self._flush, event_id)
+            window = self._window(event_id)
+            if window > 0:
+                loop.call_later(window, self._flush, event_id)
             else:
                 loop.call_soon(self._flush, event_id)
+
+    def _window(self, event_id: str) -> float:
+        """The batch window for an event: LIVE_BATCH_MS, widened for a large audience."""
+        audience = len(self.watchers.get(event_id, ()))
+        return max(self.batch_seconds, min(MAX_BATCH_SECONDS, audience / SENDS_PER_SECOND))
 
     def _flush(self, event_id: str) -> None:
         pending = self._pending.pop(event_id, None)

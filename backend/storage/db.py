@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,7 +26,16 @@ SQLITE_NOW_MS = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) 
 POSTGRES_NOW_MS = "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now"
 
 # One writer slot per SQLite engine (the embedded mode has one engine per process).
-_sqlite_writers: dict[int, asyncio.Lock] = {}
+# Holding the engine in the entry keeps its id() from being reused by a later engine
+# (tests make one per app), which would hand that engine a lock bound to a closed loop.
+_sqlite_writers: dict[int, tuple[Engine[Any], asyncio.Lock]] = {}
+
+
+def _writer_slot(engine: Engine[Any]) -> asyncio.Lock:
+    entry = _sqlite_writers.get(id(engine))
+    if entry is None or entry[0] is not engine:
+        entry = _sqlite_writers[id(engine)] = (engine, asyncio.Lock())
+    return entry[1]
 
 
 def make_engine(settings: Settings) -> Engine[Any]:
@@ -70,7 +80,7 @@ async def stop(engine: Engine[Any]) -> None:
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         try:
             await asyncio.wait_for(engine.pool.close(), POOL_CLOSE_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             engine.pool.terminate()
         engine.pool = None
 
@@ -79,14 +89,64 @@ async def stop(engine: Engine[Any]) -> None:
 async def write_transaction(engine: Engine[Any]) -> AsyncIterator[None]:
     """A read-write transaction; commits on success, rolls back on any exception."""
     if isinstance(engine, SQLiteEngine):
-        writer = _sqlite_writers.setdefault(id(engine), asyncio.Lock())
+        writer = _writer_slot(engine)
         async with writer, engine.transaction(
             transaction_type=TransactionType.immediate
         ):
             yield
     else:
-        async with engine.transaction():
+        async with _postgres_transaction(engine):
             yield
+
+
+@asynccontextmanager
+async def _postgres_transaction(engine: Engine[Any]) -> AsyncIterator[None]:
+    """Piccolo's transaction, safe when the connection dies under it.
+
+    If COMMIT or ROLLBACK fails (PostgreSQL restarted, the network dropped), Piccolo's
+    exit raises before it releases the connection and before it resets its
+    "current transaction" context variable: the pool slot would be lost for good and the
+    rest of the request would keep using the dead transaction. Here the broken
+    connection is terminated and released, and the context is reset, whatever happens.
+    """
+    transaction: Any = engine.transaction()
+    try:
+        await transaction.__aenter__()
+    except BaseException:
+        await _discard(engine, transaction)  # BEGIN failed on a connection it acquired
+        raise
+    owned = getattr(transaction, "_parent", None) is None
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            await transaction.__aexit__(type(exc), exc, exc.__traceback__)
+        except Exception:
+            if owned:
+                await _discard(engine, transaction)
+        raise
+    try:
+        await transaction.__aexit__(None, None, None)
+    except BaseException:
+        if owned:
+            await _discard(engine, transaction)
+        raise
+
+
+async def _discard(engine: Engine[Any], transaction: Any) -> None:
+    """Drop a transaction whose connection failed: terminate, release, forget it."""
+    connection = getattr(transaction, "connection", None)
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.terminate()
+        pool = getattr(engine, "pool", None)
+        with contextlib.suppress(Exception):
+            if pool is not None:
+                await pool.release(connection)
+    context = getattr(transaction, "context", None)
+    if context is not None:
+        with contextlib.suppress(Exception):
+            engine.current_transaction.reset(context)
 
 
 async def now_ms(engine: Engine[Any]) -> int:

@@ -45,8 +45,9 @@ def request_hash(method: str, path: str, body: bytes) -> str:
 
 
 class Idempotency:
-    def __init__(self, engine: Engine[Any]) -> None:
+    def __init__(self, engine: Engine[Any], lease_ms: int = LEASE_MS) -> None:
         self.engine = engine
+        self.lease_ms = lease_ms
 
     async def begin(self, user_id: str, key: str, digest: str) -> Replay | Ticket:
         if not 1 <= len(key) <= MAX_KEY or not key.isprintable():
@@ -68,7 +69,7 @@ class Idempotency:
                                 request_hash=digest,
                                 state="in_flight",
                                 owner_token=token,
-                                lease_until_ms=now + LEASE_MS,
+                                lease_until_ms=now + self.lease_ms,
                             )
                         )
                     except (asyncpg.UniqueViolationError, sqlite3.IntegrityError):
@@ -86,7 +87,7 @@ class Idempotency:
                     )
                 # The first request's process died mid-way: take the key over.
                 taken = await IdempotencyKey.update(
-                    {IdempotencyKey.owner_token: token, IdempotencyKey.lease_until_ms: now + LEASE_MS}
+                    {IdempotencyKey.owner_token: token, IdempotencyKey.lease_until_ms: now + self.lease_ms}
                 ).where(
                     (IdempotencyKey.id == row["id"])
                     & (IdempotencyKey.owner_token == row["owner_token"])

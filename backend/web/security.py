@@ -39,3 +39,13 @@ def security_headers(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_with_headers)
 
     return middleware
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """`before_send` hook: the same headers on every HTTP response, including the ones the
+    router makes itself (404 for an unknown path, 405), which no route middleware sees."""
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", []))
+        present = {bytes(name).lower() for name, _ in headers}
+        headers.extend(h for h in HEADERS if h[0] not in present)
+        message["headers"] = headers

@@ -10,7 +10,7 @@ import pytest
 
 from backend.storage.tables import User
 from tests.conftest import Api
-from tests.support.services import TEST_SECRET
+from tests.support.services import TEST_SECRET, unique_name
 
 
 async def test_signup_signin_me(api: Api) -> None:
@@ -127,7 +127,10 @@ async def test_signin_is_throttled_per_account_with_retry_after(settings: Any) -
 
     from backend.app import create_app
 
-    tight = replace(settings, signin_attempts=3, signin_window_seconds=30)
+    # A private Redis prefix: other tests' sign-ins must not count toward this window.
+    tight = replace(
+        settings, signin_attempts=3, signin_window_seconds=30, redis_prefix=unique_name("botestthr")
+    )
     async with AsyncTestClient(app=create_app(tight)) as client:
         email = f"throttle-{time.time_ns()}@example.com"
         await client.post("/signup", json={"email": email, "password": "password123"})
@@ -140,3 +143,48 @@ async def test_signin_is_throttled_per_account_with_retry_after(settings: Any) -
         assert limited.status_code == 429
         assert 1 <= int(limited.headers["retry-after"]) <= 30
         assert limited.json()["code"] == "throttled"
+
+
+async def test_unknown_email_still_pays_for_one_hash_check(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both sign-in failures run argon2 once, so their timing does not tell them apart."""
+    from backend import accounts
+
+    user = await api.user()
+    await api.client.post("/signin", json={"email": "warm-up@example.com", "password": "whatever1"})
+    calls: list[str] = []
+    real = accounts.HASHER
+
+    class Counting:
+        def hash(self, password: str) -> str:
+            return real.hash(password)
+
+        def verify(self, hash_: str, password: str) -> bool:
+            calls.append(password)
+            return real.verify(hash_, password)
+
+    monkeypatch.setattr(accounts, "HASHER", Counting())
+    await api.client.post("/signin", json={"email": "nobody-here@example.com", "password": "guess-one"})
+    await api.client.post("/signin", json={"email": user["email"], "password": "guess-two"})
+    assert calls == ["guess-one", "guess-two"]
+
+
+async def test_logs_never_carry_the_password(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "log-canary-password-123"
+    caplog.set_level("DEBUG")
+    email = f"logs-{time.time_ns()}@example.com"
+    await api.client.post("/signup", json={"email": email, "password": secret})
+    await api.client.post("/signin", json={"email": email, "password": secret + "x"})
+    await api.client.post("/signin", json={"email": email, "password": secret})
+    await api.client.post("/signup", json={"email": email, "password": secret})
+    assert secret not in caplog.text
+    assert "$argon2" not in caplog.text
+
+
+async def test_over_the_seat_limit_is_refused(api: Api) -> None:
+    owner = await api.user()
+    rows = [{"label": f"R{i}", "seats": 1000} for i in range(101)]
+    response = await api.client.post(
+        "/events", json={"name": "Too big", "layout": {"sections": [{"name": "S", "rows": rows}]}},
+        headers=owner["headers"],
+    )
+    assert response.status_code == 400 and "100000" in response.json()["message"]
