@@ -39,7 +39,7 @@ check: lint test
 
 # The benchmarks (bench/): flash sale with its ceilings, live fan-out, huge venue. Needs
 # PostgreSQL + Redis on 127.0.0.1 (and pgbench, Chromium for their parts); loopback only,
-# about 20 minutes. BENCH_ARGS=--quick for a small run; `python -m bench --help` for flags.
+# about 5 minutes. BENCH_ARGS=--quick for a small run; `python -m bench --help` for flags.
 bench: setup  ## run every benchmark; figures in bench/results/*.json and summary.md
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -1,0 +1,136 @@
+"""`python -m bench [scenarios] [flags]`: run the benchmarks, print figures, write JSON.
+
+Scenarios: flash (services + embedded; in services mode also the bare-handler and
+pgbench ceilings), fanout, huge. Default: all of them. `--quick` is a small version of
+everything (a minute or two). Results go to bench/results/<scenario>.json, and a
+markdown summary to bench/results/summary.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS, machine, say, write_result
+from bench.scenarios import Options, fanout, flash, huge
+from bench.summary import write_summary
+
+SCENARIOS = ("flash", "fanout", "huge")
+
+
+def parse(argv: list[str] | None) -> tuple[list[str], Options]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="scenario",
+        help=f"any of {', '.join(SCENARIOS)} (default: all)",
+    )
+    parser.add_argument("--quick", action="store_true", help="small N, M, K: a smoke run")
+    parser.add_argument("-n", "--seats", type=int, help="flash sale seats (default 1000)")
+    parser.add_argument("-m", "--buyers", type=int, help="flash sale buyers (default 2000)")
+    parser.add_argument(
+        "-k",
+        "--watchers",
+        type=str,
+        help="comma-separated watcher counts (default 1000,5000,10000)",
+    )
+    parser.add_argument("--retries", type=int, help="seats a losing buyer tries (default 8)")
+    parser.add_argument("--workers", type=int, help="app worker processes (default 2)")
+    parser.add_argument("--client", choices=["raw", "httpx"], help="load client (default raw)")
+    parser.add_argument("--client-processes", type=int, help="load processes (default 2)")
+    parser.add_argument("--modes", type=str, help="flash sale modes (default services,embedded)")
+    parser.add_argument("--huge-seats", type=int, help="huge venue seats (default 100000)")
+    parser.add_argument("--changes-per-s", type=int, help="changes/s for the browser (1000)")
+    parser.add_argument("--pgbench-seconds", type=int, help="pgbench duration (default 15)")
+    parser.add_argument(
+        "--repeat", type=int, help="flash sale rounds, Boxoffice and bare taking turns (default 3)"
+    )
+    parser.add_argument("--no-browser", action="store_true", help="skip the Chromium part")
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="fan-out watchers offer permessage-deflate (as browsers do)",
+    )
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown:
+        parser.error(
+            f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
+        )
+    opts = Options()
+    if args.quick:
+        opts = replace(
+            opts,
+            seats=200,
+            buyers=400,
+            watchers=(200,),
+            huge_seats=20_000,
+            pgbench_seconds=5,
+            changes_per_s=300,
+            repeat=1,
+        )
+    for name in (
+        "seats",
+        "buyers",
+        "retries",
+        "workers",
+        "client",
+        "huge_seats",
+        "changes_per_s",
+        "pgbench_seconds",
+        "client_processes",
+        "repeat",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            opts = replace(opts, **{name: value})
+    if args.watchers:
+        opts = replace(opts, watchers=tuple(int(k) for k in args.watchers.split(",")))
+    if args.modes:
+        opts = replace(opts, modes=tuple(m.strip() for m in args.modes.split(",")))
+    if args.no_browser:
+        opts = replace(opts, browser=False)
+    if args.deflate:
+        opts = replace(opts, deflate=True)
+    return list(args.scenarios) or list(SCENARIOS), opts
+
+
+def main(argv: list[str] | None = None) -> int:
+    scenarios, opts = parse(argv)
+    info = machine()
+    say(f"Boxoffice benchmark, {info['date']}, {info['cores']} cores, {info.get('cpu', '?')}")
+    say(f"options: {json.dumps(opts.__dict__)}")
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="boxoffice-bench-") as tmp:
+        base = Path(tmp)
+        if "flash" in scenarios:
+            for mode in opts.modes:
+                data = flash(opts, mode, base / f"flash-{mode}", ceiling=mode == "services")
+                results[f"flash_{mode}"] = data
+                write_result(f"flash_{mode}", {"options": opts.__dict__, **data})
+        if "fanout" in scenarios:
+            results["fanout"] = fanout(opts, base / "fanout")
+            write_result("fanout", {"options": opts.__dict__, **results["fanout"]})
+        if "huge" in scenarios:
+            results["huge"] = huge(opts, base / "huge")
+            write_result("huge", {"options": opts.__dict__, **results["huge"]})
+    path = write_summary(RESULTS, info)
+    say(f"done in {time.monotonic() - started:.0f} s; summary: {path}")
+    say(path.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+-- One booking, as Boxoffice's SQL does it: POST /holds then POST /bookings for one seat,
+-- statement for statement (the token's user read, the event and seat reads, then one
+-- transaction with the user row lock + database clock, the compare-and-set UPDATE, the
+-- per-user count and, for the booking, the INSERT under the unique active_seat index).
+-- Every script run takes the next seat of the pgbench event (a sequence), so it measures
+-- the database doing uncontended bookings: the ceiling. See bench/pgbench_setup.sql.
+-- pgbench -M prepared -n -f bench/pgbench_booking.sql -D event=<uuid> ...
+SELECT nextval('bench_pg_seq') AS n \gset
+-- POST /events/{id}/holds
+SELECT id, email, created_at FROM bo_user WHERE id = md5('user' || :n::text)::uuid;
+SELECT * FROM bo_event WHERE id = :event::uuid;
+SELECT id, label, section, row, number, category, accessible, x, y, status, holder, held_until_ms, version FROM bo_seat WHERE event = :event::uuid AND id = ANY(ARRAY[md5('seat' || :n::text)::uuid]);
+BEGIN;
+WITH u AS (SELECT id FROM bo_user WHERE id = md5('user' || :n::text)::uuid FOR UPDATE) SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now FROM u \gset
+SELECT id FROM bo_seat WHERE event = :event::uuid AND id = ANY(ARRAY[md5('seat' || :n::text)::uuid]) AND status = 'held' AND holder = md5('user' || :n::text)::uuid AND held_until_ms > :now::bigint;
+UPDATE bo_seat SET status = 'held', holder = md5('user' || :n::text)::uuid, held_since_ms = :now::bigint, held_until_ms = :now::bigint + 600000, version = version + 1 WHERE event = :event::uuid AND id = ANY(ARRAY[md5('seat' || :n::text)::uuid]) AND (status = 'available' OR (status = 'held' AND held_until_ms <= :now::bigint)) RETURNING id, status, holder, held_until_ms, version;
+SELECT count(*) FROM bo_seat WHERE event = :event::uuid AND holder = md5('user' || :n::text)::uuid AND (status = 'booked' OR (status = 'held' AND held_until_ms > :now::bigint));
+COMMIT;
+-- POST /events/{id}/bookings
+SELECT id, email, created_at FROM bo_user WHERE id = md5('user' || :n::text)::uuid;
+SELECT * FROM bo_event WHERE id = :event::uuid;
+SELECT id, label, section, row, number, category, accessible, x, y, status, holder, held_until_ms, version FROM bo_seat WHERE event = :event::uuid AND id = ANY(ARRAY[md5('seat' || :n::text)::uuid]);
+BEGIN;
+WITH u AS (SELECT id FROM bo_user WHERE id = md5('user' || :n::text)::uuid FOR UPDATE) SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now FROM u \gset
+UPDATE bo_seat SET status = 'booked', holder = md5('user' || :n::text)::uuid, held_since_ms = NULL, held_until_ms = NULL, version = version + 1 WHERE event = :event::uuid AND id = ANY(ARRAY[md5('seat' || :n::text)::uuid]) AND ((status = 'held' AND holder = md5('user' || :n::text)::uuid) OR status = 'available' OR (status = 'held' AND held_until_ms <= :now::bigint)) RETURNING id, status, holder, held_until_ms, version;
+SELECT count(*) FROM bo_seat WHERE event = :event::uuid AND holder = md5('user' || :n::text)::uuid AND (status = 'booked' OR (status = 'held' AND held_until_ms > :now::bigint));
+INSERT INTO bo_booking (id, seat, event, "user", status, active_seat, created_at) VALUES (gen_random_uuid(), md5('seat' || :n::text)::uuid, :event::uuid, md5('user' || :n::text)::uuid, 'active', md5('seat' || :n::text)::uuid, now()) RETURNING id, seat, status, created_at;
+COMMIT;

@@ -1,0 +1,403 @@
+"""The scenarios `python -m bench` runs, each returning its figures as a dict."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from backend.settings import Settings
+from bench import flash_sale
+from bench.common import (
+    ROOT,
+    Account,
+    CpuMeter,
+    create_event,
+    database,
+    insert_accounts,
+    named_pids,
+    postgres_pids,
+    process_tree,
+    say,
+    wait_http,
+)
+
+
+@dataclass
+class Options:
+    seats: int = 1000
+    buyers: int = 2000
+    retries: int = 8
+    workers: int = 2
+    client_processes: int = 2
+    deadline_s: float = 180.0
+    watchers: tuple[int, ...] = (1000, 5000, 10000)
+    huge_seats: int = 100_000
+    changes_per_s: int = 1000
+    pgbench_seconds: int = 15
+    pgbench_clients: int = 16
+    browser: bool = True
+    modes: tuple[str, ...] = ("services", "embedded")
+    client: str = "raw"
+    repeat: int = 3
+    watch_processes: int = 2
+    deflate: bool = False
+
+
+@contextlib.contextmanager
+def boxoffice(settings: Settings, workers: int, **env: str) -> Iterator[Any]:
+    sys.path.insert(0, str(ROOT))
+    from tests.support.live_server import live_server
+
+    with live_server(settings, workers=workers, **env) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def bare_server(settings: Settings, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """bench/bare_app.py under the same uvicorn settings as `backend.cli serve`."""
+    from tests.support.live_server import free_port
+
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url or "",
+        JWT_SECRET=settings.jwt_secret,
+        BARE_DB_POOL=str(settings.db_pool_max),
+        BARE_PORT=str(port),
+        BARE_WORKERS=str(workers),
+    )
+    log = Path(tempfile.gettempdir()) / f"bench-bare-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        asyncio.run(wait_http(f"{url}/health"))
+        yield url, process
+    finally:
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def _seat_ids(event: dict[str, Any]) -> list[str]:
+    return [s["id"] for s in event["seats"]]
+
+
+def _meter(server_pid: int) -> CpuMeter:
+    return CpuMeter(
+        {
+            "app": lambda: process_tree(server_pid),
+            "postgres": postgres_pids,
+            "redis": lambda: named_pids("redis-server"),
+        }
+    )
+
+
+def run_sale(
+    opts: Options,
+    base_url: str,
+    event_id: str,
+    seat_ids: list[str],
+    buyers: list[Account],
+    server_pid: int,
+    label: str,
+) -> dict[str, Any]:
+    meter = _meter(server_pid)
+    meter.start()
+    result = flash_sale.run_load(
+        base_url,
+        event_id,
+        seat_ids,
+        buyers,
+        processes=opts.client_processes,
+        retries=opts.retries,
+        deadline_s=opts.deadline_s,
+        client=opts.client,
+    )
+
+    result["cpu"] = meter.stop()
+    used = result["cpu"]["cpu_s"]
+    server_side = used["app"] + used["postgres"] + used["redis"]
+    n_req, n_book = max(1, result["requests"]), max(1, result["bookings"])
+    result["cpu_ms_per_request"] = {
+        "app": round(1000 * used["app"] / n_req, 2),
+        "server_side": round(1000 * server_side / n_req, 2),
+    }
+    result["cpu_ms_per_booking"] = {
+        "app": round(1000 * used["app"] / n_book, 2),
+        "server_side": round(1000 * server_side / n_book, 2),
+    }
+    result["cpu"]["cores_busy"]["client"] = round(
+        result["client_cpu_s"] / result["cpu"]["wall_s"], 2
+    )
+    lat = result["latency"]
+    say(
+        f"  {label}: {result['bookings']} bookings in {result['sale_seconds']} s = "
+        f"{result['bookings_per_s']} bookings/s, {result['requests_per_s']} req/s; "
+        + "; ".join(
+            f"{e} p50/p95/p99 {v['p50_ms']}/{v['p95_ms']}/{v['p99_ms']} ms" for e, v in lat.items()
+        )
+    )
+    say(
+        f"    status {result['status_counts']}  5xx={result['server_errors_5xx']}  "
+        f"errors={result['transport_errors']}  cpu={result['cpu']['cores_busy']}"
+    )
+    return result
+
+
+def flash(opts: Options, mode: str, tmp: Path, ceiling: bool) -> dict[str, Any]:
+    """The flash sale on Boxoffice, and (services mode, `ceiling`) the bare handler and
+    pgbench on the same database, in the same run.
+
+    The machine is small and may be shared, so Boxoffice and the bare handler take turns
+    (`opts.repeat` rounds, each on fresh seats, only one server up at a time) and the
+    median round is reported, every round kept in the JSON.
+    """
+    workers = opts.workers if mode == "services" else 1
+    rounds = opts.repeat if ceiling else 1
+    out: dict[str, Any] = {
+        "mode": mode,
+        "workers": workers,
+        "seats": opts.seats,
+        "buyers": opts.buyers,
+        "retries": opts.retries,
+        "client_processes": opts.client_processes,
+        "rounds": rounds,
+    }
+    say(f"[flash/{mode}] {opts.seats} seats, {opts.buyers} buyers, {workers} worker(s)")
+    with database(mode, tmp) as settings:
+        organiser, *_ = asyncio.run(insert_accounts(settings, 1, "organiser"))
+        buyers = asyncio.run(insert_accounts(settings, opts.buyers, "buyer"))
+        with boxoffice(settings, workers) as server:
+            events = [
+                asyncio.run(create_event(server.url, organiser, opts.seats, f"Flash sale {i}"))
+                for i in range(rounds)
+            ]
+            bare_events = [
+                asyncio.run(create_event(server.url, organiser, opts.seats, f"Bare {i}"))
+                for i in range(rounds if ceiling else 0)
+            ]
+            out["signin_sample"] = asyncio.run(_sample_signins(server.url, buyers[:50]))
+        box_runs: list[dict[str, Any]] = []
+        bare_runs: list[dict[str, Any]] = []
+        for i in range(rounds):
+            with boxoffice(settings, workers) as server:
+                sale = run_sale(
+                    opts,
+                    server.url,
+                    events[i]["id"],
+                    _seat_ids(events[i]),
+                    buyers,
+                    server.process.pid,
+                    f"boxoffice (round {i + 1})",
+                )
+            sale["audit"] = asyncio.run(
+                flash_sale.audit(settings, events[i]["id"], sale.pop("_bookings"))
+            )
+            say(f"    audit {sale['audit']}")
+            box_runs.append(sale)
+            if ceiling:
+                with bare_server(settings, workers) as (url, process):
+                    bare = run_sale(
+                        opts,
+                        url,
+                        bare_events[i]["id"],
+                        _seat_ids(bare_events[i]),
+                        buyers,
+                        process.pid,
+                        f"bare handler (round {i + 1})",
+                    )
+                bare["audit"] = asyncio.run(
+                    flash_sale.audit(settings, bare_events[i]["id"], bare.pop("_bookings"))
+                )
+                bare_runs.append(bare)
+        out["boxoffice"] = _median_run(box_runs)
+        out["boxoffice_rounds"] = box_runs
+        if ceiling:
+            from bench import pgbench
+
+            out["bare"] = _median_run(bare_runs)
+            out["bare_rounds"] = bare_runs
+            out["pgbench"] = pgbench.run(
+                settings, seconds=opts.pgbench_seconds, clients=opts.pgbench_clients
+            )
+            out["ratios"] = ratios(out)
+            say(f"  ratios {out['ratios']}")
+    return out
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(runs, key=lambda r: r["bookings_per_s"])
+    return {
+        **ordered[len(ordered) // 2],
+        "rounds_bookings_per_s": [r["bookings_per_s"] for r in runs],
+    }
+
+
+def ratios(out: dict[str, Any]) -> dict[str, Any]:
+    box = out["boxoffice"]["bookings_per_s"]
+    bare = out["bare"]["bookings_per_s"]
+    pg = out["pgbench"]["bookings_per_s"]
+    box_rounds = out["boxoffice"]["rounds_bookings_per_s"]
+    bare_rounds = out["bare"]["rounds_bookings_per_s"]
+    per_round = [round(b / r, 2) for b, r in zip(box_rounds, bare_rounds, strict=True) if r]
+    box_cpu = out["boxoffice"]["cpu_ms_per_booking"]
+    bare_cpu = out["bare"]["cpu_ms_per_booking"]
+    return {
+        "boxoffice_over_bare": round(box / bare, 2) if bare else None,
+        "boxoffice_over_bare_per_round": per_round,
+        "boxoffice_over_pgbench": round(box / pg, 2) if pg else None,
+        "bare_over_pgbench": round(bare / pg, 2) if pg else None,
+        # CPU (app + database + Redis) per booking: steadier than throughput on a
+        # shared machine, and what throughput comes down to when the cores are full.
+        "cpu_per_booking_bare_over_boxoffice": (
+            round(bare_cpu["server_side"] / box_cpu["server_side"], 2)
+            if box_cpu["server_side"]
+            else None
+        ),
+    }
+
+
+async def _sample_signins(url: str, accounts: list[Account]) -> dict[str, Any]:
+    """A few real sign-ins, to time them (the sale itself uses minted tokens)."""
+    import httpx
+
+    from bench.common import latency_summary, sign_in
+
+    latencies = []
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        started = time.perf_counter()
+        results = await asyncio.gather(*(sign_in(client, a.email) for a in accounts))
+        wall = time.perf_counter() - started
+    latencies = [ms for _, ms in results]
+    return {
+        **latency_summary(latencies),
+        "signins_per_s": round(len(accounts) / wall, 1) if wall else None,
+    }
+
+
+def _rss_sampler(pids: list[int], stop: threading.Event, peak: list[float]) -> None:
+    from bench.common import rss_mib
+
+    while not stop.wait(0.25):
+        peak[0] = max(peak[0], rss_mib(pids))
+
+
+def fanout(opts: Options, tmp: Path) -> dict[str, Any]:
+    """K watchers on one event's websocket while the flash sale runs (services mode)."""
+    from bench import fanout as fan
+    from bench.common import rss_mib
+
+    out: dict[str, Any] = {"mode": "services", "workers": opts.workers, "runs": []}
+    with database("services", tmp) as settings:
+        organiser, *_ = asyncio.run(insert_accounts(settings, 1, "organiser"))
+        buyers = asyncio.run(insert_accounts(settings, opts.buyers, "buyer"))
+        with boxoffice(settings, opts.workers, LIVE_COMMIT_STAMPS="1", WS_BACKLOG="256") as server:
+            pids = process_tree(server.process.pid)
+            for count in opts.watchers:
+                event = asyncio.run(
+                    create_event(server.url, organiser, opts.seats, f"Fan-out {count}")
+                )
+                say(f"[fanout] {count} watchers, {opts.seats} seats, {opts.buyers} buyers")
+                rss_idle = rss_mib(pids)
+                control = tempfile.mkdtemp(prefix="bench-fanout-")
+                fleet = fan.Fleet(
+                    server.url,
+                    event["id"],
+                    count,
+                    opts.watch_processes,
+                    control,
+                    deflate=opts.deflate,
+                )
+                if not fleet.wait_ready(timeout=600):
+                    raise RuntimeError(f"{count} watchers did not connect in 600 s")
+                rss_connected = rss_mib(pids)
+                stop, peak = threading.Event(), [rss_connected]
+                sampler = threading.Thread(
+                    target=_rss_sampler, args=(pids, stop, peak), daemon=True
+                )
+                sampler.start()
+                fleet.go()
+                sale = run_sale(
+                    opts,
+                    server.url,
+                    event["id"],
+                    _seat_ids(event),
+                    buyers,
+                    server.process.pid,
+                    "sale under watch",
+                )
+                time.sleep(1.0)  # the last batches reach the sockets
+                results = fleet.stop()
+                stop.set()
+                sampler.join()
+                summary = fan.summarise(results, count)
+                sale.pop("_bookings")
+                summary["server_rss_mib"] = {
+                    "before_watchers": rss_idle,
+                    "watchers_connected": rss_connected,
+                    "peak_during_sale": peak[0],
+                }
+                summary["sale"] = {
+                    k: sale[k]
+                    for k in (
+                        "bookings",
+                        "bookings_per_s",
+                        "latency",
+                        "status_counts",
+                        "server_errors_5xx",
+                        "cpu",
+                    )
+                }
+                lat = summary["commit_to_socket_ms"]
+                say(
+                    f"  {count} watchers: commit-to-socket p50/p99 {lat['p50']}/{lat['p99']} ms, "
+                    f"{summary['messages_per_s']} msg/s, {summary['bytes_per_s'] / 1e6:.1f} MB/s, "
+                    f"RSS {summary['server_rss_mib']}, fell behind {summary['fell_behind']} "
+                    f"{summary['fell_behind_detail']}, connect {summary['connect_seconds']} s"
+                )
+                out["runs"].append(summary)
+    return out
+
+
+def huge(opts: Options, tmp: Path) -> dict[str, Any]:
+    """A 100,000-seat event: GET time and bytes, snapshot, browser paint and frames."""
+    from bench import huge_venue
+
+    out: dict[str, Any] = {"mode": "services", "workers": opts.workers}
+    with database("services", tmp) as settings:
+        organiser, *_ = asyncio.run(insert_accounts(settings, 1, "organiser"))
+        users = asyncio.run(insert_accounts(settings, 20, "changer"))
+        with boxoffice(settings, opts.workers) as server:
+            say(f"[huge] creating a {opts.huge_seats}-seat event")
+            started = time.perf_counter()
+            event = asyncio.run(
+                create_event(server.url, organiser, opts.huge_seats, "Stadium", max_per_user=50)
+            )
+            out["create_s"] = round(time.perf_counter() - started, 1)
+            out.update(huge_venue.run(server.url, event, users, opts.changes_per_s, opts.browser))
+    return out

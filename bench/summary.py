@@ -1,0 +1,197 @@
+"""The markdown summary of the latest results (bench/results/*.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _load(results: Path, name: str) -> dict[str, Any] | None:
+    path = results / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _ok(flag: bool | None) -> str:
+    return "—" if flag is None else ("met" if flag else "**missed**")
+
+
+def _mb(n: float | None) -> str:
+    return "?" if n is None else f"{n / 1e6:.2f} MB"
+
+
+def write_summary(results: Path, info: dict[str, Any]) -> Path:
+    rows: list[tuple[str, str, str, str]] = []
+    for mode in ("services", "embedded"):
+        data = _load(results, f"flash_{mode}")
+        if not data:
+            continue
+        box = data["boxoffice"]
+        tag = f"Flash sale, {mode} ({data['workers']} worker{'s' if data['workers'] > 1 else ''}, N={data['seats']}, M={data['buyers']})"
+        rows.append(
+            (
+                tag,
+                "bookings/s",
+                f"{box['bookings_per_s']} ({box['bookings']} booked in {box['sale_seconds']} s)"
+                + (
+                    f"; rounds {box['rounds_bookings_per_s']}"
+                    if len(box.get("rounds_bookings_per_s", [])) > 1
+                    else ""
+                )
+                + f"; server CPU {box.get('cpu_ms_per_booking', {}).get('server_side', '?')} ms/booking",
+                "",
+            )
+        )
+        for endpoint, lat in box["latency"].items():
+            rows.append(
+                (
+                    tag,
+                    f"{endpoint} p50 / p95 / p99",
+                    f"{lat['p50_ms']} / {lat['p95_ms']} / {lat['p99_ms']} ms",
+                    "p99 < 300 ms: " + _ok(lat["p99_ms"] is not None and lat["p99_ms"] < 300),
+                )
+            )
+        rows.append(
+            (
+                tag,
+                "status counts",
+                ", ".join(
+                    f"{e}: " + " ".join(f"{k}×{v}" for k, v in c.items())
+                    for e, c in box["status_counts"].items()
+                ),
+                "",
+            )
+        )
+        rows.append(
+            (tag, "5xx", str(box["server_errors_5xx"]), "0: " + _ok(box["server_errors_5xx"] == 0))
+        )
+        audit = box["audit"]
+        rows.append(
+            (
+                tag,
+                "audit",
+                f"double bookings {audit['double_bookings']}, 2xx without row {audit['acknowledged_without_row']}, rows without 2xx {audit['rows_without_2xx']}, seat/booking mismatches {audit['seat_booking_mismatches']}",
+                "0 double: " + _ok(audit["double_bookings"] == 0),
+            )
+        )
+        if "bare" in data:
+            bare, pg, r = data["bare"], data["pgbench"], data["ratios"]
+            rows.append(
+                (
+                    tag,
+                    "bare Litestar + asyncpg handler",
+                    f"{bare['bookings_per_s']} bookings/s (rounds {bare['rounds_bookings_per_s']}); "
+                    f"p99 hold {bare['latency']['hold']['p99_ms']} ms; "
+                    f"server CPU {bare.get('cpu_ms_per_booking', {}).get('server_side', '?')} ms/booking",
+                    "",
+                )
+            )
+            rows.append(
+                (
+                    tag,
+                    "pgbench (same statements)",
+                    f"{pg['bookings_per_s']} bookings/s ({pg.get('clients')} clients)",
+                    "",
+                )
+            )
+            rows.append(
+                (
+                    tag,
+                    "Boxoffice ÷ bare",
+                    f"{r['boxoffice_over_bare']} (per round {r['boxoffice_over_bare_per_round']}; "
+                    f"by server CPU per booking {r['cpu_per_booking_bare_over_boxoffice']})",
+                    "≥ 0.8: "
+                    + _ok(r["boxoffice_over_bare"] is not None and r["boxoffice_over_bare"] >= 0.8),
+                )
+            )
+            rows.append((tag, "Boxoffice ÷ pgbench", str(r["boxoffice_over_pgbench"]), ""))
+    fan = _load(results, "fanout")
+    if fan:
+        for run in fan["runs"]:
+            tag = f"Fan-out, {run['watchers']} watchers during the sale"
+            lat = run["commit_to_socket_ms"]
+            target = (
+                "p99 < 250 ms: " + _ok(lat["p99"] is not None and lat["p99"] < 250)
+                if run["watchers"] >= 10000
+                else ""
+            )
+            rows.append(
+                (tag, "commit-to-socket p50 / p99", f"{lat['p50']} / {lat['p99']} ms", target)
+            )
+            rows.append(
+                (
+                    tag,
+                    "messages/s, bytes/s",
+                    f"{run['messages_per_s']} msg/s, {_mb(run['bytes_per_s'])}/s",
+                    "",
+                )
+            )
+            rss = run["server_rss_mib"]
+            rows.append(
+                (
+                    tag,
+                    "server RSS (all processes)",
+                    f"{rss['before_watchers']} → {rss['watchers_connected']} MiB connected, peak {rss['peak_during_sale']} MiB",
+                    "",
+                )
+            )
+            rows.append(
+                (tag, "fell behind", f"{run['fell_behind']} ({run['fell_behind_detail']})", "")
+            )
+    huge = _load(results, "huge")
+    if huge:
+        tag = f"Huge venue ({huge['seats']} seats)"
+        g = huge["get_event"]
+        rows.append(
+            (
+                tag,
+                "GET /events/{id}",
+                f"plain {g['plain']['ms_median']} ms, {_mb(g['plain']['wire_bytes'])}; gzip {g['gzip']['ms_median']} ms, {_mb(g['gzip']['wire_bytes'])}",
+                "",
+            )
+        )
+        for label, snap in huge["snapshot"].items():
+            if not isinstance(snap, dict):
+                continue
+            ok = snap["ms_median"] < 150 and snap["wire_bytes"] < 1.5e6
+            rows.append(
+                (
+                    tag,
+                    f"websocket snapshot ({label})",
+                    f"{snap['ms_median']} ms, {_mb(snap['wire_bytes'])} on the wire",
+                    "< 150 ms, < 1.5 MB: " + _ok(ok),
+                )
+            )
+        b = huge.get("browser") or {}
+        if b and "skipped" not in b:
+            rows.append(
+                (
+                    tag,
+                    "browser first paint of the map",
+                    f"{b['first_map_paint_ms']} ms (map draw {b['full_draw_ms']} ms)",
+                    "< 1.5 s: " + _ok(b["first_map_paint_ms"] < 1500),
+                )
+            )
+            f = b["frames_under_changes"]
+            ch = b.get("changes") or {}
+            rows.append(
+                (
+                    tag,
+                    f"frames at {ch.get('changes_per_s', '?')} changes/s",
+                    f"p50 {f.get('frame_ms_p50')} ms, p95 {f.get('frame_ms_p95')} ms, max {f.get('frame_ms_max')} ms, dropped {f.get('dropped_frames')} of {f.get('frames')}",
+                    "no dropped frames: " + _ok(f.get("dropped_frames") == 0),
+                )
+            )
+    lines = [
+        f"Measured {info['date']} on {info['cores']} cores ({info.get('cpu', '?')}, "
+        f"{info.get('memory_gib', '?')} GiB), PostgreSQL {info.get('postgresql', '?')}, "
+        f"Python {info['python']}.",
+        "",
+        "| scenario | figure | measured | target |",
+        "| --- | --- | --- | --- |",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+    ]
+    path = results / "summary.md"
+    results.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
