@@ -250,9 +250,8 @@ class LiveHub:
     async def on_shutdown(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
 
     async def _run(self) -> None:

@@ -64,9 +64,15 @@ def bind_tables(engine: Engine[Any]) -> None:
         table._meta.db = engine
 
 
+async def _keep_session(connection: Any) -> None:
+    """Skip asyncpg's reset query on release (a round trip per query): Boxoffice never
+    leaves session state behind (no SET, LISTEN, cursors or advisory locks on pooled
+    connections), and asyncpg still rolls back a transaction left open."""
+
+
 async def start(engine: Engine[Any], pool_max: int) -> None:
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=2, max_size=pool_max)
+        await engine.start_connection_pool(min_size=2, max_size=pool_max, reset=_keep_session)
     else:
         # WAL lets readers run while the one writer writes; it persists in the file.
         await engine.run_ddl("PRAGMA journal_mode=WAL")
