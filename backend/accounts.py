@@ -105,4 +105,8 @@ class AccountService:
             uuid.UUID(user_id)
         except ValueError:
             return None
-        return await User.select(User.id, User.email, User.created_at).where(User.id == user_id).first()
+        return (
+            await User.select(User.id, User.email, User.created_at)
+            .where(User.id == user_id)
+            .first()
+        )

@@ -66,7 +66,9 @@ def _backends(settings: Settings) -> tuple[SeatLockStore, SeatChannel, Store]:
         return (
             RedisSeatLockStore(settings.redis_url, settings.redis_prefix),
             RedisSeatChannel(settings.redis_url, settings.redis_prefix),
-            RedisStore.with_client(url=settings.redis_url, namespace=f"{settings.redis_prefix}-throttle"),
+            RedisStore.with_client(
+                url=settings.redis_url, namespace=f"{settings.redis_prefix}-throttle"
+            ),
         )
     return MemorySeatLockStore(), MemorySeatChannel(), MemoryStore()
 
@@ -121,7 +123,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     accounts = AccountService(hash_concurrency=settings.argon2_concurrency)
     events = EventService(engine)
     booking = BookingService(
-        engine, locks, MeteredPublisher(hub, metrics), lock_ttl_ms=settings.lock_ttl_ms,
+        engine,
+        locks,
+        MeteredPublisher(hub, metrics),
+        lock_ttl_ms=settings.lock_ttl_ms,
         unsafe_disable_guard=settings.unsafe_disable_guard,
     )
     if settings.unsafe_disable_guard:
@@ -164,7 +169,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             stop.set()
             try:
                 await asyncio.wait_for(sweeper, 10)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 log.warning("hold sweeper did not stop in time")
             # Every step is bounded: a backend that does not answer must not hold the
             # process (or a test run) hostage at exit.
@@ -176,12 +181,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     static = [
         create_static_files_router(
-            path="/static", directories=[ROOT / "static"], opt={"exclude_from_auth": True},
-            include_in_schema=False, name="static",
+            path="/static",
+            directories=[ROOT / "static"],
+            opt={"exclude_from_auth": True},
+            include_in_schema=False,
+            name="static",
         ),
         create_static_files_router(
-            path="/js", directories=[ROOT / "frontend"], opt={"exclude_from_auth": True},
-            include_in_schema=False, name="js",
+            path="/js",
+            directories=[ROOT / "frontend"],
+            opt={"exclude_from_auth": True},
+            include_in_schema=False,
+            name="js",
         ),
     ]
     state = State(
@@ -202,8 +213,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     return Litestar(
         route_handlers=[
-            AccountController, EventController, BookingController, PageController,
-            health, ready, metrics_endpoint, event_socket, *static,
+            AccountController,
+            EventController,
+            BookingController,
+            PageController,
+            health,
+            ready,
+            metrics_endpoint,
+            event_socket,
+            *static,
         ],
         dependencies=dependencies(),
         exception_handlers=exception_handlers(),

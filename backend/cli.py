@@ -102,7 +102,9 @@ def serve(settings: Any) -> None:
     if settings.demo:
         created = _database_step(settings, load_demo(settings))
         if created:
-            print(f"boxoffice: demo event created: http://{settings.host}:{settings.port}/e/{created}")
+            print(
+                f"boxoffice: demo event created: http://{settings.host}:{settings.port}/e/{created}"
+            )
     mode = settings.mode.value
     print(
         f"boxoffice: {mode} mode, {settings.workers} worker(s), "

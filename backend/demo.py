@@ -48,11 +48,15 @@ async def ensure_demo_event(settings: Any) -> str | None:
             organiser_id = uuid.uuid4()
             # Nobody can sign in as the demo organiser: its hash matches no password.
             await User.insert(
-                User(id=organiser_id, email=DEMO_ORGANISER, password_hash="!" + secrets.token_hex(16))
+                User(
+                    id=organiser_id, email=DEMO_ORGANISER, password_hash="!" + secrets.token_hex(16)
+                )
             )
         else:
             organiser_id = organiser["id"]
-        starts = datetime.now(UTC).replace(hour=19, minute=30, second=0, microsecond=0) + timedelta(days=14)
+        starts = datetime.now(UTC).replace(hour=19, minute=30, second=0, microsecond=0) + timedelta(
+            days=14
+        )
         return await EventService(engine).create(
             str(organiser_id),
             "Boxoffice Demo: The Flash Sale Symphony",

@@ -120,7 +120,9 @@ class Throttled(BoxofficeError):
         self.retry_after = retry_after
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[Any]:
+def _json(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[Any]:
     return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
@@ -182,21 +184,21 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.warning(
         "database unavailable on %s %s: %s: %s",
-        request.method, request.url.path, type(exc).__name__, exc,
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc,
     )
     return _json(
         HTTP_503_SERVICE_UNAVAILABLE,
-        {"success": False, "message": "temporarily unavailable; try again",
-         "code": "unavailable"},
+        {"success": False, "message": "temporarily unavailable; try again", "code": "unavailable"},
         {"Retry-After": "1"},
     )
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Never echo internals (or a hash) to the client; the traceback goes to the log.
-    log.error(
-        "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
-    )
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _json(
         HTTP_500_INTERNAL_SERVER_ERROR,
         {"success": False, "message": "internal error", "code": "internal_error"},

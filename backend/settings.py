@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from dotenv import load_dotenv
 from backend.errors import ConfigError
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     EMBEDDED = "embedded"
     SERVICES = "services"
 

@@ -105,8 +105,8 @@ class EventService:
         return result
 
     async def list_all(self) -> list[tuple[dict[str, Any], dict[str, int]]]:
-        events = await Event.select().order_by(Event.starts_at, Event.created_at).output(
-            load_json=True
+        events = (
+            await Event.select().order_by(Event.starts_at, Event.created_at).output(load_json=True)
         )
         counts = await self.counts()
         return [(e, counts[str(e["id"])]) for e in events]

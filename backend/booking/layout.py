@@ -171,8 +171,14 @@ def from_sections(sections: list[SectionSpec], categories: list[Category]) -> La
                 seen.add(label.upper())
                 layout.seats.append(
                     PlacedSeat(
-                        label, section.name, row.label, n, category, n in accessible,
-                        offset + n - 1, y,
+                        label,
+                        section.name,
+                        row.label,
+                        n,
+                        category,
+                        n in accessible,
+                        offset + n - 1,
+                        y,
                     )
                 )
             y += 1

@@ -119,9 +119,7 @@ class BookingService:
         found = {str(row["id"]): row for row in rows}
         missing = [seat_id for seat_id in seat_ids if seat_id not in found]
         if missing:
-            raise NotFound(
-                f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing
-            )
+            raise NotFound(f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing)
         return found
 
     async def _event_and_seats(
@@ -136,14 +134,10 @@ class BookingService:
         found = {str(row["id"]): row for row in rows}
         missing = [seat_id for seat_id in seat_ids if seat_id not in found]
         if missing:
-            raise NotFound(
-                f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing
-            )
+            raise NotFound(f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing)
         return event, found, now
 
-    def _refuse_early(
-        self, seats: dict[str, dict[str, Any]], user_id: str, now: int
-    ) -> None:
+    def _refuse_early(self, seats: dict[str, dict[str, Any]], user_id: str, now: int) -> None:
         """Refuse at once, with no lock and no transaction, when the read just made shows
         a seat booked (409) or held live by someone else (423): the same answer the
         compare-and-set would give, as of that read. In a flash sale most requests are
@@ -214,21 +208,22 @@ class BookingService:
         event, seats, read_at = await self._event_and_seats(event_id, seat_ids)
         self._refuse_early(seats, user_id, read_at)
         hold_ms = int(event["hold_seconds"]) * 1000
-        async with self._locked(event_id, seat_ids):
-            async with write_transaction(self.engine):
-                now = await queries.lock_user_now(self.engine, user_id)
-                until = now + hold_ms
-                mine = await queries.own_live_holds(event_id, seat_ids, user_id, now)
-                mine_ids = [str(r["id"]) for r in mine]
-                others = [s for s in seat_ids if s not in set(mine_ids)]
-                changed = await queries.hold_free(event_id, others, user_id, now, until) if others else []
-                if len(changed) != len(others):
-                    raise await self._explain_refusal(event_id, others, user_id, now, changed)
-                if mine_ids:
-                    changed += await queries.extend_own_holds(
-                        event_id, mine_ids, user_id, now, until, HOLD_CAP_FACTOR * hold_ms
-                    )
-                await self._check_limit(event, user_id, now)
+        async with self._locked(event_id, seat_ids), write_transaction(self.engine):
+            now = await queries.lock_user_now(self.engine, user_id)
+            until = now + hold_ms
+            mine = await queries.own_live_holds(event_id, seat_ids, user_id, now)
+            mine_ids = [str(r["id"]) for r in mine]
+            others = [s for s in seat_ids if s not in set(mine_ids)]
+            changed = (
+                await queries.hold_free(event_id, others, user_id, now, until) if others else []
+            )
+            if len(changed) != len(others):
+                raise await self._explain_refusal(event_id, others, user_id, now, changed)
+            if mine_ids:
+                changed += await queries.extend_own_holds(
+                    event_id, mine_ids, user_id, now, until, HOLD_CAP_FACTOR * hold_ms
+                )
+            await self._check_limit(event, user_id, now)
         await self._publish(changed, event_id)
         # The seats' state now: what the UPDATEs returned, or (an own hold already at its
         # cap, left unchanged) what was read under this transaction's user lock.
@@ -267,7 +262,9 @@ class BookingService:
                 # Someone took part of our pick between choosing and holding: pick again.
                 if attempt == BEST_AVAILABLE_ATTEMPTS - 1:
                     raise
-                conflicting = exc.extra.get("seatIds") or [s["id"] for s in exc.extra.get("seats", [])]
+                conflicting = exc.extra.get("seatIds") or [
+                    s["id"] for s in exc.extra.get("seats", [])
+                ]
                 excluded.update(conflicting)
         raise AssertionError("unreachable")
 
@@ -312,9 +309,7 @@ class BookingService:
                         event_id, seat_ids, user_id, now, guard=self._guard
                     )
                     if len(changed) != len(seat_ids):
-                        raise await self._explain_refusal(
-                            event_id, seat_ids, user_id, now, changed
-                        )
+                        raise await self._explain_refusal(event_id, seat_ids, user_id, now, changed)
                     await self._check_limit(event, user_id, now)
                     rows = await queries.insert_bookings(
                         event_id, seat_ids, user_id, guard=self._guard
@@ -352,16 +347,13 @@ class BookingService:
         seat = (await queries.seats_by_id(str(event["id"]), [seat_id]))[0]
         return _record(current, user_id, seat, event)
 
-
     async def list_bookings(self, user_id: str) -> list[BookingRecord]:
         """The caller's own bookings (active and cancelled), newest first."""
         rows = await queries.user_bookings(user_id)
         seats, events = await queries.seats_and_events(
             sorted({str(r["seat"]) for r in rows}), sorted({str(r["event"]) for r in rows})
         )
-        return [
-            _record(r, user_id, seats[str(r["seat"])], events[str(r["event"])]) for r in rows
-        ]
+        return [_record(r, user_id, seats[str(r["seat"])], events[str(r["event"])]) for r in rows]
 
 
 def _check_request_size(event: dict[str, Any], seat_ids: Sequence[str]) -> None:

@@ -96,9 +96,7 @@ async def write_transaction(engine: Engine[Any]) -> AsyncIterator[None]:
     """A read-write transaction; commits on success, rolls back on any exception."""
     if isinstance(engine, SQLiteEngine):
         writer = _writer_slot(engine)
-        async with writer, engine.transaction(
-            transaction_type=TransactionType.immediate
-        ):
+        async with writer, engine.transaction(transaction_type=TransactionType.immediate):
             yield
     else:
         async with _postgres_transaction(engine):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.columns import Column
@@ -18,7 +18,17 @@ from piccolo.columns.combination import And, Or, Where
 from piccolo.engine.base import Engine
 
 from backend.storage.db import is_postgres
-from backend.storage.tables import ACTIVE, AVAILABLE, BOOKED, CANCELLED, HELD, Booking, Event, Seat, User
+from backend.storage.tables import (
+    ACTIVE,
+    AVAILABLE,
+    BOOKED,
+    CANCELLED,
+    HELD,
+    Booking,
+    Event,
+    Seat,
+    User,
+)
 
 SEAT_STATE: tuple[Column, ...] = (
     Seat.id,
@@ -68,8 +78,10 @@ async def seats_by_id(event_id: str, seat_ids: Sequence[str]) -> list[dict[str, 
 
 async def event_seats(event_id: str) -> list[dict[str, Any]]:
     # The map order (y, x, id): the compact websocket snapshot lists seats in it too.
-    return await Seat.select(*SEAT_FULL).where(Seat.event == event_id).order_by(
-        Seat.y, Seat.x, Seat.id
+    return (
+        await Seat.select(*SEAT_FULL)
+        .where(Seat.event == event_id)
+        .order_by(Seat.y, Seat.x, Seat.id)
     )
 
 
@@ -81,9 +93,9 @@ async def free_seats(event_id: str, now_ms: int, category: str | None) -> list[d
     where: Where | And | Or = (Seat.event == event_id) & _free_now(now_ms)
     if category is not None:
         where = where & (Seat.category == category)
-    return await Seat.select(
-        Seat.id, Seat.section, Seat.row, Seat.number, Seat.x, Seat.y
-    ).where(where)
+    return await Seat.select(Seat.id, Seat.section, Seat.row, Seat.number, Seat.x, Seat.y).where(
+        where
+    )
 
 
 async def hold_free(
@@ -122,7 +134,9 @@ async def extend_own_holds(
         .returning(*SEAT_STATE)
     )
     capped = await (
-        Seat.update({Seat.held_until_ms: Seat.held_since_ms + cap_ms, Seat.version: Seat.version + 1})
+        Seat.update(
+            {Seat.held_until_ms: Seat.held_since_ms + cap_ms, Seat.version: Seat.version + 1}
+        )
         .where(
             own
             & (Seat.held_since_ms < until_ms - cap_ms)
@@ -183,7 +197,11 @@ async def count_user_seats(event_id: str, user_id: str, now_ms: int) -> int:
     rows = await Seat.raw(
         'SELECT count(*) AS n FROM "bo_seat" WHERE "event" = {} AND "holder" = {} '
         'AND ("status" = {} OR ("status" = {} AND "held_until_ms" > {}))',
-        event_id, user_id, BOOKED, HELD, now_ms,
+        event_id,
+        user_id,
+        BOOKED,
+        HELD,
+        now_ms,
     )
     return int(rows[0]["n"])
 
@@ -218,9 +236,7 @@ async def release_holds(
     where = (Seat.event == event_id) & (Seat.status == HELD) & (Seat.holder == user_id)
     if seat_ids is not None:
         where = where & Seat.id.is_in(list(seat_ids))
-    return await (
-        Seat.update(_freed()).where(where).returning(*SEAT_STATE, Seat.event)
-    )
+    return await Seat.update(_freed()).where(where).returning(*SEAT_STATE, Seat.event)
 
 
 async def expire_holds(now_ms: int, limit_event: str | None = None) -> list[dict[str, Any]]:
@@ -284,8 +300,10 @@ async def event_of_seat(seat_id: str) -> str:
 
 
 async def user_bookings(user_id: str) -> list[dict[str, Any]]:
-    return await Booking.select().where(Booking.user == user_id).order_by(
-        Booking.created_at, ascending=False
+    return (
+        await Booking.select()
+        .where(Booking.user == user_id)
+        .order_by(Booking.created_at, ascending=False)
     )
 
 
@@ -337,9 +355,7 @@ async def event_with_seats(
         event["categories"] = json.loads(event["categories"])
     if not is_postgres(engine):
         event["is_demo"] = bool(event["is_demo"])
-    seats = [
-        {c: row[f"s_{c}"] for c in _SEAT_COLUMNS} for row in rows if row["s_id"] is not None
-    ]
+    seats = [{c: row[f"s_{c}"] for c in _SEAT_COLUMNS} for row in rows if row["s_id"] is not None]
     return event, seats, int(first["now_ms"])
 
 
@@ -401,8 +417,10 @@ async def event_seat_map(engine: Engine[Any], event_id: str) -> dict[str, Any]:
             "held": list(zip(row["held_i"] or [], row["held_until"] or [], strict=True)),
             "taken": list(zip(row["taken_i"] or [], row["taken_by"] or [], strict=True)),
         }
-    rows = await Seat.select(*SEAT_STATE).where(Seat.event == event_id).order_by(
-        Seat.y, Seat.x, Seat.id
+    rows = (
+        await Seat.select(*SEAT_STATE)
+        .where(Seat.event == event_id)
+        .order_by(Seat.y, Seat.x, Seat.id)
     )
     letters, held, taken = [], [], []
     for i, r in enumerate(rows):

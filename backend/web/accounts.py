@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from litestar import Controller, Request, get, post
 from litestar.security.jwt import JWTAuth
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -35,7 +35,10 @@ class AccountController(Controller):
 
     @post("/signup", status_code=HTTP_201_CREATED, opt=PUBLIC)
     async def sign_up(
-        self, request: Request[Any, Any, Any], data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService],
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CredentialsIn],
+        accounts: NamedDependency[AccountService],
         throttle: NamedDependency[Throttle],
     ) -> UserOut:
         """Create an account. 409 if the email is taken; 400 for a bad email or short password."""
@@ -44,7 +47,10 @@ class AccountController(Controller):
 
     @post("/signin", status_code=HTTP_200_OK, opt=PUBLIC)
     async def sign_in(
-        self, request: Request[Any, Any, Any], data: JSONBody[CredentialsIn], accounts: NamedDependency[AccountService],
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[CredentialsIn],
+        accounts: NamedDependency[AccountService],
         throttle: NamedDependency[Throttle],
     ) -> TokenOut:
         """Exchange credentials for a bearer token (HS256 JWT, one hour or less)."""
@@ -54,10 +60,16 @@ class AccountController(Controller):
         auth: JWTAuth[Any, Any] = request.app.state.jwt_auth
         lifetime = auth.default_token_expiration
         token = auth.create_token(identifier=str(user["id"]), token_expiration=lifetime)
-        return TokenOut(token=token, token_type="Bearer", expires_in=int(lifetime.total_seconds()))
+        return TokenOut(
+            token=token,
+            token_type="Bearer",  # noqa: S106 (the scheme's name, not a secret)
+            expires_in=int(lifetime.total_seconds()),
+        )
 
     @get("/me")
-    async def me(self, user_id: NamedDependency[str], accounts: NamedDependency[AccountService]) -> UserOut:
+    async def me(
+        self, user_id: NamedDependency[str], accounts: NamedDependency[AccountService]
+    ) -> UserOut:
         """The caller."""
         user = await accounts.get(user_id)
         if user is None:

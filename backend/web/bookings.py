@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar import Controller, Request, Response, delete, get, post
 from litestar.status_codes import HTTP_201_CREATED
 
 from backend.booking.records import BookingRecord
@@ -51,7 +51,9 @@ async def book_idempotently(
 
 def _json(status: int, body: bytes, replayed: bool = False) -> Response[Any]:
     headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return Response(content=body, status_code=status, media_type="application/json", headers=headers)
+    return Response(
+        content=body, status_code=status, media_type="application/json", headers=headers
+    )
 
 
 class BookingController(Controller):
@@ -59,8 +61,12 @@ class BookingController(Controller):
 
     @post("/book", status_code=HTTP_201_CREATED)
     async def book_one(
-        self, request: Request[Any, Any, Any], data: JSONBody[SeedBookIn], user_id: NamedDependency[str],
-        booking: NamedDependency[BookingService], idempotency: NamedDependency[Idempotency],
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[SeedBookIn],
+        user_id: NamedDependency[str],
+        booking: NamedDependency[BookingService],
+        idempotency: NamedDependency[Idempotency],
     ) -> Response[Any]:
         """The seed's single-seat booking: `{seatId}` → `{success: true, booking}`."""
         seat_id = str(data.seat_id)
@@ -70,18 +76,28 @@ class BookingController(Controller):
             return msgspec.json.encode(OneBookingOut(success=True, booking=booking_out(records[0])))
 
         return await book_idempotently(
-            request, user_id, idempotency,
-            lambda hook: booking.book_seats(user_id, event_id, [seat_id], on_commit=hook), render,
+            request,
+            user_id,
+            idempotency,
+            lambda hook: booking.book_seats(user_id, event_id, [seat_id], on_commit=hook),
+            render,
         )
 
     @get("/bookings")
-    async def my_bookings(self, user_id: NamedDependency[str], booking: NamedDependency[BookingService]) -> BookingsOut:
+    async def my_bookings(
+        self, user_id: NamedDependency[str], booking: NamedDependency[BookingService]
+    ) -> BookingsOut:
         """The caller's own bookings, newest first, with seat and event."""
         records = await booking.list_bookings(user_id)
         return BookingsOut(success=True, bookings=[booking_out(r) for r in records])
 
     @delete("/bookings/{booking_id:str}", status_code=200)
-    async def cancel(self, booking_id: FromPath[str], user_id: NamedDependency[str], booking: NamedDependency[BookingService]) -> OneBookingOut:
+    async def cancel(
+        self,
+        booking_id: FromPath[str],
+        user_id: NamedDependency[str],
+        booking: NamedDependency[BookingService],
+    ) -> OneBookingOut:
         """Cancel the caller's booking; the seat turns free for everyone, live."""
         record = await booking.cancel_booking(user_id, parse_id(booking_id, "booking id"))
         return OneBookingOut(success=True, booking=booking_out(record))

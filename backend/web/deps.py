@@ -47,7 +47,9 @@ def current_user_id(request: Request[Any, Any, Any]) -> str:
     return str(request.user["id"])
 
 
-def optional_user_id(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> str | None:
+def optional_user_id(
+    request: Request[Any, Any, Any], settings: NamedDependency[Settings]
+) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

@@ -6,9 +6,9 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from backend.booking.events import EventService
@@ -16,9 +16,9 @@ from backend.booking.layout import Category, RowSpec, SectionSpec, from_labels, 
 from backend.booking.service import BookingService
 from backend.errors import InvalidInput
 from backend.timefmt import iso_from_ms
+from backend.web.bookings import book_idempotently
 from backend.web.deps import parse_id
 from backend.web.idempotency import Idempotency
-from backend.web.bookings import book_idempotently
 from backend.web.schemas import (
     BookIn,
     BookingsOut,
@@ -60,8 +60,12 @@ def _layout(data: JSONBody[EventIn]) -> Any:
             name=s.name.strip(),
             category=s.category,
             rows=tuple(
-                RowSpec(label=r.label.strip(), seats=r.seats, category=r.category,
-                        accessible=tuple(r.accessible))
+                RowSpec(
+                    label=r.label.strip(),
+                    seats=r.seats,
+                    category=r.category,
+                    accessible=tuple(r.accessible),
+                )
                 for r in s.rows
             ),
         )
@@ -76,7 +80,12 @@ class EventController(Controller):
     tags = ["events"]
 
     @post("/", status_code=HTTP_201_CREATED)
-    async def create_event(self, data: JSONBody[EventIn], user_id: NamedDependency[str], events: NamedDependency[EventService]) -> EventOut:
+    async def create_event(
+        self,
+        data: JSONBody[EventIn],
+        user_id: NamedDependency[str],
+        events: NamedDependency[EventService],
+    ) -> EventOut:
         """Create an event from seat labels or a layout; the caller becomes its organiser."""
         layout = _layout(data)
         event_id = await events.create(
@@ -99,7 +108,10 @@ class EventController(Controller):
 
     @get("/{event_id:str}", opt=PUBLIC)
     async def get_event(
-        self, event_id: FromPath[str], events: NamedDependency[EventService], maybe_user_id: NamedDependency[str | None]
+        self,
+        event_id: FromPath[str],
+        events: NamedDependency[EventService],
+        maybe_user_id: NamedDependency[str | None],
     ) -> EventOut:
         """The event with every seat's live status; `mine` marks the caller's own seats."""
         event, seats, now = await events.detail(parse_id(event_id, "event id"))
@@ -107,7 +119,11 @@ class EventController(Controller):
 
     @patch("/{event_id:str}")
     async def update_event(
-        self, event_id: FromPath[str], data: JSONBody[EventPatchIn], user_id: NamedDependency[str], events: NamedDependency[EventService]
+        self,
+        event_id: FromPath[str],
+        data: JSONBody[EventPatchIn],
+        user_id: NamedDependency[str],
+        events: NamedDependency[EventService],
     ) -> EventOut:
         """Change an event's name, venue, time, hold time or seat limit (organiser only)."""
         eid = parse_id(event_id, "event id")
@@ -127,13 +143,22 @@ class EventController(Controller):
         return event_out(event, seats, now, user_id)
 
     @delete("/{event_id:str}", status_code=HTTP_204_NO_CONTENT)
-    async def delete_event(self, event_id: FromPath[str], user_id: NamedDependency[str], events: NamedDependency[EventService]) -> None:
+    async def delete_event(
+        self,
+        event_id: FromPath[str],
+        user_id: NamedDependency[str],
+        events: NamedDependency[EventService],
+    ) -> None:
         """Delete an event (organiser only; 409 while it has active bookings)."""
         await events.delete(user_id, parse_id(event_id, "event id"))
 
     @post("/{event_id:str}/holds", status_code=HTTP_201_CREATED)
     async def hold(
-        self, event_id: FromPath[str], data: JSONBody[HoldIn], user_id: NamedDependency[str], booking: NamedDependency[BookingService]
+        self,
+        event_id: FromPath[str],
+        data: JSONBody[HoldIn],
+        user_id: NamedDependency[str],
+        booking: NamedDependency[BookingService],
     ) -> HoldOut:
         """Hold seats by id (all or nothing) or the best `count` adjacent free seats."""
         eid = parse_id(event_id, "event id")
@@ -154,7 +179,10 @@ class EventController(Controller):
 
     @delete("/{event_id:str}/holds", status_code=HTTP_200_OK)
     async def release(
-        self, request: Request[Any, Any, Any], event_id: FromPath[str], user_id: NamedDependency[str],
+        self,
+        request: Request[Any, Any, Any],
+        event_id: FromPath[str],
+        user_id: NamedDependency[str],
         booking: NamedDependency[BookingService],
     ) -> ReleaseOut:
         """Release the caller's holds on this event (all, or `seatIds`)."""
@@ -173,8 +201,13 @@ class EventController(Controller):
 
     @post("/{event_id:str}/bookings", status_code=HTTP_201_CREATED)
     async def book(
-        self, request: Request[Any, Any, Any], event_id: FromPath[str], data: JSONBody[BookIn], user_id: NamedDependency[str],
-        booking: NamedDependency[BookingService], idempotency: NamedDependency[Idempotency],
+        self,
+        request: Request[Any, Any, Any],
+        event_id: FromPath[str],
+        data: JSONBody[BookIn],
+        user_id: NamedDependency[str],
+        booking: NamedDependency[BookingService],
+        idempotency: NamedDependency[Idempotency],
     ) -> Response[Any]:
         """Book seats the caller holds (or free seats), all or nothing. Honours Idempotency-Key."""
         eid = parse_id(event_id, "event id")
@@ -186,6 +219,9 @@ class EventController(Controller):
             )
 
         return await book_idempotently(
-            request, user_id, idempotency,
-            lambda hook: booking.book_seats(user_id, eid, seat_ids, on_commit=hook), render,
+            request,
+            user_id,
+            idempotency,
+            lambda hook: booking.book_seats(user_id, eid, seat_ids, on_commit=hook),
+            render,
         )

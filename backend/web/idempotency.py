@@ -56,9 +56,11 @@ class Idempotency:
         for _ in range(3):
             async with write_transaction(self.engine):
                 now = await now_ms(self.engine)
-                row = await IdempotencyKey.select().where(
-                    (IdempotencyKey.user == user_id) & (IdempotencyKey.key == key)
-                ).first()
+                row = (
+                    await IdempotencyKey.select()
+                    .where((IdempotencyKey.user == user_id) & (IdempotencyKey.key == key))
+                    .first()
+                )
                 if row is None:
                     try:
                         await IdempotencyKey.insert(
@@ -86,31 +88,42 @@ class Idempotency:
                         "a request with this Idempotency-Key is still in progress; retry shortly"
                     )
                 # The first request's process died mid-way: take the key over.
-                taken = await IdempotencyKey.update(
-                    {IdempotencyKey.owner_token: token, IdempotencyKey.lease_until_ms: now + self.lease_ms}
-                ).where(
-                    (IdempotencyKey.id == row["id"])
-                    & (IdempotencyKey.owner_token == row["owner_token"])
-                    & (IdempotencyKey.state == "in_flight")
-                ).returning(IdempotencyKey.id)
+                taken = (
+                    await IdempotencyKey.update(
+                        {
+                            IdempotencyKey.owner_token: token,
+                            IdempotencyKey.lease_until_ms: now + self.lease_ms,
+                        }
+                    )
+                    .where(
+                        (IdempotencyKey.id == row["id"])
+                        & (IdempotencyKey.owner_token == row["owner_token"])
+                        & (IdempotencyKey.state == "in_flight")
+                    )
+                    .returning(IdempotencyKey.id)
+                )
                 if taken:
                     return Ticket(user_id, key, token)
         raise IdempotencyInFlight("this Idempotency-Key is contended; retry shortly")
 
     async def finish(self, ticket: Ticket, status: int, body: str) -> None:
         """Store the response; run inside the booking's transaction."""
-        done = await IdempotencyKey.update(
-            {
-                IdempotencyKey.state: "done",
-                IdempotencyKey.response_status: status,
-                IdempotencyKey.response_body: body,
-            }
-        ).where(
-            (IdempotencyKey.user == ticket.user_id)
-            & (IdempotencyKey.key == ticket.key)
-            & (IdempotencyKey.owner_token == ticket.token)
-            & (IdempotencyKey.state == "in_flight")
-        ).returning(IdempotencyKey.id)
+        done = (
+            await IdempotencyKey.update(
+                {
+                    IdempotencyKey.state: "done",
+                    IdempotencyKey.response_status: status,
+                    IdempotencyKey.response_body: body,
+                }
+            )
+            .where(
+                (IdempotencyKey.user == ticket.user_id)
+                & (IdempotencyKey.key == ticket.key)
+                & (IdempotencyKey.owner_token == ticket.token)
+                & (IdempotencyKey.state == "in_flight")
+            )
+            .returning(IdempotencyKey.id)
+        )
         if not done:
             # A retry took the key over while this request stalled: this one must not
             # commit, or the key's stored answer and the bookings would disagree.

@@ -103,8 +103,8 @@ class EventIn(In):
 
 class EventPatchIn(In):
     name: Name | msgspec.UnsetType = msgspec.UNSET
-    venue: ShortText | None | msgspec.UnsetType = msgspec.UNSET
-    starts_at: datetime | None | msgspec.UnsetType = msgspec.UNSET
+    venue: ShortText | msgspec.UnsetType | None = msgspec.UNSET
+    starts_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     hold_seconds: HoldSeconds | msgspec.UnsetType = msgspec.UNSET
     max_seats_per_user: MaxSeats | msgspec.UnsetType = msgspec.UNSET
 

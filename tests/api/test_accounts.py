@@ -15,13 +15,17 @@ from tests.support.services import TEST_SECRET, unique_name
 
 async def test_signup_signin_me(api: Api) -> None:
     client = api.client
-    created = await client.post("/signup", json={"email": "  Ada@Example.COM ", "password": "s3cret-pass"})
+    created = await client.post(
+        "/signup", json={"email": "  Ada@Example.COM ", "password": "s3cret-pass"}
+    )
     assert created.status_code == 201
     body = created.json()
     assert body["email"] == "ada@example.com"  # normalised
     assert set(body) == {"id", "email", "createdAt"}
 
-    signed = await client.post("/signin", json={"email": "ADA@example.com", "password": "s3cret-pass"})
+    signed = await client.post(
+        "/signin", json={"email": "ADA@example.com", "password": "s3cret-pass"}
+    )
     assert signed.status_code == 200
     token = signed.json()
     assert token["tokenType"] == "Bearer" and 0 < token["expiresIn"] <= 3600
@@ -39,7 +43,9 @@ async def test_password_is_hashed_with_argon2id_at_owasp_minimum(api: Api) -> No
 
 async def test_email_taken_is_409(api: Api) -> None:
     user = await api.user()
-    again = await api.client.post("/signup", json={"email": user["email"].upper(), "password": "whatever123"})
+    again = await api.client.post(
+        "/signup", json={"email": user["email"].upper(), "password": "whatever123"}
+    )
     assert again.status_code == 409
     assert again.json() == {
         "success": False,
@@ -57,7 +63,9 @@ async def test_email_taken_is_409(api: Api) -> None:
         ({"email": 5, "password": "long enough"}, "email"),
     ],
 )
-async def test_bad_signup_is_400_with_a_message(api: Api, body: dict[str, Any], fragment: str) -> None:
+async def test_bad_signup_is_400_with_a_message(
+    api: Api, body: dict[str, Any], fragment: str
+) -> None:
     response = await api.client.post("/signup", json=body)
     assert response.status_code == 400
     assert response.json()["success"] is False
@@ -66,8 +74,12 @@ async def test_bad_signup_is_400_with_a_message(api: Api, body: dict[str, Any], 
 
 async def test_unknown_email_and_wrong_password_get_the_same_401(api: Api) -> None:
     user = await api.user()
-    wrong = await api.client.post("/signin", json={"email": user["email"], "password": "wrong password"})
-    unknown = await api.client.post("/signin", json={"email": "nobody@example.com", "password": "wrong password"})
+    wrong = await api.client.post(
+        "/signin", json={"email": user["email"], "password": "wrong password"}
+    )
+    unknown = await api.client.post(
+        "/signin", json={"email": "nobody@example.com", "password": "wrong password"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
 
@@ -90,8 +102,12 @@ async def test_tokens_are_checked(api: Api) -> None:
         "expired": _token(sub=user["id"], exp=now - timedelta(seconds=5)),
         "no exp": _token(sub=user["id"]),
         "no sub": _token(exp=now + timedelta(minutes=5)),
-        "wrong key": jwt.encode({"sub": user["id"], "exp": now + timedelta(minutes=5)}, "k" * 40, algorithm="HS256"),
-        "alg none": jwt.encode({"sub": user["id"], "exp": now + timedelta(minutes=5)}, None, algorithm="none"),
+        "wrong key": jwt.encode(
+            {"sub": user["id"], "exp": now + timedelta(minutes=5)}, "k" * 40, algorithm="HS256"
+        ),
+        "alg none": jwt.encode(
+            {"sub": user["id"], "exp": now + timedelta(minutes=5)}, None, algorithm="none"
+        ),
         "HS512": _hs512(sub=user["id"], exp=now + timedelta(minutes=5)),
         "garbage": "not.a.token",
     }
@@ -101,7 +117,9 @@ async def test_tokens_are_checked(api: Api) -> None:
         assert response.json()["success"] is False
     assert (await api.client.get("/me")).status_code == 401
     good = _token(sub=user["id"], exp=now + timedelta(minutes=5), iat=now)
-    assert (await api.client.get("/me", headers={"Authorization": f"Bearer {good}"})).status_code == 200
+    assert (
+        await api.client.get("/me", headers={"Authorization": f"Bearer {good}"})
+    ).status_code == 200
 
 
 async def test_no_response_carries_the_password_or_its_hash(api: Api) -> None:
@@ -111,8 +129,12 @@ async def test_no_response_carries_the_password_or_its_hash(api: Api) -> None:
     assert row is not None
     texts = [
         (await api.client.get("/me", headers=user["headers"])).text,
-        (await api.client.post("/signin", json={"email": user["email"], "password": password})).text,
-        (await api.client.post("/signup", json={"email": user["email"], "password": password})).text,
+        (
+            await api.client.post("/signin", json={"email": user["email"], "password": password})
+        ).text,
+        (
+            await api.client.post("/signup", json={"email": user["email"], "password": password})
+        ).text,
     ]
     for text in texts:
         assert password not in text
@@ -135,7 +157,9 @@ async def test_signin_is_throttled_per_account_with_retry_after(settings: Any) -
         email = f"throttle-{time.time_ns()}@example.com"
         await client.post("/signup", json={"email": email, "password": "password123"})
         codes = [
-            (await client.post("/signin", json={"email": email, "password": "nope-nope"})).status_code
+            (
+                await client.post("/signin", json={"email": email, "password": "nope-nope"})
+            ).status_code
             for _ in range(4)
         ]
         assert codes == [401, 401, 401, 429]
@@ -145,7 +169,9 @@ async def test_signin_is_throttled_per_account_with_retry_after(settings: Any) -
         assert limited.json()["code"] == "throttled"
 
 
-async def test_unknown_email_still_pays_for_one_hash_check(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unknown_email_still_pays_for_one_hash_check(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Both sign-in failures run argon2 once, so their timing does not tell them apart."""
     from backend import accounts
 
@@ -163,7 +189,9 @@ async def test_unknown_email_still_pays_for_one_hash_check(api: Api, monkeypatch
             return real.verify(hash_, password)
 
     monkeypatch.setattr(accounts, "HASHER", Counting())
-    await api.client.post("/signin", json={"email": "nobody-here@example.com", "password": "guess-one"})
+    await api.client.post(
+        "/signin", json={"email": "nobody-here@example.com", "password": "guess-one"}
+    )
     await api.client.post("/signin", json={"email": user["email"], "password": "guess-two"})
     assert calls == ["guess-one", "guess-two"]
 
@@ -184,7 +212,8 @@ async def test_over_the_seat_limit_is_refused(api: Api) -> None:
     owner = await api.user()
     rows = [{"label": f"R{i}", "seats": 1000} for i in range(101)]
     response = await api.client.post(
-        "/events", json={"name": "Too big", "layout": {"sections": [{"name": "S", "rows": rows}]}},
+        "/events",
+        json={"name": "Too big", "layout": {"sections": [{"name": "S", "rows": rows}]}},
         headers=owner["headers"],
     )
     assert response.status_code == 400 and "100000" in response.json()["message"]

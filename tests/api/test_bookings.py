@@ -6,18 +6,24 @@ from typing import Any
 from tests.conftest import Api
 
 
-async def book(api: Api, who: dict[str, Any], event_id: str, ids: list[str], key: str | None = None) -> Any:
+async def book(
+    api: Api, who: dict[str, Any], event_id: str, ids: list[str], key: str | None = None
+) -> Any:
     headers = dict(who["headers"])
     if key:
         headers["Idempotency-Key"] = key
-    return await api.client.post(f"/events/{event_id}/bookings", json={"seatIds": ids}, headers=headers)
+    return await api.client.post(
+        f"/events/{event_id}/bookings", json={"seatIds": ids}, headers=headers
+    )
 
 
 async def test_book_held_seats_then_list_and_cancel(api: Api) -> None:
     owner, a, b = await api.user(), await api.user(), await api.user()
     event = await api.event(owner)
     ids = [s["id"] for s in event["seats"][:2]]
-    await api.client.post(f"/events/{event['id']}/holds", json={"seatIds": ids}, headers=a["headers"])
+    await api.client.post(
+        f"/events/{event['id']}/holds", json={"seatIds": ids}, headers=a["headers"]
+    )
     response = await book(api, a, event["id"], ids)
     assert response.status_code == 201
     bookings = response.json()["bookings"]
@@ -37,7 +43,9 @@ async def test_book_held_seats_then_list_and_cancel(api: Api) -> None:
     assert (await api.seats(event["id"]))[ids[0]]["status"] == "available"
     # The seat can be booked again by someone else once cancelled.
     assert (await book(api, b, event["id"], [ids[0]])).status_code == 201
-    unknown = await api.client.delete("/bookings/6f1c1d2e-0000-4000-8000-000000000000", headers=a["headers"])
+    unknown = await api.client.delete(
+        "/bookings/6f1c1d2e-0000-4000-8000-000000000000", headers=a["headers"]
+    )
     assert unknown.status_code == 404
 
 
@@ -61,7 +69,9 @@ async def test_seed_book_endpoint(api: Api) -> None:
     assert first.json()["success"] is True and first.json()["booking"]["seatId"] == seat
     second = await api.client.post("/book", json={"seatId": seat}, headers=b["headers"])
     assert second.status_code == 409 and second.json()["success"] is False
-    missing = await api.client.post("/book", json={"seatId": "6f1c1d2e-0000-4000-8000-000000000000"}, headers=a["headers"])
+    missing = await api.client.post(
+        "/book", json={"seatId": "6f1c1d2e-0000-4000-8000-000000000000"}, headers=a["headers"]
+    )
     assert missing.status_code == 404
     assert (await api.client.post("/book", json={"seatId": seat})).status_code == 401
 
@@ -70,7 +80,9 @@ async def test_an_expired_hold_cannot_be_booked_after_someone_else_booked(api: A
     owner, a, b = await api.user(), await api.user(), await api.user()
     event = await api.event(owner, holdSeconds=1)
     seat = event["seats"][0]["id"]
-    await api.client.post(f"/events/{event['id']}/holds", json={"seatIds": [seat]}, headers=a["headers"])
+    await api.client.post(
+        f"/events/{event['id']}/holds", json={"seatIds": [seat]}, headers=a["headers"]
+    )
     await asyncio.sleep(1.3)
     assert (await book(api, b, event["id"], [seat])).status_code == 201
     late = await book(api, a, event["id"], [seat])
@@ -90,8 +102,16 @@ async def test_idempotency_key_replays_the_first_response(api: Api) -> None:
     # Same key, different body → 422; the seed endpoint honours keys too.
     other = await book(api, a, event["id"], [event["seats"][1]["id"]], key="order-1")
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
-    seed1 = await api.client.post("/book", json={"seatId": event["seats"][2]["id"]}, headers={**a["headers"], "Idempotency-Key": "s"})
-    seed2 = await api.client.post("/book", json={"seatId": event["seats"][2]["id"]}, headers={**a["headers"], "Idempotency-Key": "s"})
+    seed1 = await api.client.post(
+        "/book",
+        json={"seatId": event["seats"][2]["id"]},
+        headers={**a["headers"], "Idempotency-Key": "s"},
+    )
+    seed2 = await api.client.post(
+        "/book",
+        json={"seatId": event["seats"][2]["id"]},
+        headers={**a["headers"], "Idempotency-Key": "s"},
+    )
     assert seed1.status_code == seed2.status_code == 201 and seed1.json() == seed2.json()
 
 
@@ -103,7 +123,11 @@ async def test_idempotency_keys_are_per_user_and_failures_can_be_retried(api: Ap
     # b's "k" is b's own key, not a replay of a's booking.
     assert (await book(api, b, event["id"], [s1], key="k")).status_code == 409
     # A failed attempt is not remembered: after the conflict clears, the same key works.
-    await api.client.delete(f"/bookings/{(await api.client.get('/bookings', headers=a['headers'])).json()['bookings'][0]['id']}", headers=a["headers"])
+    first = (await api.client.get("/bookings", headers=a["headers"])).json()["bookings"][0]
+    await api.client.delete(
+        f"/bookings/{first['id']}",
+        headers=a["headers"],
+    )
     assert (await book(api, b, event["id"], [s1], key="k")).status_code == 201
     assert (await book(api, b, event["id"], [s2], key="x" * 256)).status_code == 400
 
@@ -115,12 +139,16 @@ async def test_idempotency_key_in_flight_is_409(api: Api) -> None:
     event = await api.event(owner)
     seat = event["seats"][0]["id"]
     path = f"/events/{event['id']}/bookings"
-    body = ('{"seatIds":["%s"]}' % seat).encode()
+    body = f'{{"seatIds":["{seat}"]}}'.encode()
     idem = api.client.app.state.idempotency
     # A first request has claimed the key and is still running.
     claim = await api.run(idem.begin, a["id"], "slow", request_hash("POST", path, body))
     assert claim.__class__.__name__ == "Ticket"
-    response = await api.client.post(path, content=body, headers={**a["headers"], "Idempotency-Key": "slow", "Content-Type": "application/json"})
+    response = await api.client.post(
+        path,
+        content=body,
+        headers={**a["headers"], "Idempotency-Key": "slow", "Content-Type": "application/json"},
+    )
     assert response.status_code == 409 and response.json()["code"] == "idempotency_in_flight"
 
 

@@ -16,8 +16,15 @@ from tests.support.services import REDIS_URL, TEST_SECRET, require_services, uni
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_all(commands: list[list[str]], env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
-    procs = [subprocess.Popen(c, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for c in commands]
+def run_all(
+    commands: list[list[str]], env: dict[str, str]
+) -> list[subprocess.CompletedProcess[str]]:
+    procs = [
+        subprocess.Popen(
+            c, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for c in commands
+    ]
     results = []
     for proc in procs:
         out, _ = proc.communicate(timeout=120)
@@ -29,8 +36,14 @@ def test_concurrent_migrate_and_demo_on_postgres(tmp_path: Path) -> None:
     require_services()
     name = unique_name("bo_cli")
     url = asyncio.run(create_pg_database(name))
-    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "DATABASE_URL": url, "REDIS_URL": REDIS_URL,
-           "JWT_SECRET": TEST_SECRET, "REDIS_PREFIX": unique_name("botestcli")}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATA_DIR": str(tmp_path),
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS_URL,
+        "JWT_SECRET": TEST_SECRET,
+        "REDIS_PREFIX": unique_name("botestcli"),
+    }
     try:
         cmd = [sys.executable, "-m", "backend.cli"]
         for result in run_all([[*cmd, "migrate"]] * 3, env):
@@ -59,13 +72,23 @@ def test_migrate_and_demo_on_sqlite(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path)}
     cmd = [sys.executable, "-m", "backend.cli"]
     assert subprocess.run([*cmd, "migrate"], cwd=ROOT, env=env, timeout=120).returncode == 0
-    first = subprocess.run([*cmd, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    second = subprocess.run([*cmd, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    first = subprocess.run(
+        [*cmd, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    second = subprocess.run(
+        [*cmd, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert "demo event" in first.stdout and "exists" not in first.stdout
     assert "demo event exists" in second.stdout
 
 
 @pytest.mark.parametrize("command", [["--help"]])
 def test_cli_help(command: list[str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "backend.cli", *command], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.cli", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "serve" in result.stdout

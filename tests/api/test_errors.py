@@ -41,7 +41,15 @@ def cases(event: str, seat: str) -> list[tuple[str, str, Any, int]]:
         ("PATCH", f"/events/{event}", {"holdSeconds": "long"}, 400),
         ("PATCH", f"/events/{event}", {"name": ""}, 400),
         ("POST", "/events", {"name": "x", "layout": {"sections": "nope"}}, 400),
-        ("POST", "/events", {"name": "x", "layout": {"sections": [{"name": "S", "rows": [{"label": "A", "seats": -1}]}]}}, 400),
+        (
+            "POST",
+            "/events",
+            {
+                "name": "x",
+                "layout": {"sections": [{"name": "S", "rows": [{"label": "A", "seats": -1}]}]},
+            },
+            400,
+        ),
         ("POST", "/signup", b"\xff\xfe", 400),
         ("POST", "/signin", {"email": [], "password": {}}, 400),
     ]

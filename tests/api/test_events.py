@@ -12,10 +12,14 @@ LAYOUT = {
         {"id": "std", "name": "Standard", "colour": "#0000aa", "price": 4000},
     ],
     "sections": [
-        {"name": "Stalls", "category": "std", "rows": [
-            {"label": "A", "seats": 6, "category": "vip", "accessible": [1, 6]},
-            {"label": "B", "seats": 8},
-        ]},
+        {
+            "name": "Stalls",
+            "category": "std",
+            "rows": [
+                {"label": "A", "seats": 6, "category": "vip", "accessible": [1, 6]},
+                {"label": "B", "seats": 8},
+            ],
+        },
         {"name": "Circle", "category": "std", "rows": [{"label": "A", "seats": 4}]},
     ],
 }
@@ -28,14 +32,26 @@ async def test_create_from_seed_labels(api: Api) -> None:
     assert event["holdSeconds"] == 600 and event["maxSeatsPerUser"] == 3  # capped by seat count
     assert event["counts"] == {"total": 3, "available": 3, "held": 0, "booked": 0}
     seat = next(s for s in event["seats"] if s["label"] == "B1")
-    assert (seat["row"], seat["number"], seat["status"], seat["version"]) == ("B", 1, "available", 1)
+    assert (seat["row"], seat["number"], seat["status"], seat["version"]) == (
+        "B",
+        1,
+        "available",
+        1,
+    )
     assert {"x", "y", "category", "section", "accessible"} <= set(seat)
 
 
 async def test_create_from_layout_with_categories_and_accessible_seats(api: Api) -> None:
     owner = await api.user()
-    event = await api.event(owner, name="Layout", layout=LAYOUT, holdSeconds=30, maxSeatsPerUser=4,
-                            venue="Hall", startsAt="2030-01-02T19:30:00Z")
+    event = await api.event(
+        owner,
+        name="Layout",
+        layout=LAYOUT,
+        holdSeconds=30,
+        maxSeatsPerUser=4,
+        venue="Hall",
+        startsAt="2030-01-02T19:30:00Z",
+    )
     assert event["counts"]["total"] == 18
     assert event["holdSeconds"] == 30 and event["maxSeatsPerUser"] == 4
     assert event["venue"] == "Hall" and event["startsAt"] == "2030-01-02T19:30:00.000Z"
@@ -50,8 +66,12 @@ async def test_list_has_live_counts(api: Api) -> None:
     owner = await api.user()
     event = await api.event(owner)
     seat_ids = [s["id"] for s in event["seats"][:3]]
-    await api.client.post(f"/events/{event['id']}/holds", json={"seatIds": seat_ids[:2]}, headers=owner["headers"])
-    await api.client.post(f"/events/{event['id']}/bookings", json={"seatIds": seat_ids[2:]}, headers=owner["headers"])
+    await api.client.post(
+        f"/events/{event['id']}/holds", json={"seatIds": seat_ids[:2]}, headers=owner["headers"]
+    )
+    await api.client.post(
+        f"/events/{event['id']}/bookings", json={"seatIds": seat_ids[2:]}, headers=owner["headers"]
+    )
     listed = (await api.client.get("/events")).json()["events"]
     mine = next(e for e in listed if e["id"] == event["id"])
     assert mine["counts"] == {"total": 30, "available": 27, "held": 2, "booked": 1}
@@ -61,7 +81,9 @@ async def test_detail_marks_only_the_callers_seats_as_mine(api: Api) -> None:
     owner, other = await api.user(), await api.user()
     event = await api.event(owner)
     seat = event["seats"][0]["id"]
-    await api.client.post(f"/events/{event['id']}/holds", json={"seatIds": [seat]}, headers=owner["headers"])
+    await api.client.post(
+        f"/events/{event['id']}/holds", json={"seatIds": [seat]}, headers=owner["headers"]
+    )
     assert (await api.seats(event["id"], owner))[seat]["mine"] is True
     theirs = (await api.seats(event["id"], other))[seat]
     assert theirs["status"] == "held" and "mine" not in theirs and theirs["heldUntil"]
@@ -80,7 +102,17 @@ async def test_detail_marks_only_the_callers_seats_as_mine(api: Api) -> None:
         ({"name": "x", "seats": ["A1"], "holdSeconds": 0}, "holdSeconds"),
         ({"name": "x", "seats": ["A1"], "holdSeconds": 7201}, "holdSeconds"),
         ({"name": "x", "seats": ["A1", "A2"], "maxSeatsPerUser": 3}, "maxSeatsPerUser"),
-        ({"name": "x", "layout": {"sections": [{"name": "S", "rows": [{"label": "A", "seats": 2, "category": "zz"}]}]}}, "category"),
+        (
+            {
+                "name": "x",
+                "layout": {
+                    "sections": [
+                        {"name": "S", "rows": [{"label": "A", "seats": 2, "category": "zz"}]}
+                    ]
+                },
+            },
+            "category",
+        ),
         ({"name": "x", "seats": ["A1"], "layout": LAYOUT}, "not both"),
         ({"name": "x", "seats": "A1"}, "seats"),
     ],
@@ -106,7 +138,9 @@ async def test_organiser_can_patch_others_cannot(api: Api) -> None:
     denied = await api.client.patch(path, json={"name": "Hijacked"}, headers=other["headers"])
     assert denied.status_code == 403
     changed = await api.client.patch(
-        path, json={"name": "Renamed", "holdSeconds": 5, "organiserId": other["id"]}, headers=owner["headers"]
+        path,
+        json={"name": "Renamed", "holdSeconds": 5, "organiserId": other["id"]},
+        headers=owner["headers"],
     )
     assert changed.status_code == 200
     body = changed.json()
@@ -121,12 +155,16 @@ async def test_delete_is_organiser_only_and_refused_with_bookings(api: Api) -> N
     event = await api.event(owner)
     path = f"/events/{event['id']}"
     assert (await api.client.delete(path, headers=buyer["headers"])).status_code == 403
-    booked = await api.client.post(f"{path}/bookings", json={"seatIds": [event["seats"][0]["id"]]}, headers=buyer["headers"])
+    booked = await api.client.post(
+        f"{path}/bookings", json={"seatIds": [event["seats"][0]["id"]]}, headers=buyer["headers"]
+    )
     assert booked.status_code == 201
     refused = await api.client.delete(path, headers=owner["headers"])
     assert refused.status_code == 409 and refused.json()["code"] == "event_has_bookings"
     booking_id = booked.json()["bookings"][0]["id"]
-    assert (await api.client.delete(f"/bookings/{booking_id}", headers=buyer["headers"])).status_code == 200
+    assert (
+        await api.client.delete(f"/bookings/{booking_id}", headers=buyer["headers"])
+    ).status_code == 200
     assert (await api.client.delete(path, headers=owner["headers"])).status_code == 204
     assert (await api.client.get(path)).status_code == 404
 
@@ -139,7 +177,11 @@ async def test_unknown_and_malformed_event_ids(api: Api) -> None:
 
 async def test_a_large_venue_is_created_and_listed(api: Api) -> None:
     owner = await api.user()
-    layout = {"sections": [{"name": "Arena", "rows": [{"label": f"R{i}", "seats": 100} for i in range(50)]}]}
+    layout = {
+        "sections": [
+            {"name": "Arena", "rows": [{"label": f"R{i}", "seats": 100} for i in range(50)]}
+        ]
+    }
     event = await api.event(owner, layout=layout)
     assert event["counts"]["total"] == 5000
     assert len({s["label"] for s in event["seats"]}) == 5000

@@ -24,12 +24,17 @@ class NoLocks(SeatLockStore):
 
     async def on_startup(self) -> None: ...
     async def on_shutdown(self) -> None: ...
-    async def acquire(self, event_id: str, seat_ids: Sequence[str], token: str, ttl_ms: int) -> list[str]:
+    async def acquire(
+        self, event_id: str, seat_ids: Sequence[str], token: str, ttl_ms: int
+    ) -> list[str]:
         return []
+
     async def release(self, event_id: str, seat_ids: Sequence[str], token: str) -> int:
         return 0
+
     async def owner(self, event_id: str, seat_id: str) -> str | None:
         return None
+
     async def ping(self) -> None: ...
 
 
@@ -41,14 +46,19 @@ def service_with(api: Api, locks: SeatLockStore, lock_ttl_ms: int = 5000) -> Boo
 async def test_unique_index_on_active_bookings_exists(api: Api) -> None:
     engine = api.client.app.state.engine
     if is_postgres(engine):
-        rows = await api.run(engine.run_querystring, _qs(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'bo_booking' AND indexdef LIKE '%UNIQUE%'"
-        ))
+        rows = await api.run(
+            engine.run_querystring,
+            _qs(
+                "SELECT indexdef FROM pg_indexes "
+                "WHERE tablename = 'bo_booking' AND indexdef LIKE '%UNIQUE%'"
+            ),
+        )
         defs = " ".join(r["indexdef"] for r in rows)
     else:
-        rows = await api.run(engine.run_querystring, _qs(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'bo_booking' AND type = 'table'"
-        ))
+        rows = await api.run(
+            engine.run_querystring,
+            _qs("SELECT sql FROM sqlite_master WHERE tbl_name = 'bo_booking' AND type = 'table'"),
+        )
         defs = " ".join(r["sql"] for r in rows)
     assert "active_seat" in defs and "UNIQUE" in defs.upper()
 
@@ -65,7 +75,14 @@ async def test_the_index_alone_refuses_a_second_active_booking(api: Api) -> None
     seat = event["seats"][0]["id"]
 
     def row(user: str) -> Booking:
-        return Booking(id=uuid.uuid4(), seat=seat, event=event["id"], user=user, status=ACTIVE, active_seat=seat)
+        return Booking(
+            id=uuid.uuid4(),
+            seat=seat,
+            event=event["id"],
+            user=user,
+            status=ACTIVE,
+            active_seat=seat,
+        )
 
     await api.db(Booking.insert(row(a["id"])))
     with pytest.raises((asyncpg.UniqueViolationError, sqlite3.IntegrityError)):
@@ -81,14 +98,17 @@ async def test_without_locks_concurrent_bookings_of_one_seat_yield_one(api: Api)
 
     async def race() -> list[Any]:
         return await asyncio.gather(
-            *(service.book_seats(b["id"], event["id"], [seat]) for b in buyers), return_exceptions=True
+            *(service.book_seats(b["id"], event["id"], [seat]) for b in buyers),
+            return_exceptions=True,
         )
 
     results = await api.run(race)
     wins = [r for r in results if isinstance(r, list)]
     assert len(wins) == 1, results
     assert all(isinstance(r, SeatsBooked | SeatsLocked) for r in results if not isinstance(r, list))
-    active = await api.db(Booking.count().where((Booking.seat == seat) & (Booking.status == ACTIVE)))
+    active = await api.db(
+        Booking.count().where((Booking.seat == seat) & (Booking.status == ACTIVE))
+    )
     assert active == 1
 
 
@@ -102,17 +122,22 @@ class RecordingLocks(SeatLockStore):
 
     async def on_startup(self) -> None: ...
     async def on_shutdown(self) -> None: ...
-    async def acquire(self, event_id: str, seat_ids: Sequence[str], token: str, ttl_ms: int) -> list[str]:
+    async def acquire(
+        self, event_id: str, seat_ids: Sequence[str], token: str, ttl_ms: int
+    ) -> list[str]:
         taken = await self.inner.acquire(event_id, seat_ids, token, ttl_ms)
         if not taken:
             self.acquired.append(token)
         return taken
+
     async def release(self, event_id: str, seat_ids: Sequence[str], token: str) -> int:
         released = await self.inner.release(event_id, seat_ids, token)
         self.after_release[token] = await self.inner.owner(event_id, seat_ids[0])
         return released
+
     async def owner(self, event_id: str, seat_id: str) -> str | None:
         return await self.inner.owner(event_id, seat_id)
+
     async def ping(self) -> None: ...
 
 
@@ -130,7 +155,9 @@ async def test_lock_expiring_mid_transaction_cannot_double_book(api: Api) -> Non
         await asyncio.sleep(0.4)
 
     async def scenario() -> tuple[Any, Any]:
-        slow = asyncio.create_task(service.book_seats(slow_buyer["id"], event["id"], [seat], on_commit=stall))
+        slow = asyncio.create_task(
+            service.book_seats(slow_buyer["id"], event["id"], [seat], on_commit=stall)
+        )
         await slow_in_txn.wait()
         await asyncio.sleep(0.1)  # the slow request's lock has now expired
         fast = asyncio.create_task(service.book_seats(fast_buyer["id"], event["id"], [seat]))
@@ -140,7 +167,9 @@ async def test_lock_expiring_mid_transaction_cannot_double_book(api: Api) -> Non
     slow_result, fast_result = await api.run(scenario)
     assert isinstance(slow_result, list) and len(slow_result) == 1  # the first writer committed
     assert isinstance(fast_result, SeatsBooked | SeatsLocked)  # the database refused the second
-    active = await api.db(Booking.select(Booking.user).where((Booking.seat == seat) & (Booking.status == ACTIVE)))
+    active = await api.db(
+        Booking.select(Booking.user).where((Booking.seat == seat) & (Booking.status == ACTIVE))
+    )
     assert [str(r["user"]) for r in active] == [slow_buyer["id"]]
     # The slow request released after its TTL: compare-and-delete must not have removed
     # the lock the fast request held at that moment.

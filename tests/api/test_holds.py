@@ -30,7 +30,9 @@ async def test_hold_by_ids_is_exclusive_and_shows_when_it_ends(api: Api) -> None
     assert refused.status_code == 423
     assert refused.json()["code"] == "seat_held"
     assert refused.json()["seats"][0]["id"] == ids[1] and refused.json()["seats"][0]["heldUntil"]
-    booked = await api.client.post(f"/events/{event['id']}/bookings", json={"seatIds": [ids[0]]}, headers=b["headers"])
+    booked = await api.client.post(
+        f"/events/{event['id']}/bookings", json={"seatIds": [ids[0]]}, headers=b["headers"]
+    )
     assert booked.status_code == 423
 
 
@@ -76,7 +78,11 @@ async def test_release_frees_own_holds_only(api: Api) -> None:
     rest = await api.client.request("DELETE", path, headers=a["headers"])
     assert rest.json()["released"] == [s2]
     seats = await api.seats(event["id"])
-    assert (seats[s1]["status"], seats[s2]["status"], seats[s3]["status"]) == ("available", "available", "held")
+    assert (seats[s1]["status"], seats[s2]["status"], seats[s3]["status"]) == (
+        "available",
+        "available",
+        "held",
+    )
 
 
 async def test_expired_holds_are_released_by_the_sweeper(api: Api) -> None:
@@ -96,7 +102,9 @@ async def test_max_seats_per_user_counts_holds_and_bookings(api: Api) -> None:
     event = await api.event(owner, maxSeatsPerUser=3)
     ids = [s["id"] for s in event["seats"][:5]]
     assert (await hold(api, a, event["id"], seatIds=ids[:2])).status_code == 201
-    book = await api.client.post(f"/events/{event['id']}/bookings", json={"seatIds": [ids[2]]}, headers=a["headers"])
+    book = await api.client.post(
+        f"/events/{event['id']}/bookings", json={"seatIds": [ids[2]]}, headers=a["headers"]
+    )
     assert book.status_code == 201
     over = await hold(api, a, event["id"], seatIds=[ids[3]])
     assert over.status_code == 409 and over.json()["code"] == "seat_limit"
@@ -108,10 +116,21 @@ async def test_max_seats_per_user_counts_holds_and_bookings(api: Api) -> None:
 async def test_best_available_picks_adjacent_seats_in_a_category(api: Api) -> None:
     owner, a = await api.user(), await api.user()
     layout = {
-        "categories": [{"id": "vip", "name": "VIP", "price": 100}, {"id": "std", "name": "Std", "price": 50}],
-        "sections": [{"name": "Main", "category": "std", "rows": [
-            {"label": "A", "seats": 6, "category": "vip"}, {"label": "B", "seats": 10}, {"label": "C", "seats": 10},
-        ]}],
+        "categories": [
+            {"id": "vip", "name": "VIP", "price": 100},
+            {"id": "std", "name": "Std", "price": 50},
+        ],
+        "sections": [
+            {
+                "name": "Main",
+                "category": "std",
+                "rows": [
+                    {"label": "A", "seats": 6, "category": "vip"},
+                    {"label": "B", "seats": 10},
+                    {"label": "C", "seats": 10},
+                ],
+            }
+        ],
     }
     event = await api.event(owner, layout=layout, maxSeatsPerUser=8)
     response = await hold(api, a, event["id"], count=3, category="std")

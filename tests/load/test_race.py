@@ -35,9 +35,13 @@ async def make_buyers(client: httpx.AsyncClient, count: int) -> list[dict[str, s
     async def one(i: int) -> dict[str, str]:
         async with gate:
             email = f"buyer{i}@race.example"
-            created = await client.post("/signup", json={"email": email, "password": "race-password"})
+            created = await client.post(
+                "/signup", json={"email": email, "password": "race-password"}
+            )
             assert created.status_code == 201, created.text
-            signed = await client.post("/signin", json={"email": email, "password": "race-password"})
+            signed = await client.post(
+                "/signin", json={"email": email, "password": "race-password"}
+            )
             assert signed.status_code == 200, signed.text
             return {"id": created.json()["id"], "auth": f"Bearer {signed.json()['token']}"}
 
@@ -52,7 +56,11 @@ async def test_two_hundred_buyers_race_for_twenty_seats(services: Settings, tmp_
             organiser, *buyers = await make_buyers(client, CLIENTS + 1)
             created = await client.post(
                 "/events",
-                json={"name": "Race", "seats": [f"A{n}" for n in range(1, SEATS + 1)], "maxSeatsPerUser": 2},
+                json={
+                    "name": "Race",
+                    "seats": [f"A{n}" for n in range(1, SEATS + 1)],
+                    "maxSeatsPerUser": 2,
+                },
                 headers={"Authorization": organiser["auth"]},
             )
             assert created.status_code == 201
@@ -71,17 +79,23 @@ async def test_two_hundred_buyers_race_for_twenty_seats(services: Settings, tmp_
                 for _ in range(ATTEMPTS):
                     if i % 2 == 0:
                         kind, wanted = "book", [rng.choice(choices)]
-                        response = await client.post("/book", json={"seatId": wanted[0]}, headers=headers)
+                        response = await client.post(
+                            "/book", json={"seatId": wanted[0]}, headers=headers
+                        )
                     else:
                         kind, wanted = "bookings", rng.sample(choices, min(2, len(choices)))
                         response = await client.post(
-                            f"/events/{event_id}/bookings", json={"seatIds": wanted}, headers=headers
+                            f"/events/{event_id}/bookings",
+                            json={"seatIds": wanted},
+                            headers=headers,
                         )
                     statuses[(kind, response.status_code)] += 1
                     if response.status_code == 201:
                         body = response.json()
                         for booking in body.get("bookings") or [body["booking"]]:
-                            acknowledged.append({"id": booking["id"], "seat": booking["seatId"], "user": who["id"]})
+                            acknowledged.append(
+                                {"id": booking["id"], "seat": booking["seatId"], "user": who["id"]}
+                            )
                         return
                     assert response.status_code in (409, 423), response.text
                     # Lost: look at what is still free and try again (bounded).
@@ -103,7 +117,8 @@ async def test_two_hundred_buyers_race_for_twenty_seats(services: Settings, tmp_
     try:
         rows = await conn.fetch(
             "SELECT b.id::text, b.seat::text, b.user::text, s.status, s.holder::text AS holder "
-            "FROM bo_booking b JOIN bo_seat s ON s.id = b.seat WHERE b.event = $1 AND b.status = 'active'",
+            "FROM bo_booking b JOIN bo_seat s ON s.id = b.seat "
+            "WHERE b.event = $1 AND b.status = 'active'",
             event_id,
         )
         booked_seats = await conn.fetchval(

@@ -64,7 +64,9 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60) -> None:
+def wait_ready(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -17,7 +17,15 @@ STRONG = "s" * 48
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ["DATABASE_URL", "REDIS_URL", "JWT_SECRET", "WORKERS", "PORT", "HOST", "ALLOWED_ORIGINS"]:
+    for name in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JWT_SECRET",
+        "WORKERS",
+        "PORT",
+        "HOST",
+        "ALLOWED_ORIGINS",
+    ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)  # no stray .env
@@ -65,9 +73,20 @@ def test_bad_configuration_is_a_clear_error(
 
 
 def test_serve_refuses_to_start_with_a_clear_message(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "DATABASE_URL": PG, "REDIS_URL": REDIS, "JWT_SECRET": "secret"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATA_DIR": str(tmp_path),
+        "DATABASE_URL": PG,
+        "REDIS_URL": REDIS,
+        "JWT_SECRET": "secret",
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "backend.cli", "serve"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "backend.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "configuration error" in result.stderr and "JWT_SECRET" in result.stderr
