@@ -91,16 +91,9 @@ def bare_server(settings: Settings, workers: int) -> Iterator[tuple[str, subproc
         asyncio.run(wait_http(f"{url}/health"))
         yield url, process
     finally:
-        import signal
+        from tests.support.live_server import stop_group
 
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        stop_group(process)
 
 
 def _seat_ids(event: dict[str, Any]) -> list[str]:

@@ -27,7 +27,7 @@ import httpx
 
 from backend.cli import run_migrations
 from backend.settings import Settings
-from tests.support.live_server import free_port, server_env, wait_ready
+from tests.support.live_server import free_port, server_env, stop_group, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -127,15 +127,7 @@ class AppProcess:
         if self.process is None:
             return None
         process, self.process = self.process, None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGCONT)
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            return process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            return process.wait(timeout=5)
+        return stop_group(process, timeout)
 
     def restart(self) -> None:
         if self.process is not None:

@@ -64,6 +64,22 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 15) -> int:
+    """SIGTERM a server's process group (graceful), SIGKILL what is left; the exit code.
+
+    SIGCONT first, so a group paused by a fault test can act on the SIGTERM.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGCONT)
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(timeout=5)
+
+
 def wait_ready(
     url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 60
 ) -> None:
@@ -100,11 +116,4 @@ def live_server(
         wait_ready(url, process, log_path)
         yield LiveServer(url=url, port=port, process=process, log_path=log_path)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        stop_group(process)
