@@ -8,8 +8,13 @@ function moneyFormat(currency) {
     try {
       fmt = new Intl.NumberFormat(undefined, { style: "currency", currency });
     } catch {
-      // Unknown currency code: show the number with the code rather than fail.
-      fmt = new Intl.NumberFormat(undefined, { style: "currency", currency: "XXX" });
+      // A code Intl rejects: a plain two-decimal number, prefixed with the code by
+      // formatMoney, rather than failing the page.
+      const plain = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      fmt = {
+        format: (value) => `${currency} ${plain.format(value)}`,
+        resolvedOptions: () => plain.resolvedOptions(),
+      };
     }
     moneyFormats.set(currency, fmt);
   }
