@@ -18,7 +18,7 @@ import logging
 import secrets
 import sqlite3
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,6 +34,7 @@ from backend.booking.records import (
     SeatChange,
 )
 from backend.errors import (
+    BoxofficeError,
     Forbidden,
     InvalidInput,
     NoAdjacentSeats,
@@ -115,12 +116,7 @@ class BookingService:
         return event
 
     async def _seats(self, event_id: str, seat_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        rows = await queries.seats_by_id(event_id, seat_ids)
-        found = {str(row["id"]): row for row in rows}
-        missing = [seat_id for seat_id in seat_ids if seat_id not in found]
-        if missing:
-            raise NotFound(f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing)
-        return found
+        return _all_found(event_id, seat_ids, await queries.seats_by_id(event_id, seat_ids))
 
     async def _event_and_seats(
         self, event_id: str, seat_ids: Sequence[str]
@@ -131,11 +127,7 @@ class BookingService:
         if event is None:
             raise NotFound(f"no event with id {event_id}")
         _check_request_size(event, seat_ids)
-        found = {str(row["id"]): row for row in rows}
-        missing = [seat_id for seat_id in seat_ids if seat_id not in found]
-        if missing:
-            raise NotFound(f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing)
-        return event, found, now
+        return event, _all_found(event_id, seat_ids, rows), now
 
     def _refuse_early(self, seats: dict[str, dict[str, Any]], user_id: str, now: int) -> None:
         """Refuse at once, with no lock and no transaction, when the read just made shows
@@ -145,18 +137,9 @@ class BookingService:
         success still goes through the lock and the compare-and-set."""
         if not self._guard:
             return  # the negative control must reach the unguarded writes
-        booked = [s for s, r in seats.items() if r["status"] == BOOKED]
-        if booked:
-            raise SeatsBooked("Seat already booked", seatIds=booked)
-        held = [
-            {"id": s, "heldUntil": iso_from_ms(r["held_until_ms"])}
-            for s, r in seats.items()
-            if r["status"] == HELD
-            and str(r["holder"]) != user_id
-            and (r["held_until_ms"] or 0) > now
-        ]
-        if held:
-            raise SeatsLocked("Seat is held by someone else", seats=held)
+        refusal = _refusal(seats.values(), user_id, now)
+        if refusal is not None:
+            raise refusal
 
     async def _explain_refusal(
         self,
@@ -173,19 +156,9 @@ class BookingService:
         """
         ours = {str(r["id"]) for r in taken}
         refused = [s for s in seat_ids if s not in ours]
-        rows = await queries.seats_by_id(event_id, refused)
-        booked = [str(r["id"]) for r in rows if r["status"] == BOOKED]
-        held = [
-            {"id": str(r["id"]), "heldUntil": iso_from_ms(r["held_until_ms"])}
-            for r in rows
-            if r["status"] == HELD
-            and str(r["holder"]) != user_id
-            and (r["held_until_ms"] or 0) > now
-        ]
-        if booked:
-            return SeatsBooked("Seat already booked", seatIds=booked)
-        if held:
-            return SeatsLocked("Seat is held by someone else", seats=held)
+        refusal = _refusal(await queries.seats_by_id(event_id, refused), user_id, now)
+        if refusal is not None:
+            return refusal
         # The state moved between the update and this read (an expiry, a release):
         # the client can simply retry.
         return SeatsLocked(
@@ -354,6 +327,34 @@ class BookingService:
             sorted({str(r["seat"]) for r in rows}), sorted({str(r["event"]) for r in rows})
         )
         return [_record(r, user_id, seats[str(r["seat"])], events[str(r["event"])]) for r in rows]
+
+
+def _all_found(
+    event_id: str, seat_ids: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The rows by seat id; 404 naming every requested seat that is not in the event."""
+    found = {str(row["id"]): row for row in rows}
+    missing = [seat_id for seat_id in seat_ids if seat_id not in found]
+    if missing:
+        raise NotFound(f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing)
+    return found
+
+
+def _refusal(rows: Iterable[dict[str, Any]], user_id: str, now: int) -> BoxofficeError | None:
+    """What these seat states refuse a request by `user_id`: booked (409) before held
+    live by someone else (423), or nothing."""
+    rows = list(rows)
+    booked = [str(r["id"]) for r in rows if r["status"] == BOOKED]
+    if booked:
+        return SeatsBooked("Seat already booked", seatIds=booked)
+    held = [
+        {"id": str(r["id"]), "heldUntil": iso_from_ms(r["held_until_ms"])}
+        for r in rows
+        if r["status"] == HELD and str(r["holder"]) != user_id and (r["held_until_ms"] or 0) > now
+    ]
+    if held:
+        return SeatsLocked("Seat is held by someone else", seats=held)
+    return None
 
 
 def _check_request_size(event: dict[str, Any], seat_ids: Sequence[str]) -> None:

@@ -22,8 +22,11 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from backend.settings import Settings
 
-SQLITE_NOW_MS = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) AS now"
-POSTGRES_NOW_MS = "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now"
+# The database clock in epoch milliseconds, as an SQL expression per engine type.
+NOW_MS_SQL = {
+    "postgres": "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+    "sqlite": "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)",
+}
 
 # One writer slot per SQLite engine (the embedded mode has one engine per process).
 # Holding the engine in the entry keeps its id() from being reused by a later engine
@@ -155,8 +158,7 @@ async def _discard(engine: Engine[Any], transaction: Any) -> None:
 
 async def now_ms(engine: Engine[Any]) -> int:
     """The database clock, in epoch milliseconds."""
-    sql = POSTGRES_NOW_MS if is_postgres(engine) else SQLITE_NOW_MS
-    rows = await fetch(engine, sql)
+    rows = await fetch(engine, f"SELECT {NOW_MS_SQL[engine.engine_type]} AS now")
     return int(rows[0]["now"])
 
 

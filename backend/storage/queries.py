@@ -17,7 +17,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import And, Or, Where
 from piccolo.engine.base import Engine
 
-from backend.storage.db import is_postgres
+from backend.storage.db import NOW_MS_SQL, is_postgres, now_ms
 from backend.storage.tables import (
     ACTIVE,
     AVAILABLE,
@@ -55,15 +55,6 @@ def _free_now(now_ms: int) -> Or:
     # A seat is free when nobody holds it live and nobody has booked it (pretix's rule):
     # an expired hold that the sweeper has not reached yet counts as free.
     return (Seat.status == AVAILABLE) | ((Seat.status == HELD) & (Seat.held_until_ms <= now_ms))
-
-
-async def lock_user(engine: Engine[Any], user_id: str) -> None:
-    """Serialise one user's holds and bookings so the per-user seat limit cannot be raced.
-
-    SQLite needs nothing: its writers are already serialised.
-    """
-    if is_postgres(engine):
-        await User.select(User.id).where(User.id == user_id).lock_rows()
 
 
 async def get_event(event_id: str) -> dict[str, Any] | None:
@@ -324,10 +315,6 @@ async def seats_and_events(
 # (asyncpg resets a connection on every release) and for building queries. These two
 # do in one statement what took two or three.
 
-_NOW_SQL = {
-    "postgres": "(extract(epoch from clock_timestamp()) * 1000)::bigint",
-    "sqlite": "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)",
-}
 _EVENT_COLUMNS = tuple(c._meta.db_column_name for c in Event._meta.columns)
 _SEAT_COLUMNS = tuple(c._meta.db_column_name for c in SEAT_FULL)
 
@@ -342,7 +329,7 @@ async def event_with_seats(
     marks = ", ".join("{}" for _ in seat_ids) or "NULL"
     # Only column names and placeholders are formatted in; every value is bound.
     sql = (
-        f"SELECT {event_cols}, {seat_cols}, {_NOW_SQL[engine.engine_type]} AS now_ms "  # noqa: S608
+        f"SELECT {event_cols}, {seat_cols}, {NOW_MS_SQL[engine.engine_type]} AS now_ms "  # noqa: S608
         f'FROM "bo_event" e LEFT JOIN "bo_seat" s ON s."event" = e."id" AND s."id" IN ({marks}) '
         'WHERE e."id" = {}'
     )
@@ -360,7 +347,9 @@ async def event_with_seats(
 
 
 async def lock_user_now(engine: Engine[Any], user_id: str) -> int:
-    """`lock_user` and then the database clock (`db.now_ms`), in one statement.
+    """Serialise one user's holds and bookings (so the per-user seat limit cannot be
+    raced) and read the database clock (`db.now_ms`), in one statement. SQLite needs no
+    row lock: its writers are already serialised.
 
     The clock is read in the outer query, after the CTE has taken the row lock, so a
     request that waited for the lock still gets the time it got it.
@@ -368,13 +357,12 @@ async def lock_user_now(engine: Engine[Any], user_id: str) -> int:
     if is_postgres(engine):
         rows = await User.raw(
             'WITH u AS (SELECT "id" FROM "bo_user" WHERE "id" = {} FOR UPDATE) '  # noqa: S608
-            f"SELECT {_NOW_SQL['postgres']} AS now FROM u",
+            f"SELECT {NOW_MS_SQL['postgres']} AS now FROM u",
             user_id,
         )
         if rows:
             return int(rows[0]["now"])
-    rows = await User.raw(f"SELECT {_NOW_SQL[engine.engine_type]} AS now")
-    return int(rows[0]["now"])
+    return await now_ms(engine)
 
 
 # ------------------------------------------------------- compact seat map
@@ -406,7 +394,7 @@ async def event_seat_map(engine: Engine[Any], event_id: str) -> dict[str, Any]:
     `status` (one letter a seat: a/h/b, expired holds shown free), `versions` (comma
     separated), the live holds' indices and ends, and who holds or booked each taken
     seat (to mark `mine` per user). Also `now`, the database clock it was read at."""
-    now = int((await User.raw(f"SELECT {_NOW_SQL[engine.engine_type]} AS now"))[0]["now"])
+    now = await now_ms(engine)
     if is_postgres(engine):
         row = (await Seat.raw(_SEAT_MAP_PG, now, event_id))[0]
         return {
