@@ -1,5 +1,5 @@
 -- One booking, as Boxoffice's SQL does it: POST /holds then POST /bookings for one seat,
--- statement for statement (the token's user read, the event and seat reads, then one
+-- statement for statement (one read of the event, its seats and the clock, then one
 -- transaction with the user row lock + database clock, the compare-and-set UPDATE, the
 -- per-user count and, for the booking, the INSERT under the unique active_seat index).
 -- Every script run takes the next seat of the pgbench event (a sequence), so it measures
@@ -7,9 +7,7 @@
 -- pgbench -M prepared -n -f bench/pgbench_booking.sql -D event=<uuid> ...
 SELECT nextval('bench_pg_seq') AS n \gset
 -- POST /events/{id}/holds
-SELECT id, email, created_at FROM bo_user WHERE id = md5('user' || :n::text)::uuid;
-SELECT * FROM bo_event WHERE id = :event::uuid;
-SELECT id, label, section, row, number, category, accessible, x, y, status, holder, held_until_ms, version FROM bo_seat WHERE event = :event::uuid AND id = ANY(ARRAY[md5('seat' || :n::text)::uuid]);
+SELECT e.*, s.id AS s_id, s.label, s.section, s.row, s.number, s.category, s.accessible, s.x, s.y, s.status, s.holder, s.held_until_ms, s.version, (extract(epoch from clock_timestamp()) * 1000)::bigint AS now_ms FROM bo_event e LEFT JOIN bo_seat s ON s.event = e.id AND s.id IN (md5('seat' || :n::text)::uuid) WHERE e.id = :event::uuid;
 BEGIN;
 WITH u AS (SELECT id FROM bo_user WHERE id = md5('user' || :n::text)::uuid FOR UPDATE) SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now FROM u \gset
 SELECT id FROM bo_seat WHERE event = :event::uuid AND id = ANY(ARRAY[md5('seat' || :n::text)::uuid]) AND status = 'held' AND holder = md5('user' || :n::text)::uuid AND held_until_ms > :now::bigint;
@@ -17,9 +15,7 @@ UPDATE bo_seat SET status = 'held', holder = md5('user' || :n::text)::uuid, held
 SELECT count(*) FROM bo_seat WHERE event = :event::uuid AND holder = md5('user' || :n::text)::uuid AND (status = 'booked' OR (status = 'held' AND held_until_ms > :now::bigint));
 COMMIT;
 -- POST /events/{id}/bookings
-SELECT id, email, created_at FROM bo_user WHERE id = md5('user' || :n::text)::uuid;
-SELECT * FROM bo_event WHERE id = :event::uuid;
-SELECT id, label, section, row, number, category, accessible, x, y, status, holder, held_until_ms, version FROM bo_seat WHERE event = :event::uuid AND id = ANY(ARRAY[md5('seat' || :n::text)::uuid]);
+SELECT e.*, s.id AS s_id, s.label, s.section, s.row, s.number, s.category, s.accessible, s.x, s.y, s.status, s.holder, s.held_until_ms, s.version, (extract(epoch from clock_timestamp()) * 1000)::bigint AS now_ms FROM bo_event e LEFT JOIN bo_seat s ON s.event = e.id AND s.id IN (md5('seat' || :n::text)::uuid) WHERE e.id = :event::uuid;
 BEGIN;
 WITH u AS (SELECT id FROM bo_user WHERE id = md5('user' || :n::text)::uuid FOR UPDATE) SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now FROM u \gset
 UPDATE bo_seat SET status = 'booked', holder = md5('user' || :n::text)::uuid, held_since_ms = NULL, held_until_ms = NULL, version = version + 1 WHERE event = :event::uuid AND id = ANY(ARRAY[md5('seat' || :n::text)::uuid]) AND ((status = 'held' AND holder = md5('user' || :n::text)::uuid) OR status = 'available' OR (status = 'held' AND held_until_ms <= :now::bigint)) RETURNING id, status, holder, held_until_ms, version;

@@ -110,6 +110,52 @@ def _meter(server_pid: int) -> CpuMeter:
     )
 
 
+@contextlib.contextmanager
+def _profiled(server_pid: int, label: str) -> Iterator[None]:
+    """`BENCH_PROFILE=<dir>`: record every app worker with py-spy (speedscope JSON) while
+    the body runs. Off by default: the sampler costs CPU the server under test would use."""
+    out_dir = os.environ.get("BENCH_PROFILE")
+    if not out_dir:
+        yield
+        return
+    import shutil
+
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy")
+    if not spy:
+        raise SystemExit("BENCH_PROFILE is set but py-spy is not installed (pip install py-spy)")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    workers = [pid for pid in process_tree(server_pid) if pid != server_pid] or [server_pid]
+    slug = "".join(c if c.isalnum() else "-" for c in label).strip("-")
+    spies = [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-r",
+                "200",
+                "--nonblocking",
+                "-f",
+                "raw",
+                "-p",
+                str(pid),
+                "-o",
+                str(Path(out_dir) / f"{slug}-{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in workers
+    ]
+    try:
+        yield
+    finally:
+        for spy_process in spies:
+            spy_process.send_signal(2)
+        for spy_process in spies:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spy_process.wait(timeout=30)
+
+
 def run_sale(
     opts: Options,
     base_url: str,
@@ -121,16 +167,17 @@ def run_sale(
 ) -> dict[str, Any]:
     meter = _meter(server_pid)
     meter.start()
-    result = flash_sale.run_load(
-        base_url,
-        event_id,
-        seat_ids,
-        buyers,
-        processes=opts.client_processes,
-        retries=opts.retries,
-        deadline_s=opts.deadline_s,
-        client=opts.client,
-    )
+    with _profiled(server_pid, label):
+        result = flash_sale.run_load(
+            base_url,
+            event_id,
+            seat_ids,
+            buyers,
+            processes=opts.client_processes,
+            retries=opts.retries,
+            deadline_s=opts.deadline_s,
+            client=opts.client,
+        )
 
     result["cpu"] = meter.stop()
     used = result["cpu"]["cpu_s"]
