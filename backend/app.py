@@ -48,7 +48,7 @@ from backend.settings import Mode, Settings, get_settings
 from backend.storage import db
 from backend.web.accounts import AccountController
 from backend.web.bookings import BookingController
-from backend.web.deps import ALGORITHM, REQUIRED_CLAIMS, dependencies
+from backend.web.deps import ALGORITHM, REQUIRED_CLAIMS, MemoToken, dependencies
 from backend.web.events import EventController
 from backend.web.health import health, ready
 from backend.web.idempotency import Idempotency
@@ -140,8 +140,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         except ValueError:
             return None
 
-    jwt_auth = JWTAuth[Any, Token](
+    jwt_auth = JWTAuth[Any, MemoToken](
         retrieve_user_handler=retrieve_user,
+        token_cls=MemoToken,
         token_secret=settings.jwt_secret,
         algorithm=ALGORITHM,
         require_claims=list(REQUIRED_CLAIMS),
