@@ -13,6 +13,14 @@ export const BOOKED = 2;
 
 const STATUS_CODE = { available: AVAILABLE, held: HELD, booked: BOOKED };
 export const STATUS_NAME = ["available", "held", "booked"];
+// The compact snapshot's letters.
+const LETTER_CODE = { a: AVAILABLE, h: HELD, b: BOOKED };
+
+/** An ISO time as epoch ms; 0 when missing or unreadable. */
+function epochMs(iso) {
+  const ms = iso ? Date.parse(iso) : 0;
+  return Number.isFinite(ms) ? ms : 0;
+}
 
 export class SeatStore {
   /**
@@ -72,26 +80,29 @@ export class SeatStore {
     this.bounds = { minX, minY, maxX, maxY };
   }
 
-  /** Write a seat's live fields (no version check). */
-  #write(i, s, initial = false) {
-    const code = STATUS_CODE[s.status];
-    this.status[i] = code === undefined ? AVAILABLE : code;
-    // The contract: a seat without `mine` is not mine.
-    this.mine[i] = s.mine === true ? 1 : 0;
-    if (typeof s.version === "number") this.version[i] = s.version;
+  /**
+   * Write a seat's live fields (no version check): status code, mine (0/1),
+   * version (kept if not a number, 0 on first write), hold end in epoch ms.
+   * Returns whether anything visible changed.
+   */
+  #put(i, code, mine, version, until, initial = false) {
+    const changed =
+      this.status[i] !== code ||
+      this.mine[i] !== mine ||
+      (code === HELD && this.heldUntil[i] !== until);
+    this.status[i] = code;
+    this.mine[i] = mine;
+    if (typeof version === "number") this.version[i] = version;
     else if (initial) this.version[i] = 0;
-    const until = s.heldUntil ? Date.parse(s.heldUntil) : 0;
-    this.heldUntil[i] = this.status[i] === HELD && Number.isFinite(until) ? until : 0;
+    this.heldUntil[i] = code === HELD ? until : 0;
+    return changed;
   }
 
-  #differs(i, s) {
+  /** A plain seat object ({status, mine, version, heldUntil}) into #put. */
+  #write(i, s, initial = false) {
+    // The contract: a seat without `mine` is not mine.
     const code = STATUS_CODE[s.status] ?? AVAILABLE;
-    const until = s.heldUntil ? Date.parse(s.heldUntil) : 0;
-    return (
-      this.status[i] !== code ||
-      this.mine[i] !== (s.mine === true ? 1 : 0) ||
-      (code === HELD && this.heldUntil[i] !== (Number.isFinite(until) ? until : 0))
-    );
+    return this.#put(i, code, s.mine === true ? 1 : 0, s.version, epochMs(s.heldUntil), initial);
   }
 
   /**
@@ -106,9 +117,7 @@ export class SeatStore {
       const shown = this.version[i];
       if (s.version < shown || (s.version === shown && !allowEqual)) return -1;
     }
-    const changed = this.#differs(i, s);
-    this.#write(i, s);
-    return changed ? i : -1;
+    return this.#write(i, s) ? i : -1;
   }
 
   /** Apply a batch of websocket changes; notifies listeners once. */
@@ -129,7 +138,44 @@ export class SeatStore {
    * (after sign-in the server repeats the snapshot with them).
    */
   applySnapshot(seats) {
+    if (seats?.encoding === "compact") return this.applyCompactSnapshot(seats);
     return this.applyChanges(seats, true);
+  }
+
+  /**
+   * The websocket's compact snapshot (see frontend/live.js): one status letter
+   * a seat, a comma-separated version list, and the live holds' ends and my
+   * seats by index, all in map order: the order of GET /events/{id}, which is
+   * the order this store was built in. Applied exactly as the plain snapshot
+   * would be, seat by seat, under the same version rule.
+   * Throws, applying nothing, if it cannot be this map's (another seat count).
+   */
+  applyCompactSnapshot(snap) {
+    const n = this.size;
+    const letters = snap.status;
+    const parts = typeof snap.version === "string" ? snap.version.split(",") : [];
+    const fits = snap.count === n && typeof letters === "string" && letters.length === n;
+    if (!fits || (n > 0 && parts.length !== n)) {
+      throw new RangeError(`a compact snapshot of ${snap.count} seats does not fit this map of ${n}`);
+    }
+    const versions = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      versions[i] = parts[i] === "" ? NaN : Number(parts[i]);
+      if (!Number.isInteger(versions[i])) throw new RangeError(`bad version for seat ${i} in a compact snapshot`);
+    }
+    const held = snap.heldUntil || {};
+    const mine = new Uint8Array(n);
+    for (const i of snap.mine || []) if (i >= 0 && i < n) mine[i] = 1;
+
+    const dirty = [];
+    for (let i = 0; i < n; i++) {
+      if (versions[i] < this.version[i]) continue; // older than what we show: equal still refreshes `mine`
+      const code = LETTER_CODE[letters[i]] ?? AVAILABLE;
+      const until = code === HELD ? epochMs(held[i]) : 0; // keys are indices as strings; held[i] coerces
+      if (this.#put(i, code, mine[i], versions[i], until)) dirty.push(i);
+    }
+    if (dirty.length) this.#emit(dirty);
+    return dirty;
   }
 
   /**

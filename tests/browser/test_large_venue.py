@@ -6,6 +6,7 @@ The assertions are that it works, and that it does so within generous bounds.
 
 from __future__ import annotations
 
+import json
 import string
 import time
 from typing import Any
@@ -44,10 +45,28 @@ def test_twenty_thousand_seats(api: Any, new_context: Any, ui: Any) -> None:
     assert len(event["seats"]) == 20_000
 
     page = new_context(dave).new_page()
+    sockets: list[str] = []
+    snapshot_bytes: list[int] = []
+
+    def on_socket(ws: Any) -> None:
+        sockets.append(ws.url)
+
+        def on_frame(payload: Any) -> None:
+            message = json.loads(payload)
+            if message.get("type") == "snapshot":
+                assert message.get("encoding") == "compact", "the page asked for compact"
+                snapshot_bytes.append(len(payload))
+
+        ws.on("framereceived", on_frame)
+
+    page.on("websocket", on_socket)
     started = time.monotonic()
     ui.open_event(page, event["id"])
     opened = time.monotonic() - started
     assert page.evaluate("window.boxoffice.seatCount") == 20_000
+    # The compact snapshot: a letter and a version a seat, not an object (~80 bytes).
+    assert sockets and all(url.endswith("?encoding=compact") for url in sockets)
+    assert snapshot_bytes and max(snapshot_bytes) < 20_000 * 5, snapshot_bytes
 
     # Pan by dragging and zoom with the wheel; then time a few full frames.
     box = page.get_by_test_id("seatmap").bounding_box()
@@ -105,6 +124,7 @@ def test_twenty_thousand_seats(api: Any, new_context: Any, ui: Any) -> None:
         f"\n20 000 seats: create {created:.2f} s, open {opened:.2f} s, "
         f"drag (30 moves) {panned:.2f} s, frame {frame_ms:.1f} ms, "
         f"full redraw of all 20 000 {full_draw_ms:.1f} ms, "
+        f"snapshot {max(snapshot_bytes) / 1000:.0f} kB, "
         f"click→held {1000 * clicked:.0f} ms, other's hold seen {1000 * live:.0f} ms"
     )
     assert opened < 30
