@@ -118,7 +118,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     metrics = Metrics()
     shutdown = Shutdown()
     channel = MeteredChannel(raw_channel, metrics)
-    hub = LiveHub(channel, batch_ms=settings.live_batch_ms, backlog=settings.ws_backlog)
+    hub = LiveHub(
+        channel,
+        batch_ms=settings.live_batch_ms,
+        backlog=settings.ws_backlog,
+        sends_per_second=settings.live_sends_per_second,
+    )
     metrics.watch_hub(hub)
     accounts = AccountService(hash_concurrency=settings.argon2_concurrency)
     events = EventService(engine)

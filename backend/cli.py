@@ -121,6 +121,9 @@ def serve(settings: Any) -> None:
         # Compressing every batch for every socket was the largest cost of live fan-out
         # (at 1,000 watchers it halved booking throughput); batches are small JSON.
         ws_per_message_deflate=False,
+        # uvicorn's websockets-sansio protocol plus direct frame writes for live fan-out
+        # (backend/live/frames.py); the app falls back to plain ASGI sends without it.
+        ws="backend.live.frames:FramingWebSocketProtocol",
         ws_ping_interval=20,
         ws_ping_timeout=20,
         timeout_graceful_shutdown=10,

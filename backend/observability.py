@@ -188,6 +188,15 @@ class _LiveCollector(Collector):
             counter = CounterMetricFamily(name, doc)
             counter.add_metric([], float(getattr(self.hub, attr, 0)))
             yield counter
+        sends = CounterMetricFamily(
+            "boxoffice_live_sends",
+            "Seat-change batches delivered to websockets: written directly (frames) or queued "
+            "for the socket's writer task",
+            labels=["path"],
+        )
+        sends.add_metric(["direct"], float(getattr(self.hub, "sent_direct", 0)))
+        sends.add_metric(["queued"], float(getattr(self.hub, "sent_queued", 0)))
+        yield sends
 
 
 class Metrics:

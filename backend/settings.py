@@ -47,6 +47,7 @@ class Settings:
     expiry_interval: float
     lock_ttl_ms: int
     live_batch_ms: int
+    live_sends_per_second: int
     ws_backlog: int
     ws_heartbeat_seconds: float
     db_pool_max: int
@@ -192,6 +193,7 @@ def load_settings() -> Settings:
         expiry_interval=_int("EXPIRY_INTERVAL_MS", 250, 20, 10_000) / 1000,
         lock_ttl_ms=_int("LOCK_TTL_MS", 5000, 50, 60_000),
         live_batch_ms=_int("LIVE_BATCH_MS", 25, 0, 1000),
+        live_sends_per_second=_int("LIVE_SENDS_PER_SECOND", 40_000, 100, 10_000_000),
         ws_backlog=_int("WS_BACKLOG", 256, 1, 100_000),
         ws_heartbeat_seconds=_int("WS_HEARTBEAT_SECONDS", 20, 1, 600),
         db_pool_max=_int("DB_POOL_MAX", 20, 1, 500),

@@ -25,6 +25,7 @@ import msgspec
 
 from backend.booking.records import SeatChange
 from backend.live.channel import RESYNC, SeatChannel
+from backend.live.frames import FrameSink, text_frame
 from backend.timefmt import iso_from_ms
 
 log = logging.getLogger("boxoffice.live")
@@ -37,11 +38,11 @@ RESEND_SECONDS: Final = 0.5
 # (epoch ms) of its oldest change, so a client can time commit-to-socket (the benchmark
 # does). Off by default: the message stays exactly as documented.
 COMMIT_STAMPS: Final = os.environ.get("LIVE_COMMIT_STAMPS", "") == "1"
-# Fan-out budget: each message costs every watching socket a send (20-30 µs of this
-# process's CPU), so with many watchers the batch window grows until one process spends
-# at most SENDS_PER_SECOND sends a second on an event (a quarter of a core), up to
-# MAX_BATCH_SECONDS. With a few hundred watchers the window stays at LIVE_BATCH_MS.
-SENDS_PER_SECOND: Final = 10_000
+# Fan-out budget: each message costs every watching socket a send (a write of a frame
+# built once per batch, see frames.py; on loopback the kernel's delivery to the reader is
+# charged to that write too), so with many watchers the batch window grows until one
+# process spends at most LIVE_SENDS_PER_SECOND sends a second on an event, up to
+# MAX_BATCH_SECONDS. With a few thousand watchers the window stays at LIVE_BATCH_MS.
 MAX_BATCH_SECONDS: Final = 0.5
 
 
@@ -56,12 +57,28 @@ class Watcher:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     needs_snapshot: bool = True
     overflows: int = 0
+    # Set by the websocket once accepted, if the server offers direct frame writes.
+    sink: FrameSink | None = None
+    # True while the socket's writer task is sending: a direct write then would overtake it.
+    busy: bool = True
 
     def __post_init__(self) -> None:
         # A new watcher's first job is its snapshot.
         self.wake.set()
 
-    def push(self, data: str) -> None:
+    def push(self, data: str, frame: bytes | None = None) -> bool:
+        """Send `data` (whose websocket frame is `frame`, if the caller built it): written
+        straight to the socket when nothing is ahead of it (True), else queued for the
+        writer task (False)."""
+        if (
+            frame is not None
+            and self.sink is not None
+            and not self.busy
+            and not self.needs_snapshot
+            and not self.queue
+            and self.sink.write(frame)
+        ):
+            return True
         if len(self.queue) >= self.cap:
             # Too far behind: what it missed is replaced by a snapshot.
             self.queue.clear()
@@ -69,6 +86,7 @@ class Watcher:
             self.overflows += 1
         self.queue.append(data)
         self.wake.set()
+        return False
 
     def resync(self) -> None:
         self.queue.clear()
@@ -160,9 +178,16 @@ def encode_batch(changes: list[dict[str, Any]], user_id: str | None, at: int | N
 
 
 class LiveHub:
-    def __init__(self, channel: SeatChannel, batch_ms: int = 25, backlog: int = 256) -> None:
+    def __init__(
+        self,
+        channel: SeatChannel,
+        batch_ms: int = 25,
+        backlog: int = 256,
+        sends_per_second: int = 40_000,
+    ) -> None:
         self.channel = channel
         self.batch_seconds = batch_ms / 1000
+        self.sends_per_second = sends_per_second
         self.backlog = backlog
         self.watchers: dict[str, set[Watcher]] = {}
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}
@@ -174,6 +199,8 @@ class LiveHub:
         self.batches = 0
         self.encodings = 0
         self.resyncs = 0
+        self.sent_direct = 0  # batch deliveries written straight to a socket
+        self.sent_queued = 0  # batch deliveries left to a socket's writer task
 
     # ------------------------------------------------------------ publishing
 
@@ -312,7 +339,7 @@ class LiveHub:
     def _window(self, event_id: str) -> float:
         """The batch window for an event: LIVE_BATCH_MS, widened for a large audience."""
         audience = len(self.watchers.get(event_id, ()))
-        return max(self.batch_seconds, min(MAX_BATCH_SECONDS, audience / SENDS_PER_SECOND))
+        return max(self.batch_seconds, min(MAX_BATCH_SECONDS, audience / self.sends_per_second))
 
     def _flush(self, event_id: str) -> None:
         pending = self._pending.pop(event_id, None)
@@ -322,15 +349,22 @@ class LiveHub:
             return
         changes = list(pending.values())
         public = encode_batch(changes, None, at)
+        public_frame = text_frame(public)
         owners = {c["holder"] for c in changes if c.get("holder")}
-        variants: dict[str, str] = {}
+        variants: dict[str, tuple[str, bytes]] = {}
         for watcher in group:
-            data = public
             user_id = watcher.user_id
             if user_id is not None and user_id in owners:
-                if user_id not in variants:
-                    variants[user_id] = encode_batch(changes, user_id, at)
-                data = variants[user_id]
-            watcher.push(data)
+                variant = variants.get(user_id)
+                if variant is None:
+                    data = encode_batch(changes, user_id, at)
+                    variant = variants[user_id] = (data, text_frame(data))
+                direct = watcher.push(*variant)
+            else:
+                direct = watcher.push(public, public_frame)
+            if direct:
+                self.sent_direct += 1
+            else:
+                self.sent_queued += 1
         self.batches += 1
         self.encodings += 1 + len(variants)

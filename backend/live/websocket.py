@@ -37,6 +37,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
 from backend.booking.events import EventService, effective_status
+from backend.live.frames import frame_sink
 from backend.live.hub import LiveHub, Watcher
 from backend.settings import Settings
 from backend.storage.queries import event_seat_map
@@ -186,6 +187,7 @@ class Session:
         while True:
             # Cleared before the work, so anything arriving during a send wakes us again.
             watcher.wake.clear()
+            watcher.busy = True  # the hub queues behind us instead of writing directly
             while self.control:
                 await send(self.control.pop(0))
             if self.closing is not None:
@@ -199,12 +201,14 @@ class Session:
                 await send(watcher.queue.popleft())
             if watcher.wake.is_set():
                 continue
+            watcher.busy = False
             try:
                 # asyncio.timeout, not wait_for: wait_for wraps every wait in a new task,
                 # which the fan-out profile showed costing as much as the send itself.
                 async with asyncio.timeout(self.settings.ws_heartbeat_seconds):
                     await watcher.wake.wait()
             except TimeoutError:
+                watcher.busy = True
                 await send(HEARTBEAT)  # idle: keep proxies from cutting the socket
 
     async def reader(self) -> None:
@@ -323,6 +327,7 @@ async def event_socket(socket: WebSocket[Any, Any, Any], event_id: FromPath[str]
     hub: LiveHub = state.hub
     compact = socket.query_params.get("encoding") == "compact"
     session = Session(socket, eid, hub, events, settings, compact=compact)
+    session.watcher.sink = frame_sink(socket.scope)
     try:
         await _run_session(session)
     finally:

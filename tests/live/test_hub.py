@@ -267,3 +267,17 @@ async def test_undecodable_messages_are_ignored(hub: LiveHub) -> None:
     await hub.publish(EVENT, [free("s1", 2)])
     await settle(hub, watcher)
     assert [m["changes"][0]["id"] for m in drain(watcher)] == ["s1"]
+
+
+async def test_the_batch_window_widens_with_the_audience_within_its_bounds() -> None:
+    hub = LiveHub(MemorySeatChannel(), batch_ms=25, sends_per_second=1000)
+    watched = [hub.watch(EVENT, None) for _ in range(10)]
+    assert hub._window(EVENT) == pytest.approx(0.025)  # 10 sockets: LIVE_BATCH_MS
+    watched += [hub.watch(EVENT, None) for _ in range(190)]
+    assert hub._window(EVENT) == pytest.approx(0.2)  # 200 sends per message, 1000/s
+    watched += [hub.watch(EVENT, None) for _ in range(2000)]
+    assert hub._window(EVENT) == pytest.approx(0.5)  # capped
+    assert hub._window(OTHER_EVENT) == pytest.approx(0.025)
+    for watcher in watched:
+        hub.unwatch(watcher)
+    assert hub.watchers == {}

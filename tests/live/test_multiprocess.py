@@ -133,6 +133,21 @@ async def test_changes_through_a_reach_watchers_on_b_within_a_second(pair: Pair)
             )
             await converges_with_db(watchers, db_truth(pair.settings.database_url or ""))
             await converges_with_db(watchers, api_truth(pair.a.url))
+        # Real uvicorn offers direct frame writes (backend/live/frames.py): the batches
+        # above reached B's idle sockets that way, not through their writer tasks.
+        assert (await live_sends(b))["direct"] > 0
+
+
+async def live_sends(api: Any) -> dict[str, float]:
+    """A server's `boxoffice_live_sends_total` counters by path, from /metrics."""
+    text = (await api.client.get("/metrics")).text
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("boxoffice_live_sends_total{"):
+            path = line.split('path="', 1)[1].split('"', 1)[0]
+            found[path] = float(line.rsplit(" ", 1)[1])
+    assert set(found) == {"direct", "queued"}, text
+    return found
 
 
 async def test_one_users_tabs_on_both_processes_show_mine_and_nobody_elses_do(pair: Pair) -> None:
@@ -291,6 +306,12 @@ async def test_a_socket_that_never_reads_stays_bounded_and_others_stay_prompt(pa
                 delays += await shows_within([prompt], start, last, status="available")
             grown = rss_bytes(pair.b.process.pid) - before
             assert max(delays) < LATENCY, delays
+            # The prompt socket was written directly; once the stalled one's transport
+            # paused, its batches went to its writer task's queue (and overflowed).
+            async with http(pair.b) as b:
+                sends = await live_sends(b)
+            assert sends["direct"] >= 2 * rounds, sends
+            assert sends["queued"] > 0, sends
             assert grown < 24 * 1024 * 1024, f"server grew by {grown / 1e6:.1f} MB"
 
             # Reading again, the stalled tab catches up through a fresh snapshot, not

@@ -34,6 +34,7 @@ def base_settings(data_dir: Path) -> Settings:
         expiry_interval=0.1,
         lock_ttl_ms=5000,
         live_batch_ms=10,
+        live_sends_per_second=40_000,
         ws_backlog=256,
         ws_heartbeat_seconds=20,
         db_pool_max=20,
