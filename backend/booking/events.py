@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ DEFAULT_HOLD_SECONDS = 600
 DEFAULT_MAX_SEATS = 10
 
 
-def effective_status(row: dict[str, Any], now: int) -> str:
+def effective_status(row: Mapping[str, Any], now: int) -> str:
     """A hold past its end is shown free even before the sweeper has reached it."""
     if row["status"] == HELD and (row["held_until_ms"] or 0) <= now:
         return AVAILABLE
@@ -120,13 +121,15 @@ class EventService:
             raise NotFound(f"no event with id {event_id}")
         return event
 
-    async def detail(self, event_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    async def detail(
+        self, event_id: str
+    ) -> tuple[dict[str, Any], Sequence[Mapping[str, Any]], int]:
         """The event, every seat with its state, and the database clock it was read at."""
         event = await self.get(event_id)
         seats = await queries.event_seats(event_id)
         return event, seats, await now_ms(self.engine)
 
-    async def states(self, event_id: str) -> tuple[list[dict[str, Any]], int]:
+    async def states(self, event_id: str) -> tuple[Sequence[Mapping[str, Any]], int]:
         """Every seat's live state (id, status, holder, heldUntil, version)."""
         seats = await queries.event_seat_states(event_id)
         return seats, await now_ms(self.engine)

@@ -28,6 +28,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -90,7 +91,7 @@ class TokenBucket:
 
 
 def snapshot_seats(
-    rows: list[dict[str, Any]], now: int, user_id: str | None
+    rows: Sequence[Mapping[str, Any]], now: int, user_id: str | None
 ) -> list[dict[str, Any]]:
     seats = []
     for row in rows:

@@ -8,8 +8,9 @@ did. Every change bumps `version`.
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,8 +68,11 @@ async def seats_by_id(event_id: str, seat_ids: Sequence[str]) -> list[dict[str, 
     )
 
 
-async def event_seats(event_id: str) -> list[dict[str, Any]]:
+async def event_seats(event_id: str) -> Sequence[Mapping[str, Any]]:
     # The map order (y, x, id): the compact websocket snapshot lists seats in it too.
+    records = await _pg_records(_EVENT_SEATS_PG, event_id)
+    if records is not None:
+        return records
     return (
         await Seat.select(*SEAT_FULL)
         .where(Seat.event == event_id)
@@ -76,8 +80,36 @@ async def event_seats(event_id: str) -> list[dict[str, Any]]:
     )
 
 
-async def event_seat_states(event_id: str) -> list[dict[str, Any]]:
+async def event_seat_states(event_id: str) -> Sequence[Mapping[str, Any]]:
+    records = await _pg_records(_EVENT_SEAT_STATES_PG, event_id)
+    if records is not None:
+        return records
     return await Seat.select(*SEAT_STATE).where(Seat.event == event_id)
+
+
+# Reads of every seat of an event, on PostgreSQL, as asyncpg Records: they are read by
+# key like the dicts Piccolo returns, and skipping Piccolo's per-row conversion to dicts
+# takes 260 ms off a 100,000-seat GET /events/{id} (of 700 ms). Same columns, same order.
+_EVENT_SEATS_PG = (
+    "SELECT "  # noqa: S608 - column names only
+    + ", ".join(f'"{c._meta.db_column_name}"' for c in SEAT_FULL)
+    + ' FROM "bo_seat" WHERE "event" = $1 ORDER BY "y", "x", "id"'
+)
+_EVENT_SEAT_STATES_PG = (
+    "SELECT "  # noqa: S608 - column names only
+    + ", ".join(f'"{c._meta.db_column_name}"' for c in SEAT_STATE)
+    + ' FROM "bo_seat" WHERE "event" = $1'
+)
+
+
+async def _pg_records(sql: str, event_id: str) -> Sequence[Mapping[str, Any]] | None:
+    """`sql` run with the event's id on PostgreSQL's pool, or None elsewhere."""
+    engine = Seat._meta.db
+    pool = getattr(engine, "pool", None) if is_postgres(engine) else None
+    if pool is None:
+        return None
+    async with pool.acquire() as connection:
+        return list(await connection.fetch(sql, uuid.UUID(event_id)))
 
 
 async def free_seats(event_id: str, now_ms: int, category: str | None) -> list[dict[str, Any]]:
@@ -367,25 +399,24 @@ async def lock_user_now(engine: Engine[Any], user_id: str) -> int:
 
 # ------------------------------------------------------- compact seat map
 # A 100,000-seat snapshot read as rows costs 150-200 ms in asyncpg alone (decoding
-# 100,000 rows); PostgreSQL aggregates the same states into a few strings in about 50 ms.
+# 100,000 rows); PostgreSQL aggregates the same states into a few strings in about 80 ms.
+
+_HELD = re.compile("h")
+_TAKEN = re.compile("[hb]")
 
 _SEAT_MAP_PG = """
-WITH s AS (
-  SELECT row_number() OVER (ORDER BY "y", "x", "id") - 1 AS i, "status", "holder",
-         "held_until_ms", "version",
-         ("status" = 'held' AND "held_until_ms" > {}) AS live_hold
-  FROM "bo_seat" WHERE "event" = {}
-)
 SELECT count(*) AS n,
   string_agg(CASE WHEN "status" = 'booked' THEN 'b' WHEN live_hold THEN 'h' ELSE 'a' END,
-             '' ORDER BY i) AS status,
-  string_agg("version"::text, ',' ORDER BY i) AS versions,
-  array_agg(i ORDER BY i) FILTER (WHERE live_hold) AS held_i,
-  array_agg("held_until_ms" ORDER BY i) FILTER (WHERE live_hold) AS held_until,
-  array_agg(i ORDER BY i) FILTER (WHERE "status" = 'booked' OR live_hold) AS taken_i,
-  array_agg("holder"::text ORDER BY i) FILTER (WHERE "status" = 'booked' OR live_hold)
+             '' ORDER BY "y", "x", "id") AS status,
+  string_agg("version"::text, ',' ORDER BY "y", "x", "id") AS versions,
+  array_agg("held_until_ms" ORDER BY "y", "x", "id") FILTER (WHERE live_hold) AS held_until,
+  array_agg("holder"::text ORDER BY "y", "x", "id") FILTER (WHERE "status" = 'booked' OR live_hold)
     AS taken_by
-FROM s
+FROM (
+  SELECT "y", "x", "id", "status", "holder", "held_until_ms", "version",
+         ("status" = 'held' AND "held_until_ms" > {}) AS live_hold
+  FROM "bo_seat" WHERE "event" = {}
+) AS s
 """
 
 
@@ -397,13 +428,19 @@ async def event_seat_map(engine: Engine[Any], event_id: str) -> dict[str, Any]:
     now = await now_ms(engine)
     if is_postgres(engine):
         row = (await Seat.raw(_SEAT_MAP_PG, now, event_id))[0]
+        status = row["status"] or ""
+        # The letters say which seats are held (h) and taken (h or b); their ends and
+        # holders come in the same order, so the indices are counted here rather than
+        # numbered in SQL (a window function: another sort of every seat).
+        held_i = [m.start() for m in _HELD.finditer(status)]
+        taken_i = [m.start() for m in _TAKEN.finditer(status)]
         return {
             "now": now,
             "count": int(row["n"]),
-            "status": row["status"] or "",
+            "status": status,
             "versions": row["versions"] or "",
-            "held": list(zip(row["held_i"] or [], row["held_until"] or [], strict=True)),
-            "taken": list(zip(row["taken_i"] or [], row["taken_by"] or [], strict=True)),
+            "held": list(zip(held_i, row["held_until"] or [], strict=True)),
+            "taken": list(zip(taken_i, row["taken_by"] or [], strict=True)),
         }
     rows = (
         await Seat.select(*SEAT_STATE)

@@ -6,6 +6,7 @@ Unknown request fields are ignored, so a client cannot set what it does not own
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -171,7 +172,7 @@ class EventListOut(Out):
     events: list[EventSummaryOut]
 
 
-def seat_out(row: dict[str, Any], now: int, user_id: str | None) -> SeatOut:
+def seat_out(row: Mapping[str, Any], now: int, user_id: str | None) -> SeatOut:
     status = effective_status(row, now)
     mine = status != "available" and user_id is not None and str(row["holder"]) == user_id
     return SeatOut(
@@ -215,7 +216,7 @@ def event_summary_out(event: dict[str, Any], counts: dict[str, int]) -> EventSum
 
 
 def event_out(
-    event: dict[str, Any], seats: list[dict[str, Any]], now: int, user_id: str | None
+    event: dict[str, Any], seats: Sequence[Mapping[str, Any]], now: int, user_id: str | None
 ) -> EventOut:
     out_seats = [seat_out(s, now, user_id) for s in seats]
     counts = {"total": len(out_seats), "available": 0, "held": 0, "booked": 0}
