@@ -13,6 +13,9 @@ JSON, the page is ``/my/bookings``; ``GET /events/{id}`` is JSON, the page is
 
 from __future__ import annotations
 
+import functools
+import re
+from pathlib import Path, PurePosixPath
 from typing import Any
 from uuid import UUID
 
@@ -20,14 +23,54 @@ from litestar import Controller, get
 from litestar.params import FromPath
 from litestar.response import Template
 
-__all__ = ["PageController"]
+__all__ = ["PageController", "module_graph"]
+
+FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
+# Static imports of our own modules: `import … from "./x.js"` / `"../x.js"`.
+_IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+["'](\.{1,2}/[^"']+\.js)["']""", re.M | re.S)
+
+
+@functools.cache
+def module_graph(page: str) -> tuple[str, ...]:
+    """Every module the page's module imports, directly or not, as paths under ``/js/``.
+
+    The shell names them in ``<link rel="modulepreload">`` so the browser fetches them
+    all at once instead of discovering them one import level at a time (a round trip
+    per level before the page can even ask for its data). Read once per process.
+    """
+    found: list[str] = []
+    todo = [f"pages/{page}.js"]
+    while todo:
+        module = todo.pop(0)
+        try:
+            source = (FRONTEND / module).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for target in _IMPORT.findall(source):
+            resolved = _resolve(PurePosixPath(module).parent, target)
+            if resolved is not None and resolved not in found and resolved != module:
+                found.append(resolved)
+                todo.append(resolved)
+    return tuple(found)
+
+
+def _resolve(base: PurePosixPath, target: str) -> str | None:
+    parts = list(base.parts)
+    for part in PurePosixPath(target).parts:
+        if part == "..":
+            if not parts:
+                return None  # outside frontend/
+            parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return "/".join(parts)
 
 
 def _page(template_name: str, *, title: str, page: str, **context: Any) -> Template:
     """Render a page shell; ``page`` names the ES module under ``/js/pages/``."""
     return Template(
         template_name=template_name,
-        context={"title": title, "page": page, **context},
+        context={"title": title, "page": page, "preload": module_graph(page), **context},
         # A shell is tiny and changes with deploys only; never let a proxy keep
         # a stale one around after a release.
         headers={"Cache-Control": "no-cache"},

@@ -38,6 +38,29 @@ def test_event_page_for_unknown_event_says_so(new_context: Any, console: Any) ->
     expect(page.get_by_test_id("event-name")).to_have_text("Event not found")
 
 
+@pytest.mark.parametrize("path", [*PAGES, "/e/00000000-0000-4000-8000-000000000000"])
+def test_each_page_preloads_exactly_the_modules_it_loads(
+    new_context: Any, console: Any, path: str
+) -> None:
+    console.allow(r"status of 404")  # the made-up event
+    page = new_context().new_page()
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    preloaded = page.eval_on_selector_all(
+        "link[rel=modulepreload]", "links => links.map(l => new URL(l.href).pathname)"
+    )
+    entry = page.eval_on_selector("script[type=module]", "s => new URL(s.src).pathname")
+    loaded = page.evaluate(
+        "performance.getEntriesByType('resource')"
+        ".map(e => new URL(e.name).pathname).filter(p => p.startsWith('/js/'))"
+    )
+    assert entry in loaded
+    # Every module the page ends up importing was named up front, and nothing else:
+    # the browser fetches them at once instead of one import level at a time.
+    assert sorted(preloaded) == sorted(set(loaded) - {entry}), (preloaded, loaded)
+    assert len(preloaded) == len(set(preloaded))
+
+
 def test_pages_load_without_console_errors(api: Any, new_context: Any, ui: Any) -> None:
     user = api.new_user("visitor")
     event = api.small_event(user)
