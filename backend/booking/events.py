@@ -129,6 +129,18 @@ class EventService:
         seats = await queries.event_seats(event_id)
         return event, seats, await now_ms(self.engine)
 
+    async def detail_json(
+        self, event_id: str, user_id: str | None
+    ) -> tuple[dict[str, Any], dict[str, int], str] | None:
+        """`detail` as the database's own JSON (PostgreSQL only, else None): the event,
+        its seat counts and its seats as JSON array items, `mine` for `user_id`."""
+        event = await self.get(event_id)
+        built = await queries.event_seats_json(event_id, user_id)
+        if built is None:
+            return None
+        counts, seats = built
+        return event, counts, seats
+
     async def states(self, event_id: str) -> tuple[Sequence[Mapping[str, Any]], int]:
         """Every seat's live state (id, status, holder, heldUntil, version)."""
         seats = await queries.event_seat_states(event_id)

@@ -102,6 +102,56 @@ _EVENT_SEAT_STATES_PG = (
 )
 
 
+# GET /events/{id} on PostgreSQL: the seats' JSON (exactly what `seat_out` and msgspec
+# write, as JSON values: same keys, same omissions) and the counts, built by PostgreSQL
+# in one statement. For 100,000 seats the server otherwise spends ~300 ms decoding
+# 1.3 million values and ~130 ms building and encoding 100,000 output objects.
+# x and y are double precision, which PostgreSQL (12+) prints in the shortest form that
+# reads back exactly, as Python and msgspec do.
+_SEAT_JSON = (
+    """'{"id":"' || "id"::text || '","label":' || to_json("label")::text"""
+    """ || ',"section":' || to_json("section")::text || ',"row":' || to_json("row")::text"""
+    """ || ',"number":' || "number"::text || ',"category":' || to_json("category")::text"""
+    """ || ',"accessible":' || CASE WHEN "accessible" THEN 'true' ELSE 'false' END"""
+    """ || ',"x":' || "x"::text || ',"y":' || "y"::text"""
+    """ || ',"status":"' || st || '","version":' || "version"::text"""
+    """ || CASE WHEN st = 'held' THEN ',"heldUntil":"' || to_char("""
+    """(timestamptz 'epoch' + "held_until_ms" * interval '1 millisecond') AT TIME ZONE 'UTC',"""
+    """ 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"' ELSE '' END"""
+    """ || CASE WHEN st <> 'available' AND "holder" = $2 THEN ',"mine":true' ELSE '' END"""
+    """ || '}'"""
+)
+_EVENT_SEATS_JSON_PG = f"""
+WITH clock AS (SELECT {NOW_MS_SQL["postgres"]} AS now),
+s AS (
+  SELECT *, CASE WHEN "status" = 'held' AND coalesce("held_until_ms", 0) <= clock.now
+                 THEN 'available' ELSE "status" END AS st
+  FROM "bo_seat", clock WHERE "event" = $1
+)
+SELECT (SELECT now FROM clock) AS now, count(*) AS total,
+  count(*) FILTER (WHERE st = 'available') AS available,
+  count(*) FILTER (WHERE st = 'held') AS held,
+  count(*) FILTER (WHERE st = 'booked') AS booked,
+  coalesce(string_agg({_SEAT_JSON}, ',' ORDER BY "y", "x", "id"), '') AS seats
+FROM s
+"""  # noqa: S608 - no values are formatted in
+
+
+async def event_seats_json(event_id: str, user_id: str | None) -> tuple[dict[str, int], str] | None:
+    """On PostgreSQL: the event's seat counts and its seats as a JSON array's items (for
+    `user_id`'s `mine`), in map order; None elsewhere (build them from `event_seats`)."""
+    engine = Seat._meta.db
+    pool = getattr(engine, "pool", None) if is_postgres(engine) else None
+    if pool is None:
+        return None
+    holder = uuid.UUID(user_id) if user_id is not None else None
+    async with pool.acquire() as connection:
+        row = await connection.fetchrow(_EVENT_SEATS_JSON_PG, uuid.UUID(event_id), holder)
+    assert row is not None
+    counts = {k: int(row[k]) for k in ("total", "available", "held", "booked")}
+    return counts, row["seats"]
+
+
 async def _pg_records(sql: str, event_id: str) -> Sequence[Mapping[str, Any]] | None:
     """`sql` run with the event's id on PostgreSQL's pool, or None elsewhere."""
     engine = Seat._meta.db

@@ -185,3 +185,69 @@ async def test_a_large_venue_is_created_and_listed(api: Api) -> None:
     event = await api.event(owner, layout=layout)
     assert event["counts"]["total"] == 5000
     assert len({s["label"] for s in event["seats"]}) == 5000
+
+
+async def test_event_json_built_by_the_database_says_what_the_app_would(api: Api) -> None:
+    """GET /events/{id}: on PostgreSQL the seats' JSON is written by the database
+    (`queries.event_seats_json`); it must equal, value for value, what `event_out` and
+    msgspec write from the rows, for anonymous callers and for each seat's owner, with
+    held, booked, expired and awkward-label seats."""
+    import json as _json
+    import time as _time
+
+    import msgspec
+
+    from backend.booking.events import EventService
+    from backend.storage.tables import Seat
+    from backend.web.schemas import event_out
+
+    owner, other = await api.user(), await api.user()
+    labels = ['Q"1', "Q\\2", "Ü3", "Q 4", "Q\t5", "Q6", "Q7", "Q8"]
+    event = await api.event(owner, seats=labels)
+    eid, ids = event["id"], {s["label"]: s["id"] for s in event["seats"]}
+    path = f"/events/{eid}"
+    held = await api.client.post(
+        f"{path}/holds", json={"seatIds": [ids['Q"1'], ids["Ü3"]]}, headers=owner["headers"]
+    )
+    assert held.status_code == 201, held.text
+    booked = await api.client.post(
+        f"{path}/bookings", json={"seatIds": [ids["Q 4"]]}, headers=other["headers"]
+    )
+    assert booked.status_code == 201, booked.text
+    held = await api.client.post(
+        f"{path}/holds", json={"seatIds": [ids["Q6"]]}, headers=other["headers"]
+    )
+    assert held.status_code == 201, held.text
+    # A hold past its end that the sweeper has not reached: shown available.
+    expired = await api.client.post(
+        f"{path}/holds", json={"seatIds": [ids["Q7"]]}, headers=other["headers"]
+    )
+    assert expired.status_code == 201, expired.text
+    past = int(_time.time() * 1000) - 60_000
+    await api.db(Seat.update({Seat.held_until_ms: past}).where(Seat.id == ids["Q7"]))
+    # Positions that are not round in REAL.
+    await api.db(Seat.update({Seat.x: 0.1, Seat.y: 2.7}).where(Seat.id == ids["Q8"]))
+
+    async def expected(user_id: str | None) -> Any:
+        engine = Seat._meta.db
+        row, seats, now = await EventService(engine).detail(eid)
+        return _json.loads(msgspec.json.encode(event_out(row, seats, now, user_id)))
+
+    statuses = set()
+    for who in (None, owner, other):
+        headers = who["headers"] if who else {}
+        got = await api.client.get(path, headers=headers)
+        assert got.status_code == 200, got.text
+        assert got.headers["content-type"].startswith("application/json")
+        want = await api.run(expected, who["id"] if who else None)
+        assert got.json() == want
+        statuses |= {s["status"] for s in want["seats"]}
+        mine = {s["label"] for s in want["seats"] if s.get("mine")}
+        if who is owner:
+            assert mine == {'Q"1', "Ü3"}
+        elif who is other:
+            assert mine == {"Q 4", "Q6"}
+        else:
+            assert mine == set()
+    assert statuses == {"available", "held", "booked"}
+    assert want["counts"] == {"total": 8, "available": 4, "held": 3, "booked": 1}
