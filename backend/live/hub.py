@@ -76,9 +76,13 @@ class Watcher:
             and not self.busy
             and not self.needs_snapshot
             and not self.queue
-            and self.sink.write(frame)
         ):
-            return True
+            try:
+                if self.sink.write(frame):
+                    return True
+            except Exception:  # the transport broke under us: the writer task takes over
+                log.exception("direct websocket write failed; using the ASGI path for it")
+                self.sink = None
         if len(self.queue) >= self.cap:
             # Too far behind: what it missed is replaced by a snapshot.
             self.queue.clear()

@@ -140,3 +140,21 @@ async def test_a_watcher_is_written_directly_only_when_nothing_is_ahead_of_the_m
     assert not watcher.push("m6", b"f6")
     assert list(watcher.queue) == ["m6"]
     assert watcher.wake.is_set()
+
+
+class BrokenSink:
+    def write(self, frame: bytes) -> bool:
+        raise RuntimeError("transport gone")
+
+
+async def test_a_sink_that_breaks_is_dropped_and_the_message_still_goes_out() -> None:
+    from backend.live.hub import Watcher
+
+    watcher = Watcher(event_id="e", user_id=None, cap=4)
+    watcher.sink = BrokenSink()  # type: ignore[assignment]
+    watcher.needs_snapshot = False
+    watcher.busy = False
+    assert not watcher.push("m1", b"f1")
+    assert watcher.sink is None  # not tried again
+    assert list(watcher.queue) == ["m1"]
+    assert watcher.wake.is_set()
