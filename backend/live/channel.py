@@ -184,6 +184,11 @@ class RedisSeatChannel(SeatChannel):
         pattern = f"{self._prefix}:{{*}}:seats"
         delay = self.RETRY_MIN
         lost = False
+        # The first subscription resyncs too: a websocket accepted while it was still
+        # being set up (a process that has just started or restarted) read its snapshot
+        # before this process could hear changes, and one committed in that gap would
+        # otherwise never reach it (seen in the kill -9 chaos run).
+        first = True
         while not self._stopping.is_set():
             client = Redis.from_url(
                 self._url,
@@ -200,10 +205,11 @@ class RedisSeatChannel(SeatChannel):
                 connection.register_connect_callback(watch.on_connect)
                 self.connected = True
                 delay = self.RETRY_MIN
-                if lost:
-                    # Subscribed again: only now can a snapshot miss nothing.
-                    log.warning("redis subscription restored; resyncing watchers")
-                    lost = False
+                if lost or first:
+                    # Subscribed (again): only now can a snapshot miss nothing.
+                    if lost:
+                        log.warning("redis subscription restored; resyncing watchers")
+                    lost = first = False
                     yield RESYNC, b""
                 while not self._stopping.is_set():
                     message = await pubsub.get_message(timeout=self.READ_TIMEOUT)

@@ -176,6 +176,7 @@ async def test_redis_restart_yields_resync_then_messages_flow_again(redis_tmp: P
         reader = Reader(channel)
         try:
             await reader.ready()
+            assert await reader.next() == (RESYNC, b"")  # the first subscription's
             redis.stop()
             # While Redis is down, the channel says so (and /ready with it).
             async with asyncio.timeout(DEADLINE):
@@ -207,11 +208,33 @@ async def test_redis_quick_restart_is_not_papered_over(redis_tmp: Path) -> None:
         reader = Reader(channel)
         try:
             await reader.ready()
+            assert await reader.next() == (RESYNC, b"")  # the first subscription's
             redis.stop()
             redis.start()
             assert await reader.next() == (RESYNC, b"")
             await channel.publish("e", b"after")
             assert await reader.next_message() == ("e", b"after")
+        finally:
+            await reader.stop()
+            await channel.on_shutdown()
+
+
+async def test_redis_first_subscription_resyncs_sockets_accepted_before_it(
+    redis_tmp: Path,
+) -> None:
+    # A process that has just (re)started may accept websockets before its pattern
+    # subscription is up; their snapshots were read before it could hear changes. The
+    # RESYNC after the first subscription gives them fresh ones (a kill -9 chaos run
+    # once left a watcher missing a cancellation made in that gap).
+    with private_redis(redis_tmp) as redis:
+        channel = RedisSeatChannel(redis.url, "bo")
+        await channel.on_startup()
+        reader = Reader(channel)
+        try:
+            assert await reader.next() == (RESYNC, b"")
+            await reader.ready()
+            await channel.publish("e", b"first")
+            assert await reader.next() == ("e", b"first")  # and just one RESYNC
         finally:
             await reader.stop()
             await channel.on_shutdown()
