@@ -140,26 +140,29 @@ FROM s
 async def event_seats_json(event_id: str, user_id: str | None) -> tuple[dict[str, int], str] | None:
     """On PostgreSQL: the event's seat counts and its seats as a JSON array's items (for
     `user_id`'s `mine`), in map order; None elsewhere (build them from `event_seats`)."""
-    engine = Seat._meta.db
-    pool = getattr(engine, "pool", None) if is_postgres(engine) else None
-    if pool is None:
-        return None
     holder = uuid.UUID(user_id) if user_id is not None else None
-    async with pool.acquire() as connection:
-        row = await connection.fetchrow(_EVENT_SEATS_JSON_PG, uuid.UUID(event_id), holder)
-    assert row is not None
+    rows = await _pg_fetch(_EVENT_SEATS_JSON_PG, uuid.UUID(event_id), holder)
+    if rows is None:
+        return None
+    [row] = rows
     counts = {k: int(row[k]) for k in ("total", "available", "held", "booked")}
     return counts, row["seats"]
 
 
 async def _pg_records(sql: str, event_id: str) -> Sequence[Mapping[str, Any]] | None:
-    """`sql` run with the event's id on PostgreSQL's pool, or None elsewhere."""
+    """`sql` run with the event's id on PostgreSQL, or None elsewhere."""
+    return await _pg_fetch(sql, uuid.UUID(event_id))
+
+
+async def _pg_fetch(sql: str, *args: Any) -> list[Any] | None:
+    """`sql` ($1, $2 … placeholders) on the PostgreSQL pool as asyncpg Records, or None
+    when the tables are bound to another engine (the embedded mode)."""
     engine = Seat._meta.db
     pool = getattr(engine, "pool", None) if is_postgres(engine) else None
     if pool is None:
         return None
     async with pool.acquire() as connection:
-        return list(await connection.fetch(sql, uuid.UUID(event_id)))
+        return list(await connection.fetch(sql, *args))
 
 
 async def free_seats(event_id: str, now_ms: int, category: str | None) -> list[dict[str, Any]]:

@@ -14,8 +14,9 @@ JSON, the page is ``/my/bookings``; ``GET /events/{id}`` is JSON, the page is
 from __future__ import annotations
 
 import functools
+import posixpath
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -47,23 +48,11 @@ def module_graph(page: str) -> tuple[str, ...]:
         except OSError:
             continue
         for target in _IMPORT.findall(source):
-            resolved = _resolve(PurePosixPath(module).parent, target)
-            if resolved is not None and resolved not in found and resolved != module:
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(module), target))
+            if not resolved.startswith("../") and resolved not in found and resolved != module:
                 found.append(resolved)
                 todo.append(resolved)
     return tuple(found)
-
-
-def _resolve(base: PurePosixPath, target: str) -> str | None:
-    parts = list(base.parts)
-    for part in PurePosixPath(target).parts:
-        if part == "..":
-            if not parts:
-                return None  # outside frontend/
-            parts.pop()
-        elif part != ".":
-            parts.append(part)
-    return "/".join(parts)
 
 
 def _page(template_name: str, *, title: str, page: str, **context: Any) -> Template:
