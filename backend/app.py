@@ -123,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         batch_ms=settings.live_batch_ms,
         backlog=settings.ws_backlog,
         sends_per_second=settings.live_sends_per_second,
+        commit_stamps=settings.live_commit_stamps,
     )
     metrics.watch_hub(hub)
     accounts = AccountService(hash_concurrency=settings.argon2_concurrency)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import os
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
@@ -36,11 +35,15 @@ DATABASE_UNREACHABLE = _database_errors()
 T = TypeVar("T")
 
 
-def _prepare_path() -> None:
-    # Piccolo finds its config as the module `piccolo_conf` at the project root.
+def _let_piccolo_find_its_conf() -> None:
+    """Put the project root on the import path, where Piccolo looks for its config.
+
+    Piccolo imports the module `piccolo_conf` (its default name; PICCOLO_CONF would name
+    another), which is at the project root: on the path when run as `python -m
+    backend.cli` from the root, not when run as the `boxoffice` script from elsewhere.
+    """
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
 
 
 @contextlib.asynccontextmanager
@@ -63,7 +66,7 @@ async def startup_lock(settings: Any) -> AsyncIterator[None]:
 
 async def run_migrations(settings: Any) -> None:
     """Apply every committed Piccolo migration to the configured database."""
-    _prepare_path()
+    _let_piccolo_find_its_conf()
     from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
     from piccolo.apps.migrations.tables import Migration
 
@@ -128,7 +131,7 @@ def serve(settings: Any) -> None:
         ws_ping_timeout=20,
         timeout_graceful_shutdown=10,
         proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
         log_level=settings.log_level,
         log_config=uvicorn_log_config(settings.log_format),
         access_log=False,  # the app writes access lines itself, with the request id
@@ -137,7 +140,7 @@ def serve(settings: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _prepare_path()
+    _let_piccolo_find_its_conf()
     parser = argparse.ArgumentParser(prog="boxoffice", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="migrate, load the demo event once, and serve")
@@ -145,8 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("demo", help="create the demo event if it does not exist")
     args = parser.parse_args(argv)
 
-    from backend.errors import ConfigError
-    from backend.settings import get_settings
+    from backend.settings import ConfigError, get_settings
 
     try:
         settings = get_settings()

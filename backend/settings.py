@@ -8,6 +8,7 @@ Two run modes share one code path (DESIGN §1):
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from backend.errors import ConfigError
+from backend.errors import ConfigError as ConfigError  # raised here
 
 
 class Mode(StrEnum):
@@ -62,6 +63,10 @@ class Settings:
     # condition and without the unique active-seat value, so the history checker must
     # catch double bookings. Refused unless BOXOFFICE_TESTING=1 is set too.
     unsafe_disable_guard: bool = False
+    # Proxies whose X-Forwarded-For uvicorn trusts (per-address throttling behind nginx).
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
+    # Each live `seats` message also carries its oldest change's commit time (benchmarks).
+    live_commit_stamps: bool = False
 
     @property
     def sqlite_path(self) -> Path:
@@ -102,6 +107,29 @@ def _flag(name: str, default: bool) -> bool:
     if raw.lower() in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _proxies(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """`*` (trust every peer) or comma-separated IP addresses and networks.
+
+    uvicorn takes anything else as a name that never matches a TCP peer, silently; a
+    typo here would turn off per-address throttling behind the proxy.
+    """
+    items = _list(name) or default
+    if items == ("*",):
+        return items
+    for item in items:
+        try:
+            if "/" in item:
+                ipaddress.ip_network(item)
+            else:
+                ipaddress.ip_address(item)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be * or comma-separated IP addresses or networks "
+                f"(e.g. 127.0.0.1,10.0.0.0/8), got {item!r}"
+            ) from None
+    return items
 
 
 def _embedded_secret(data_dir: Path) -> str:
@@ -205,6 +233,8 @@ def load_settings() -> Settings:
         log_format=log_format,
         log_level=log_level,
         ws_max_per_user=_int("WS_MAX_PER_USER", 20, 1, 1000),
+        forwarded_allow_ips=_proxies("FORWARDED_ALLOW_IPS", ("127.0.0.1",)),
+        live_commit_stamps=_flag("LIVE_COMMIT_STAMPS", False),
     )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -34,10 +33,6 @@ log = logging.getLogger("boxoffice.live")
 # answers it by sending that event's watchers a fresh snapshot.
 RESYNC_MARKER: Final = b'{"resync":true}'
 RESEND_SECONDS: Final = 0.5
-# With LIVE_COMMIT_STAMPS=1, each `seats` message also carries `"at"`: the commit time
-# (epoch ms) of its oldest change, so a client can time commit-to-socket (the benchmark
-# does). Off by default: the message stays exactly as documented.
-COMMIT_STAMPS: Final = os.environ.get("LIVE_COMMIT_STAMPS", "") == "1"
 # Fan-out budget: each message costs every watching socket a send (a write of a frame
 # built once per batch, see frames.py; on loopback the kernel's delivery to the reader is
 # charged to that write too), so with many watchers the batch window grows until one
@@ -188,8 +183,14 @@ class LiveHub:
         batch_ms: int = 25,
         backlog: int = 256,
         sends_per_second: int = 40_000,
+        *,
+        commit_stamps: bool = False,
     ) -> None:
         self.channel = channel
+        # With LIVE_COMMIT_STAMPS=1, each `seats` message also carries `"at"`: the commit
+        # time (epoch ms) of its oldest change, so a client can time commit-to-socket (the
+        # benchmark does). Off by default: the message stays exactly as documented.
+        self.commit_stamps = commit_stamps
         self.batch_seconds = batch_ms / 1000
         self.sends_per_second = sends_per_second
         self.backlog = backlog
@@ -324,7 +325,7 @@ class LiveHub:
             return
         first = event_id not in self._pending
         pending = self._pending.setdefault(event_id, {})
-        if COMMIT_STAMPS and isinstance(message.get("at"), int):
+        if self.commit_stamps and isinstance(message.get("at"), int):
             at = self._pending_at.get(event_id)
             self._pending_at[event_id] = message["at"] if at is None else min(at, message["at"])
         for change in message.get("changes", []):

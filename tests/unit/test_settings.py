@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.errors import ConfigError
-from backend.settings import Mode, load_settings
+from backend.settings import ConfigError, Mode, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PG = "postgresql://postgres@127.0.0.1:5432/x"
@@ -25,6 +24,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "PORT",
         "HOST",
         "ALLOWED_ORIGINS",
+        "FORWARDED_ALLOW_IPS",
+        "LIVE_COMMIT_STAMPS",
     ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
@@ -52,6 +53,22 @@ def test_services_mode_needs_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.mode is Mode.SERVICES and settings.workers == 3
 
 
+def test_trusted_proxies_are_loopback_unless_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().forwarded_allow_ips == ("127.0.0.1",)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.5, 172.16.0.0/12,::1")
+    assert load_settings().forwarded_allow_ips == ("10.0.0.5", "172.16.0.0/12", "::1")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    assert load_settings().forwarded_allow_ips == ("*",)
+
+
+def test_live_commit_stamps_are_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().live_commit_stamps is False
+    monkeypatch.setenv("LIVE_COMMIT_STAMPS", "1")  # what the benchmark sets
+    assert load_settings().live_commit_stamps is True
+    monkeypatch.setenv("LIVE_COMMIT_STAMPS", "0")
+    assert load_settings().live_commit_stamps is False
+
+
 @pytest.mark.parametrize(
     ("env", "fragment"),
     [
@@ -61,6 +78,10 @@ def test_services_mode_needs_a_real_secret(monkeypatch: pytest.MonkeyPatch) -> N
         ({"WORKERS": "2"}, "embedded mode runs one process"),
         ({"PORT": "http"}, "PORT must be an integer"),
         ({"PORT": "70000"}, "PORT must be between"),
+        ({"FORWARDED_ALLOW_IPS": "nginx"}, "FORWARDED_ALLOW_IPS must be \\* or"),
+        ({"FORWARDED_ALLOW_IPS": "10.0.0.1/8"}, "got '10.0.0.1/8'"),  # host bits set
+        ({"FORWARDED_ALLOW_IPS": "*,10.0.0.1"}, "got '\\*'"),  # * trusts all, or list them
+        ({"LIVE_COMMIT_STAMPS": "sometimes"}, "LIVE_COMMIT_STAMPS must be true or false"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(
