@@ -33,17 +33,13 @@ from backend.booking.service import BookingService
 from backend.errors import exception_handlers
 from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChannel
 from backend.live.hub import LiveHub
+from backend.live.metered import MeteredChannel, MeteredPublisher
 from backend.live.websocket import event_socket
 from backend.locks import MemorySeatLockStore, RedisSeatLockStore, SeatLockStore
-from backend.observability import (
-    MeteredChannel,
-    MeteredPublisher,
-    Metrics,
-    Shutdown,
-    logging_config,
-    metrics_endpoint,
-    request_context,
-)
+from backend.observability.logs import logging_config, quiet_driver_loggers
+from backend.observability.metrics import Metrics, metrics_endpoint
+from backend.observability.requestid import request_context
+from backend.observability.shutdown import Shutdown
 from backend.settings import Mode, Settings, get_settings
 from backend.storage import db
 from backend.web.accounts import AccountController
@@ -90,10 +86,6 @@ async def _sweep_expired_holds(
             await asyncio.wait_for(stop.wait(), interval)
 
 
-# Drivers that log SQL parameters at DEBUG would write password hashes to the log.
-QUIET_LOGGERS = ("aiosqlite", "asyncpg", "piccolo")
-
-
 SHUTDOWN_STEP_SECONDS = 5.0
 
 
@@ -110,8 +102,7 @@ async def _bounded(name: str, step: Any, seconds: float = SHUTDOWN_STEP_SECONDS)
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_driver_loggers()
     engine = db.make_engine(settings)
     db.bind_tables(engine)
     locks, raw_channel, store = _backends(settings)

@@ -99,7 +99,7 @@ async def load_demo(settings: Any) -> str | None:
 def serve(settings: Any) -> None:
     import uvicorn
 
-    from backend.observability import uvicorn_log_config
+    from backend.observability.logs import uvicorn_log_config
 
     _database_step(settings, migrate(settings))
     if settings.demo:
