@@ -1,0 +1,176 @@
+"""The app's long-lived parts, built from settings and started and stopped in one place.
+
+`Services(settings)` builds every backend and domain service; nothing connects in the
+constructor (the shape of Litestar's channels plugin). `on_startup` starts the parts in
+order; `on_shutdown` stops the ones that started, in reverse, each step bounded: a
+backend that does not answer must not hold the process (or a test run) hostage at exit.
+
+The throttle store is not among the parts: the app registers it in Litestar's stores,
+and Litestar closes the stores it holds itself, before its shutdown hooks run (uvicorn
+has stopped serving requests by then, so no sign-in is using it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+
+from backend.accounts import AccountService
+from backend.booking.events import EventService
+from backend.booking.expiry import HoldSweeper
+from backend.booking.service import BookingService
+from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChannel
+from backend.live.hub import LiveHub
+from backend.live.metered import MeteredChannel, MeteredPublisher
+from backend.locks import MemorySeatLockStore, RedisSeatLockStore, SeatLockStore
+from backend.observability.metrics import Metrics
+from backend.observability.shutdown import Shutdown
+from backend.settings import Mode, Settings
+from backend.storage import db
+from backend.web.idempotency import Idempotency
+
+log = logging.getLogger("boxoffice")
+
+# How long each shutdown step may take before it is abandoned (read at shutdown).
+SHUTDOWN_STEP_SECONDS = 5.0
+SWEEPER_STOP_SECONDS = 10.0  # a sweep under way is let finish: see booking/expiry.py
+DATABASE_STOP_SECONDS = 15.0  # the pool's own close waits up to 10 s for connections
+
+
+class Part(Protocol):
+    """Something started before the app serves and stopped after it."""
+
+    async def on_startup(self) -> None:
+        """Connect or start; called once."""
+
+    async def on_shutdown(self) -> None:
+        """Disconnect or stop."""
+
+
+class _EnginePool:
+    """The engine's connection pool as a part."""
+
+    def __init__(self, engine: Any, pool_max: int) -> None:
+        self.engine = engine
+        self.pool_max = pool_max
+
+    async def on_startup(self) -> None:
+        """Bind the tables to this engine (another app may have rebound them) and connect."""
+        db.bind_tables(self.engine)
+        await db.start(self.engine, self.pool_max)
+
+    async def on_shutdown(self) -> None:
+        """Close the pool."""
+        await db.stop(self.engine)
+
+
+def _backends(settings: Settings) -> tuple[SeatLockStore, SeatChannel, Store]:
+    """The lock store, seat channel and throttle store of the configured run mode."""
+    if settings.mode is Mode.SERVICES:
+        assert settings.redis_url is not None
+        return (
+            RedisSeatLockStore(settings.redis_url, settings.redis_prefix),
+            RedisSeatChannel(settings.redis_url, settings.redis_prefix),
+            RedisStore.with_client(
+                url=settings.redis_url, namespace=f"{settings.redis_prefix}-throttle"
+            ),
+        )
+    return MemorySeatLockStore(), MemorySeatChannel(), MemoryStore()
+
+
+async def _bounded(name: str, step: Awaitable[None], seconds: float) -> None:
+    """Run one shutdown step; log (never raise) if it fails or overruns."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        log.warning("shutdown: %s did not stop within %.0f s; abandoned", name, seconds)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("shutdown: %s failed: %r", name, task.exception())
+
+
+class Services:
+    """Every backend and service of one app, and their start-up and shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # The engine: these three lines are all that know it (a storage object with
+        # on_startup/on_shutdown/ping is to take its place as one part).
+        self.engine = db.make_engine(settings)
+        db.bind_tables(self.engine)
+        self.database: Part = _EnginePool(self.engine, settings.db_pool_max)
+
+        self.locks, raw_channel, self.throttle_store = _backends(settings)
+        self.metrics = Metrics()
+        self.shutdown = Shutdown()
+        self.channel = MeteredChannel(raw_channel, self.metrics)
+        self.hub = LiveHub(
+            self.channel,
+            batch_ms=settings.live_batch_ms,
+            backlog=settings.ws_backlog,
+            sends_per_second=settings.live_sends_per_second,
+            commit_stamps=settings.live_commit_stamps,
+        )
+        self.metrics.watch_hub(self.hub)
+        self.accounts = AccountService(hash_concurrency=settings.argon2_concurrency)
+        self.events = EventService(self.engine)
+        self.booking = BookingService(
+            self.engine,
+            self.locks,
+            MeteredPublisher(self.hub, self.metrics),
+            lock_ttl_ms=settings.lock_ttl_ms,
+            unsafe_disable_guard=settings.unsafe_disable_guard,
+        )
+        if settings.unsafe_disable_guard:
+            log.critical(
+                "BOXOFFICE_UNSAFE_DISABLE_GUARD is on: seats CAN be sold twice (test only)"
+            )
+        self.idempotency = Idempotency(self.engine, lease_ms=settings.idempotency_lease_ms)
+        self.sweeper = HoldSweeper(self.booking, settings.expiry_interval)
+        self._started: list[tuple[str, Part, float]] = []
+
+    def parts(self) -> list[tuple[str, Part, float]]:
+        """What starts, in start-up order, with how long each may take to stop."""
+        return [
+            ("database pool", self.database, DATABASE_STOP_SECONDS),
+            ("lock store", self.locks, SHUTDOWN_STEP_SECONDS),
+            ("live channel", self.channel, SHUTDOWN_STEP_SECONDS),
+            ("live hub", self.hub, SHUTDOWN_STEP_SECONDS),
+            ("hold sweeper", self.sweeper, SWEEPER_STOP_SECONDS),
+            # SIGTERM: close websockets with 1001 first, then the server's own handler.
+            ("signal handlers", self.shutdown, SHUTDOWN_STEP_SECONDS),
+        ]
+
+    def state(self) -> dict[str, Any]:
+        """The parts handlers and tests read from `app.state`, by their names there."""
+        return {
+            "settings": self.settings,
+            "engine": self.engine,
+            "locks": self.locks,
+            "channel": self.channel,
+            "hub": self.hub,
+            "accounts": self.accounts,
+            "events": self.events,
+            "booking": self.booking,
+            "idempotency": self.idempotency,
+            "metrics": self.metrics,
+            "services": self,
+        }
+
+    async def on_startup(self) -> None:
+        """Start every part in order; a part that fails stops start-up there."""
+        for name, part, seconds in self.parts():
+            await part.on_startup()
+            self._started.append((name, part, seconds))
+
+    async def on_shutdown(self) -> None:
+        """Stop the parts that started, in reverse order, each step bounded."""
+        while self._started:
+            name, part, seconds = self._started.pop()
+            await _bounded(name, part.on_shutdown(), seconds)

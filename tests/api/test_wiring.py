@@ -1,0 +1,153 @@
+"""create_app is wiring: the services start in order, stop in reverse, and a step that
+fails or hangs on shutdown is bounded and logged, never raised."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+import backend.services
+from backend.app import create_app
+from backend.services import Services
+from backend.settings import Settings
+
+# Start-up order; shutdown is the reverse. The attribute of `Services` holding each part.
+PARTS = [
+    ("database pool", "database"),
+    ("lock store", "locks"),
+    ("live channel", "channel"),
+    ("live hub", "hub"),
+    ("hold sweeper", "sweeper"),
+    ("signal handlers", "shutdown"),
+]
+
+
+class FakePart:
+    """Records its start and stop in a shared list; `stop` may fail or hang."""
+
+    def __init__(self, name: str, calls: list[tuple[str, str]]) -> None:
+        self.name = name
+        self.calls = calls
+        self.fail_start: Exception | None = None
+        self.fail_stop: Exception | None = None
+        self.hang_stop = False
+        self.abandoned = asyncio.Event()
+
+    async def on_startup(self) -> None:
+        self.calls.append(("start", self.name))
+        if self.fail_start is not None:
+            raise self.fail_start
+
+    async def on_shutdown(self) -> None:
+        self.calls.append(("stop", self.name))
+        if self.fail_stop is not None:
+            raise self.fail_stop
+        if self.hang_stop:
+            try:
+                await asyncio.Future()  # never resolved: only cancelling ends it
+            except asyncio.CancelledError:
+                self.abandoned.set()
+                raise
+
+
+@dataclass
+class Rig:
+    """A real `Services` whose every part is replaced by a recording fake."""
+
+    services: Services
+    parts: dict[str, FakePart]
+    calls: list[tuple[str, str]]
+
+
+@pytest.fixture
+def rig(embedded_settings: Settings) -> Rig:
+    services = Services(embedded_settings)
+    calls: list[tuple[str, str]] = []
+    parts = {name: FakePart(name, calls) for name, _ in PARTS}
+    for name, attribute in PARTS:
+        setattr(services, attribute, parts[name])
+    return Rig(services, parts, calls)
+
+
+async def test_services_start_in_order_and_stop_in_reverse(rig: Rig) -> None:
+    assert [name for name, _, _ in rig.services.parts()] == [name for name, _ in PARTS]
+    await rig.services.on_startup()
+    assert rig.calls == [("start", name) for name, _ in PARTS]
+    rig.calls.clear()
+    await rig.services.on_shutdown()
+    assert rig.calls == [("stop", name) for name, _ in reversed(PARTS)]
+    rig.calls.clear()
+    await rig.services.on_shutdown()  # a second call stops nothing twice
+    assert rig.calls == []
+
+
+async def test_a_failed_start_up_stops_only_what_started(rig: Rig) -> None:
+    rig.parts["live channel"].fail_start = ConnectionError("redis is down")
+    with pytest.raises(ConnectionError):
+        await rig.services.on_startup()
+    assert rig.calls[-1] == ("start", "live channel")
+    rig.calls.clear()
+    # Litestar runs the shutdown hooks when a start-up hook raises.
+    await rig.services.on_shutdown()
+    assert rig.calls == [("stop", "lock store"), ("stop", "database pool")]
+
+
+async def test_a_failing_or_hanging_shutdown_step_is_bounded_and_logged(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The bound is the behaviour under test: keep it short.
+    monkeypatch.setattr(backend.services, "SHUTDOWN_STEP_SECONDS", 0.05)
+    rig.parts["live hub"].fail_stop = RuntimeError("hub broke")
+    rig.parts["live channel"].hang_stop = True
+    await rig.services.on_startup()
+    rig.calls.clear()
+    with caplog.at_level(logging.WARNING, logger="boxoffice"):
+        await rig.services.on_shutdown()  # returns: neither step raises out of it
+    assert rig.calls == [("stop", name) for name, _ in reversed(PARTS)], "later steps ran"
+    await asyncio.wait_for(rig.parts["live channel"].abandoned.wait(), 5)
+    messages = [r.getMessage() for r in caplog.records if r.name == "boxoffice"]
+    assert "shutdown: live hub failed: RuntimeError('hub broke')" in messages
+    assert any(
+        m.startswith("shutdown: live channel did not stop within") and m.endswith("abandoned")
+        for m in messages
+    ), messages
+
+
+def test_settings_reach_the_hub(embedded_settings: Settings) -> None:
+    assert Services(embedded_settings).hub.commit_stamps is False
+    stamped = replace(embedded_settings, live_commit_stamps=True)
+    assert Services(stamped).hub.commit_stamps is True
+
+
+STATE_KEYS = {
+    "settings",
+    "engine",
+    "locks",
+    "channel",
+    "hub",
+    "accounts",
+    "events",
+    "booking",
+    "idempotency",
+    "throttle",
+    "jwt_auth",
+    "metrics",
+    "services",
+}
+
+
+async def test_create_app_runs_the_services_with_the_app(embedded_settings: Settings) -> None:
+    app = create_app(embedded_settings)
+    services: Services = app.state.services
+    assert set(app.state.dict()) == STATE_KEYS
+    assert app.on_startup == [services.on_startup]
+    assert app.on_shutdown == [services.on_shutdown]
+    # The throttle counts in the store Litestar holds (and closes) as "throttle".
+    assert app.state.throttle.store is app.stores.get("throttle") is services.throttle_store
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        ready = await client.get("/ready")
+        assert ready.status_code == 200, ready.text  # database, locks and channel answer
