@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 from tests.conftest import Api
+from tests.support.waiting import eventually
 
 
 async def book(
@@ -83,7 +84,11 @@ async def test_an_expired_hold_cannot_be_booked_after_someone_else_booked(api: A
     await api.client.post(
         f"/events/{event['id']}/holds", json={"seatIds": [seat]}, headers=a["headers"]
     )
-    await asyncio.sleep(1.3)
+
+    async def free() -> bool:
+        return bool((await api.seats(event["id"]))[seat]["status"] == "available")
+
+    await eventually(free, what="a's one-second hold to end", timeout=3)
     assert (await book(api, b, event["id"], [seat])).status_code == 201
     late = await book(api, a, event["id"], [seat])
     assert late.status_code == 409

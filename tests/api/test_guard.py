@@ -17,6 +17,7 @@ from backend.locks.base import SeatLockStore
 from backend.storage.db import is_postgres
 from backend.storage.tables import ACTIVE, Booking
 from tests.conftest import Api
+from tests.support.waiting import eventually
 
 
 class NoLocks(SeatLockStore):
@@ -146,20 +147,27 @@ async def test_lock_expiring_mid_transaction_cannot_double_book(api: Api) -> Non
     event = await api.event(owner)
     seat = event["seats"][0]["id"]
     locks = RecordingLocks(api.client.app.state.locks)
-    # A 50 ms lock, and a first transaction that stalls for 400 ms before committing.
+    # A 50 ms lock, and a first transaction that stalls before committing until its lock
+    # has expired and the second request has taken the seat's lock for itself.
     service = service_with(api, locks, lock_ttl_ms=50)
     slow_in_txn = asyncio.Event()
 
     async def stall(_: Any) -> None:
         slow_in_txn.set()
-        await asyncio.sleep(0.4)
+        await eventually(
+            lambda: len(locks.acquired) == 2,
+            what="the fast request to take the lock the slow one let expire",
+        )
+
+    async def lock_expired() -> bool:
+        return await locks.owner(event["id"], seat) is None
 
     async def scenario() -> tuple[Any, Any]:
         slow = asyncio.create_task(
             service.book_seats(slow_buyer["id"], event["id"], [seat], on_commit=stall)
         )
         await slow_in_txn.wait()
-        await asyncio.sleep(0.1)  # the slow request's lock has now expired
+        await eventually(lock_expired, what="the slow request's 50 ms lock to expire")
         fast = asyncio.create_task(service.book_seats(fast_buyer["id"], event["id"], [seat]))
         results = await asyncio.gather(slow, fast, return_exceptions=True)
         return results[0], results[1]

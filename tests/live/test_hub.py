@@ -3,7 +3,6 @@ backlog, resyncs and clean unwatching. Unit level: the in-process channel, no da
 
 from __future__ import annotations
 
-import asyncio
 import json
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ import pytest
 from backend.booking.records import SeatChange
 from backend.live.channel import RESYNC, MemorySeatChannel, SeatChannel
 from backend.live.hub import RESYNC_MARKER, LiveHub, Watcher
+from tests.support.waiting import eventually
 from tests.support.watcher import SeatMap
 
 EVENT = "11111111-1111-1111-1111-111111111111"
@@ -40,9 +40,12 @@ def drain(watcher: Watcher) -> list[dict[str, Any]]:
 
 async def settle(hub: LiveHub, *watchers: Watcher, batches: int = 1) -> None:
     """Wait until each watcher has `batches` messages queued (the batch window passed)."""
-    async with asyncio.timeout(2):
-        while any(len(w.queue) < batches for w in watchers):
-            await asyncio.sleep(hub.batch_seconds / 2 or 0.001)
+    await eventually(
+        lambda: all(len(w.queue) >= batches for w in watchers),
+        what=f"{batches} batch(es) queued for each of {len(watchers)} watcher(s)",
+        timeout=2,
+        interval=hub.batch_seconds / 2 or 0.001,
+    )
 
 
 @pytest.fixture
@@ -198,11 +201,18 @@ async def test_unknown_and_unwatched_events_keep_no_state(hub: LiveHub) -> None:
     assert set(hub.watchers) == {EVENT}
     hub.unwatch(first)
     assert hub.watcher_count() == 1
+    fence = hub.watch(OTHER_EVENT, None)
+    drain(fence)
     await hub.publish(EVENT, [free("s1", 3)])
     hub.unwatch(second)  # the last one leaves while a batch is pending
-    assert hub.watchers == {} and hub._pending == {}
+    assert EVENT not in hub.watchers and EVENT not in hub._pending
     hub.unwatch(second)  # twice is harmless
-    await asyncio.sleep(hub.batch_seconds * 2)
+    # The channel keeps order and both events have the same batch window, so once the
+    # fence's batch is out, EVENT's message has been read and any flush for it has run.
+    await hub.publish(OTHER_EVENT, [free("s1", 2)])
+    await settle(hub, fence)
+    assert EVENT not in hub.watchers and EVENT not in hub._pending
+    hub.unwatch(fence)
     assert hub.watchers == {} and hub._pending == {}
 
 
@@ -212,9 +222,11 @@ async def test_resync_from_the_channel_asks_every_watcher_for_a_snapshot(hub: Li
         drain(w)
         w.queue.append("stale")
     await hub.channel.publish(RESYNC, b"")  # what a backend yields after losing messages
-    async with asyncio.timeout(2):
-        while not all(w.needs_snapshot for w in watchers):
-            await asyncio.sleep(0.005)
+    await eventually(
+        lambda: all(w.needs_snapshot for w in watchers),
+        what="every watcher to be marked for a snapshot",
+        timeout=2,
+    )
     assert all(not w.queue and w.wake.is_set() for w in watchers)
 
 
@@ -248,9 +260,11 @@ async def test_a_failed_publish_never_raises_and_ends_in_a_resync() -> None:
         drain(here)
         channel.down = False
         # Once the channel works again, a resync marker tells every process.
-        async with asyncio.timeout(3):
-            while not here.needs_snapshot:
-                await asyncio.sleep(0.01)
+        await eventually(
+            lambda: here.needs_snapshot,
+            what="the resync marker to reach the hub once the channel is back",
+            timeout=3,
+        )
         assert (EVENT, RESYNC_MARKER) in channel.sent
         assert not elsewhere.needs_snapshot
     finally:

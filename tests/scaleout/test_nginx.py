@@ -31,6 +31,7 @@ from chaos.services import AppProcess, Nginx
 from chaos.watcher import SeatWatcher
 from tests.support.databases import services_database
 from tests.support.services import IN_CI, require_services
+from tests.support.waiting import eventually
 from tests.support.watcher import Watcher
 
 pytestmark = [pytest.mark.services, pytest.mark.live]
@@ -167,15 +168,22 @@ async def scenario(proxy: Nginx, a: AppProcess, b: AppProcess, dsn: str, secret:
         results = await book_some(via_proxy, event_id, seats[20:], rounds=2)
         assert results.count(OK) >= 3, results
 
-        read, waited = None, 0.0
-        while waited < 10:
+        verdicts = []
+
+        async def judged_valid() -> bool:
             read = await chaosdb.final_read(dsn, [event_id])
             views = {w.name: w.view() for w in watchers if w.name != "direct-a"}
-            verdict = check(history.ops(), read, views)
-            if verdict.valid:
-                break
-            await asyncio.sleep(0.25)
-            waited += 0.25
+            verdicts.append(check(history.ops(), read, views))
+            return verdicts[-1].valid
+
+        with contextlib.suppress(AssertionError):  # the verdict below says what is wrong
+            await eventually(
+                judged_valid,
+                what="the checker to find the history and every watcher consistent",
+                timeout=10,
+                interval=0.25,
+            )
+        verdict = verdicts[-1]
         assert verdict.valid, verdict.to_json()[:4000]
         going_away = [w.name for w in watchers if 1001 in w.close_codes]
         assert len(going_away) >= on_a, (going_away, on_a)

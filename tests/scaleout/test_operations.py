@@ -23,6 +23,7 @@ from chaos.watcher import SeatWatcher
 from tests.support.databases import services_database
 from tests.support.live_server import ROOT
 from tests.support.services import TEST_SECRET, require_services
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.services, pytest.mark.live]
 
@@ -35,6 +36,12 @@ def samples(text: str, name: str) -> dict[str, float]:
             key, value = line.rsplit(" ", 1)
             found[key[len(name) :]] = float(value)
     return found
+
+
+def shows(watcher: SeatWatcher, statuses: dict[str, str]) -> bool:
+    """Whether the watcher's map shows each seat with the given status."""
+    seats = watcher.map.seats
+    return all(seat in seats and seats[seat]["status"] == s for seat, s in statuses.items())
 
 
 def test_metrics_logs_and_request_ids(tmp_path: Path) -> None:
@@ -95,7 +102,12 @@ async def _metrics_and_logs(app: AppProcess, dsn: str, secret: str) -> None:
                 headers=other.headers,
             )
             assert locked.status_code == 423
-            await asyncio.sleep(0.3)  # the changes travel through Redis back to the hub
+            # The metrics below count the changes' trip through Redis back to the hub,
+            # which is done once the watcher shows both.
+            await eventually(
+                lambda: shows(watcher, {seat_ids[0]: "held", seat_ids[1]: "booked"}),
+                what="the watcher to show the hold and the booking",
+            )
             text = (await http.get("/metrics")).text
         finally:
             await watcher.stop()
@@ -144,16 +156,20 @@ async def _shutdown(app: AppProcess, dsn: str, secret: str) -> None:
                     headers=buyer.headers,
                 )
             )
-            for _ in range(200):
-                if await chaosdb.waiting_seat_updates(dsn):
-                    break
-                await asyncio.sleep(0.025)
+            await eventually(
+                lambda: chaosdb.waiting_seat_updates(dsn),
+                what="the booking to wait on the blocked seat row",
+            )
             assert app.process is not None
             app.process.send_signal(signal.SIGTERM)
-            await asyncio.sleep(1.0)
+            await eventually(
+                lambda: all(w.close_codes for w in watchers),
+                what="every socket to be closed after SIGTERM",
+            )
             assert all(w.close_codes[:1] == [1001] for w in watchers), [
                 w.close_codes for w in watchers
             ]
+            # The row is still blocked, so the booking is still inside its transaction.
             assert not booking.done(), "the in-flight booking must not be cut off"
         response = await booking
         for watcher in watchers:

@@ -56,6 +56,8 @@ async def test_expired_lock_frees_the_seat_and_late_release_spares_next_owner(
     store: SeatLockStore,
 ) -> None:
     await store.acquire("ev", ["s1"], "slow", 50)
+    # Time is the behaviour: the lock must lapse by its TTL alone, with nobody releasing
+    # it. 120 ms is more than twice the 50 ms TTL (Redis expires keys to the millisecond).
     await asyncio.sleep(0.12)
     assert await store.acquire("ev", ["s1"], "next", 5000) == []
     # The slow owner finally releases: compare-and-delete leaves the next owner's lock.

@@ -65,6 +65,8 @@ def test_a_remembered_token_stops_working_when_it_expires() -> None:
     user = decode_user_id(encoded, SECRET)
     assert user is not None
     assert decode_user_id(encoded, SECRET) == user
+    # Time is the behaviour: the token must lapse on the wall clock, which PyJWT and the
+    # memo both read. Its exp is whole seconds (at most now + 1.2 s), so 1.5 s is past it.
     time.sleep(1.5)
     with pytest.raises(NotAuthorizedException):
         _decode(encoded)
