@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from backend.live.channel import (
     RESYNC,
@@ -22,8 +23,24 @@ from backend.live.channel import (
 )
 from tests.support.redis_server import private_redis
 from tests.support.services import REDIS_URL, require_services, unique_name
+from tests.support.waiting import eventually
 
 DEADLINE = 5.0
+
+
+async def answers(channel: SeatChannel) -> bool:
+    """True once `ping` succeeds; raises what `ping` raises."""
+    await channel.ping()
+    return True
+
+
+async def is_down(channel: SeatChannel) -> bool:
+    """Whether `ping` says Redis (or the subscription) is gone."""
+    try:
+        await channel.ping()
+    except RedisConnectionError:
+        return True
+    return False
 
 
 class Reader:
@@ -44,13 +61,12 @@ class Reader:
 
     async def ready(self) -> None:
         """Wait until the channel delivers (the Redis one has subscribed)."""
-        async with asyncio.timeout(DEADLINE):
-            while True:
-                try:
-                    await self.channel.ping()
-                    return
-                except Exception:
-                    await asyncio.sleep(0.02)
+        await eventually(
+            lambda: answers(self.channel),
+            what="the channel to answer a ping (subscribed)",
+            timeout=DEADLINE,
+            ignoring=(RedisConnectionError,),
+        )
 
     async def next(self, timeout: float = DEADLINE) -> tuple[str, bytes]:
         return await asyncio.wait_for(self.received.get(), timeout)
@@ -179,14 +195,10 @@ async def test_redis_restart_yields_resync_then_messages_flow_again(redis_tmp: P
             assert await reader.next() == (RESYNC, b"")  # the first subscription's
             redis.stop()
             # While Redis is down, the channel says so (and /ready with it).
-            async with asyncio.timeout(DEADLINE):
-                while True:
-                    try:
-                        await channel.ping()
-                    except Exception:
-                        break
-                    await asyncio.sleep(0.02)
-            with pytest.raises(Exception):  # noqa: B017 - any connection error will do
+            await eventually(
+                lambda: is_down(channel), what="ping to report Redis down", timeout=DEADLINE
+            )
+            with pytest.raises(RedisConnectionError):
                 await channel.publish("e", b"lost")
             redis.start()
             # Subscribed again: RESYNC first (messages were lost), then normal delivery.
@@ -249,7 +261,7 @@ async def test_redis_channel_starts_while_redis_is_down_and_resyncs_when_it_come
         await channel.on_startup()
         reader = Reader(channel)
         try:
-            with pytest.raises(Exception):  # noqa: B017
+            with pytest.raises(RedisConnectionError):
                 await channel.ping()
             redis.start()
             # Watchers that connected meanwhile read their snapshot without a channel.
