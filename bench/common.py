@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -193,8 +194,10 @@ class CpuMeter:
 # ---------------------------------------------------------------- accounts
 
 
+@functools.cache
 def password_hash() -> str:
-    """One real argon2id hash (the app's parameters), shared by every bench account."""
+    """One real argon2id hash (the app's parameters), shared by every bench account and
+    computed once per process (the tests insert accounts one at a time)."""
     from backend.accounts import HASHER
 
     return HASHER.hash(PASSWORD)

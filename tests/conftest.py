@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -16,8 +17,10 @@ import anyio
 import pytest
 from litestar.testing import AsyncTestClient
 
+from backend.accounts import HASHER
 from backend.app import create_app
 from backend.settings import Settings
+from backend.storage.tables import User
 from tests.support.databases import embedded_database, services_database
 from tests.support.services import require_services
 
@@ -52,6 +55,15 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
 
 
 _counter = itertools.count()
+PASSWORD = "correct horse battery"
+
+
+@functools.cache
+def password_hash(password: str) -> str:
+    """The app's argon2id hash of `password`, computed once per test session: argon2 is
+    slow on purpose (19 MiB and tens of milliseconds a hash), and most tests only need a
+    signed-in user, not a test of hashing."""
+    return HASHER.hash(password)
 
 
 class Api:
@@ -60,15 +72,39 @@ class Api:
     def __init__(self, client: AsyncTestClient[Any]) -> None:
         self.client = client
 
-    async def user(self, password: str = "correct horse battery") -> dict[str, Any]:
+    async def user(self, password: str = PASSWORD, *, via_http: bool = False) -> dict[str, Any]:
+        """A new signed-in user: {id, email, token, headers}.
+
+        By default the row is inserted directly, with a hash computed once per session,
+        and the token minted by the app's own JWTAuth as `POST /signin` does (no argon2
+        per user). `via_http=True` signs up and signs in over HTTP instead: for tests of
+        sign-up, sign-in and hashing.
+        """
         email = f"user{next(_counter)}-{uuid.uuid4().hex[:8]}@example.com"
+        if via_http:
+            return await self._user_via_http(email, password)
+        user_id = uuid.uuid4()
+        await self.db(
+            User.insert(User(id=user_id, email=email, password_hash=password_hash(password)))
+        )
+        # Exactly what POST /signin does once the password checks out.
+        auth = self.client.app.state.jwt_auth
+        token = auth.create_token(
+            identifier=str(user_id), token_expiration=auth.default_token_expiration
+        )
+        return self._signed_in(str(user_id), email, token)
+
+    async def _user_via_http(self, email: str, password: str) -> dict[str, Any]:
         created = await self.client.post("/signup", json={"email": email, "password": password})
         assert created.status_code == 201, created.text
         signed = await self.client.post("/signin", json={"email": email, "password": password})
         assert signed.status_code == 200, signed.text
-        token = signed.json()["token"]
+        return self._signed_in(created.json()["id"], email, signed.json()["token"])
+
+    @staticmethod
+    def _signed_in(user_id: str, email: str, token: str) -> dict[str, Any]:
         return {
-            "id": created.json()["id"],
+            "id": user_id,
             "email": email,
             "token": token,
             "headers": {"Authorization": f"Bearer {token}"},

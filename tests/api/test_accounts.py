@@ -8,8 +8,9 @@ from typing import Any
 import jwt
 import pytest
 
+from backend.accounts import HASHER
 from backend.storage.tables import User
-from tests.conftest import Api
+from tests.conftest import PASSWORD, Api
 from tests.support.services import TEST_SECRET, unique_name
 
 
@@ -34,15 +35,46 @@ async def test_signup_signin_me(api: Api) -> None:
     assert me.status_code == 200 and me.json()["id"] == body["id"]
 
 
+async def test_the_fast_user_factory_makes_what_signup_and_signin_make(api: Api) -> None:
+    """`api.user()` skips argon2 per user; what it makes must not differ from the real
+    thing: a row whose hash checks the password, and the token /signin would issue."""
+    fast = await api.user()
+    real = await api.user(via_http=True)
+    rows = await api.db(User.select().where(User.id.is_in([fast["id"], real["id"]])))
+    by_id = {str(row["id"]): row for row in rows}
+    assert HASHER.verify(by_id[fast["id"]]["password_hash"], PASSWORD)
+    assert (
+        by_id[fast["id"]]["password_hash"].split("$")[:4]
+        == (
+            by_id[real["id"]]["password_hash"].split("$")[:4]  # algorithm, version, parameters
+        )
+    )
+    # The token: same header, same claims, same lifetime, accepted the same way.
+    tokens = {name: who["token"] for name, who in (("fast", fast), ("real", real))}
+    headers = {name: jwt.get_unverified_header(t) for name, t in tokens.items()}
+    assert headers["fast"] == headers["real"]
+    claims = {name: jwt.decode(t, TEST_SECRET, algorithms=["HS256"]) for name, t in tokens.items()}
+    assert set(claims["fast"]) == set(claims["real"])
+    assert claims["fast"]["sub"] == fast["id"]
+    lifetimes = {name: c["exp"] - c["iat"] for name, c in claims.items()}
+    assert abs(lifetimes["fast"] - lifetimes["real"]) <= 1, lifetimes
+    for who in (fast, real):
+        me = await api.client.get("/me", headers=who["headers"])
+        assert me.status_code == 200 and me.json()["email"] == who["email"]
+    # And the precomputed hash is a real one: the fast user can sign in over HTTP.
+    signed = await api.client.post("/signin", json={"email": fast["email"], "password": PASSWORD})
+    assert signed.status_code == 200, signed.text
+
+
 async def test_password_is_hashed_with_argon2id_at_owasp_minimum(api: Api) -> None:
-    user = await api.user()
+    user = await api.user(via_http=True)
     row = await api.db(User.select(User.password_hash).where(User.id == user["id"]).first())
     assert row is not None
     assert row["password_hash"].startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
 async def test_email_taken_is_409(api: Api) -> None:
-    user = await api.user()
+    user = await api.user(via_http=True)
     again = await api.client.post(
         "/signup", json={"email": user["email"].upper(), "password": "whatever123"}
     )
@@ -73,7 +105,7 @@ async def test_bad_signup_is_400_with_a_message(
 
 
 async def test_unknown_email_and_wrong_password_get_the_same_401(api: Api) -> None:
-    user = await api.user()
+    user = await api.user(via_http=True)
     wrong = await api.client.post(
         "/signin", json={"email": user["email"], "password": "wrong password"}
     )
@@ -124,7 +156,7 @@ async def test_tokens_are_checked(api: Api) -> None:
 
 async def test_no_response_carries_the_password_or_its_hash(api: Api) -> None:
     password = "a very particular password"
-    user = await api.user(password=password)
+    user = await api.user(password=password, via_http=True)
     row = await api.db(User.select(User.password_hash).where(User.id == user["id"]).first())
     assert row is not None
     texts = [
@@ -179,7 +211,7 @@ async def test_unknown_email_still_pays_for_one_hash_check(
     """Both sign-in failures run argon2 once, so their timing does not tell them apart."""
     from backend import accounts
 
-    user = await api.user()
+    user = await api.user(via_http=True)
     await api.client.post("/signin", json={"email": "warm-up@example.com", "password": "whatever1"})
     calls: list[str] = []
     real = accounts.HASHER

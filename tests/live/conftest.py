@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from backend.settings import Settings
+from bench.common import insert_accounts
 from tests.support.live_server import LiveServer, live_server
 
 PASSWORD = "correct horse battery"
@@ -35,11 +36,19 @@ class User:
 class HttpApi:
     """Accounts, events, holds and bookings over real HTTP against one server."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, server: LiveServer) -> None:
         self.client = client
+        self.server = server
 
-    async def user(self) -> User:
-        email = f"live{next(_counter)}-{uuid.uuid4().hex[:8]}@example.com"
+    async def user(self, *, via_http: bool = False) -> User:
+        """A new signed-in user. By default inserted straight into the server's database
+        with a precomputed hash and a token minted as `POST /signin` mints it (these tests
+        are not about argon2); `via_http=True` signs up and signs in over HTTP."""
+        tag = f"live{next(_counter)}-{uuid.uuid4().hex[:8]}"
+        if not via_http:
+            [account] = await insert_accounts(self.server.settings, 1, tag)
+            return User(account.id, account.token)
+        email = f"{tag}@example.com"
         created = await self.client.post("/signup", json={"email": email, "password": PASSWORD})
         assert created.status_code == 201, created.text
         signed = await self.client.post("/signin", json={"email": email, "password": PASSWORD})
@@ -81,7 +90,7 @@ class HttpApi:
 @contextlib.asynccontextmanager
 async def http(server: LiveServer) -> AsyncIterator[HttpApi]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        yield HttpApi(client)
+        yield HttpApi(client, server)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,11 @@ import httpx
 import pytest
 
 from backend.settings import Settings
+from bench.common import insert_accounts
 from tests.support.databases import services_database
 from tests.support.live_server import live_server
 from tests.support.services import require_services
+from tests.support.waiting import eventually
 
 CLIENTS = 200
 SEATS = 20
@@ -29,23 +32,11 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield settings
 
 
-async def make_buyers(client: httpx.AsyncClient, count: int) -> list[dict[str, str]]:
-    gate = asyncio.Semaphore(16)
-
-    async def one(i: int) -> dict[str, str]:
-        async with gate:
-            email = f"buyer{i}@race.example"
-            created = await client.post(
-                "/signup", json={"email": email, "password": "race-password"}
-            )
-            assert created.status_code == 201, created.text
-            signed = await client.post(
-                "/signin", json={"email": email, "password": "race-password"}
-            )
-            assert signed.status_code == 200, signed.text
-            return {"id": created.json()["id"], "auth": f"Bearer {signed.json()['token']}"}
-
-    return await asyncio.gather(*(one(i) for i in range(count)))
+async def make_buyers(settings: Settings, count: int) -> list[dict[str, str]]:
+    """`count` accounts inserted with one shared argon2 hash and tokens minted as
+    `POST /signin` mints them: this test is about seats, not about hashing 400 times."""
+    accounts = await insert_accounts(settings, count, f"race-{uuid.uuid4().hex[:8]}")
+    return [{"id": a.id, "auth": f"Bearer {a.token}"} for a in accounts]
 
 
 @pytest.mark.live
@@ -53,7 +44,7 @@ async def test_two_hundred_buyers_race_for_twenty_seats(services: Settings, tmp_
     with live_server(services, workers=2) as server:
         limits = httpx.Limits(max_connections=CLIENTS + 10)
         async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as client:
-            organiser, *buyers = await make_buyers(client, CLIENTS + 1)
+            organiser, *buyers = await make_buyers(services, CLIENTS + 1)
             created = await client.post(
                 "/events",
                 json={
@@ -68,12 +59,14 @@ async def test_two_hundred_buyers_race_for_twenty_seats(services: Settings, tmp_
             all_seats = [s["id"] for s in created.json()["seats"]]
 
             start = asyncio.Event()
+            at_the_start: list[int] = []
             statuses: Counter[tuple[str, int]] = Counter()
             acknowledged: list[dict[str, str]] = []
             rng = random.Random(7)
 
             async def buyer(i: int, who: dict[str, str]) -> None:
                 headers = {"Authorization": who["auth"]}
+                at_the_start.append(i)
                 await start.wait()
                 choices = list(all_seats)
                 for _ in range(ATTEMPTS):
@@ -105,7 +98,9 @@ async def test_two_hundred_buyers_race_for_twenty_seats(services: Settings, tmp_
                         return
 
             tasks = [asyncio.create_task(buyer(i, b)) for i, b in enumerate(buyers)]
-            await asyncio.sleep(0.2)
+            await eventually(
+                lambda: len(at_the_start) == len(buyers), what="every buyer at the start line"
+            )
             start.set()
             await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
 

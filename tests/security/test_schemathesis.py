@@ -7,6 +7,7 @@ a signed-in user, so authenticated operations get past the token check.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
+from bench.common import insert_accounts
 from tests.support.databases import services_database
 from tests.support.live_server import live_server
 from tests.support.services import require_services
@@ -31,9 +33,9 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     require_services()
     tmp: Path = tmp_path_factory.mktemp("schemathesis")
     with services_database(tmp) as config, live_server(config, DB_POOL_MAX="8") as server:
-        creds = {"email": "fuzz@example.com", "password": "correct horse battery"}
-        assert httpx.post(f"{server.url}/signup", json=creds).status_code == 201
-        token = httpx.post(f"{server.url}/signin", json=creds).json()["token"]
+        # Inserted with a precomputed hash: the fuzzer, not this fixture, exercises sign-up.
+        [account] = asyncio.run(insert_accounts(config, 1, "fuzz"))
+        token = account.token
         headers = {"Authorization": f"Bearer {token}"}
         event = httpx.post(
             f"{server.url}/events", json={"name": "Fuzz", "seats": ["A1", "A2"]}, headers=headers

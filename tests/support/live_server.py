@@ -55,6 +55,7 @@ class LiveServer:
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    settings: Settings  # what it was started with (its database, its JWT secret)
 
     @property
     def ws_url(self) -> str:
@@ -114,6 +115,6 @@ def live_server(
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process, log_path)
-        yield LiveServer(url=url, port=port, process=process, log_path=log_path)
+        yield LiveServer(url, port, process, log_path, settings)
     finally:
         stop_group(process)
