@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 import pytest
 
 from backend.storage import queries
 from tests.conftest import Api
+
+# The reads GET /events/{id} and POST /events/{id}/bookings start with.
+OUTAGE_READS = ("get_event", "seats_by_id", "event_of_seat", "event_seats", "event_with_seats")
 
 OUTAGES = [
     ConnectionRefusedError(111, "Connection refused"),
@@ -26,21 +31,30 @@ async def test_database_outage_is_503_with_retry_after(
     user = await api.user()
     event = await api.event(user)
 
-    async def down(*_: object) -> None:
-        raise error
+    calls: list[str] = []
+
+    def failing(name: str) -> Callable[..., Awaitable[None]]:
+        async def down(*_: object) -> None:
+            calls.append(name)
+            raise error
+
+        return down
 
     # Every read the two requests below can start with fails as a dead database would.
-    for name in ("get_event", "seats_by_id", "event_of_seat", "event_seats", "event_with_seats"):
-        if hasattr(queries, name):
-            monkeypatch.setattr(queries, name, down)
-    for response in (
-        await api.client.get(f"/events/{event['id']}"),
-        await api.client.post(
-            f"/events/{event['id']}/bookings",
-            json={"seatIds": [event["seats"][0]["id"]]},
-            headers=user["headers"],
+    # A missing name fails here, loudly: a rename must not quietly turn the outage off.
+    for name in OUTAGE_READS:
+        assert hasattr(queries, name), f"backend.storage.queries.{name} no longer exists"
+        monkeypatch.setattr(queries, name, failing(name))
+    seat = event["seats"][0]["id"]
+    requests = {
+        "read": lambda: api.client.get(f"/events/{event['id']}"),
+        "book": lambda: api.client.post(
+            f"/events/{event['id']}/bookings", json={"seatIds": [seat]}, headers=user["headers"]
         ),
-    ):
+    }
+    for request in requests.values():
+        before = len(calls)
+        response = await request()
         assert response.status_code == 503, response.text
         assert response.headers["retry-after"] == "1"
         assert response.json() == {
@@ -48,3 +62,5 @@ async def test_database_outage_is_503_with_retry_after(
             "message": "temporarily unavailable; try again",
             "code": "unavailable",
         }
+        # The 503 came from the simulated outage, not from something else.
+        assert len(calls) > before, "the request went through none of the patched reads"
