@@ -1,0 +1,127 @@
+// The event page's tray: the seats I hold with their prices and countdowns, the
+// Book button, my booked count, and the phone's bottom bar ("peek").
+
+import { isSignedIn } from "../../auth.js";
+import { $, h } from "../../dom.js";
+import { formatCountdown } from "../../format.js";
+import { KIND_MINE_HELD, swatch } from "../../seatdraw.js";
+import { release } from "./actions.js";
+import { money, now, rowSeat, seatName } from "./describe.js";
+
+const URGENT_MS = 60_000; // a countdown under a minute is shown as urgent
+
+export class Tray {
+  constructor(page) {
+    this.page = page;
+    this.frame = 0;
+    this.signature = ""; // my seats when the list was last built
+    this.inView = false; // the tray itself is on screen (then the peek bar hides)
+  }
+
+  /** Render on the next frame (many store changes, one render). */
+  schedule() {
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
+  }
+
+  render() {
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    const { page } = this;
+    const store = page.store;
+    const signedIn = isSignedIn();
+    $("[data-testid=tray-signedout]").hidden = signedIn;
+    $("[data-testid=tray-signedin]").hidden = !signedIn;
+    if (!store || !signedIn) {
+      this.signature = "";
+      return;
+    }
+
+    const held = store.myHeld();
+    const bookedCount = store.myBookedCount();
+    this.renderPeek(held);
+    const button = $("[data-testid=book-button]");
+    button.disabled = held.length === 0 || page.booking;
+    // Rebuild only when my seats changed: other people's changes must not
+    // re-create the list (that would steal keyboard focus from its buttons).
+    const signature = `${held.map((i) => `${i}:${store.heldUntil[i]}`).join(",")}|${bookedCount}`;
+    if (signature === this.signature) return;
+    this.signature = signature;
+    const list = $("[data-testid=tray-list]");
+    const items = held.map((i) => {
+      const cat = store.category(i);
+      return h(
+        "li",
+        { class: "tray-item", dataset: { seatId: store.ids[i] }, "data-testid": "tray-item" },
+        swatch(KIND_MINE_HELD, cat?.colour || "#6b7280", { size: 18 }),
+        h("span", { class: "tray-seat" }, h("strong", { text: rowSeat(page, i) }), h("small", { text: [store.section[i], cat?.name].filter(Boolean).join(" · ") })),
+        h("span", { class: "tray-price", text: money(page, store.price(i)) }),
+        h("span", { class: "tray-time", "data-countdown": String(i), "aria-label": "time left" }),
+        h("button", {
+          type: "button",
+          class: "btn btn-icon btn-small",
+          "aria-label": `Release ${seatName(page, i)}`,
+          title: "Release",
+          "data-testid": "tray-release",
+          text: "×",
+          onclick: () => release(page, [i]),
+        }),
+      );
+    });
+    list.replaceChildren(...items);
+    $("[data-testid=tray-empty]").hidden = held.length > 0;
+    $("[data-testid=tray-summary]").hidden = held.length === 0;
+    $("[data-testid=release-all]").hidden = held.length === 0;
+    const total = held.reduce((sum, i) => sum + (store.price(i) ?? 0), 0);
+    $("[data-testid=tray-total]").textContent = money(page, total);
+    if (held.length) button.setAttribute("aria-label", `Book ${held.length} seat${held.length === 1 ? "" : "s"} for ${money(page, total)}`);
+    else button.removeAttribute("aria-label");
+
+    const booked = $("[data-testid=tray-booked]");
+    booked.hidden = bookedCount === 0;
+    booked.replaceChildren(
+      `You have booked ${bookedCount} seat${bookedCount === 1 ? "" : "s"} for this event. `,
+      h("a", { href: "/my/bookings", text: "My bookings" }),
+    );
+    this.tick();
+  }
+
+  /** The phone's bottom bar: "2 seats · £80.00 · 9:41", hidden while the tray itself is on screen. */
+  renderPeek(held = this.page.store.myHeld()) {
+    const { page } = this;
+    const store = page.store;
+    const peek = $("[data-testid=tray-peek]");
+    peek.hidden = held.length === 0 || this.inView || !isSignedIn();
+    if (peek.hidden) return;
+    const total = held.reduce((sum, i) => sum + (store.price(i) ?? 0), 0);
+    const soonest = Math.min(...held.map((i) => store.heldUntil[i] || Infinity));
+    const left = Number.isFinite(soonest) ? ` · ${formatCountdown(soonest - now(page))}` : "";
+    $(".tray-peek-text", peek).textContent = `${held.length} seat${held.length === 1 ? "" : "s"} · ${money(page, total)}${left}`;
+  }
+
+  /** Update every countdown (each second, and after a render). */
+  tick() {
+    const { page } = this;
+    const store = page.store;
+    if (!store) return;
+    let soonest = Infinity;
+    for (const el of document.querySelectorAll("[data-countdown]")) {
+      const i = Number(el.dataset.countdown);
+      const until = store.heldUntil[i];
+      if (!until) {
+        el.textContent = "";
+        continue;
+      }
+      soonest = Math.min(soonest, until);
+      const left = until - now(page);
+      el.textContent = left > 0 ? formatCountdown(left) : "expiring…";
+      el.classList.toggle("is-urgent", left < URGENT_MS);
+    }
+    const countdown = $("[data-testid=tray-countdown]");
+    if (Number.isFinite(soonest)) {
+      const left = soonest - now(page);
+      countdown.textContent = left > 0 ? formatCountdown(left) : "expiring…";
+      countdown.classList.toggle("is-urgent", left < URGENT_MS);
+    } else countdown.textContent = "–";
+    if (!$("[data-testid=tray-peek]").hidden) this.renderPeek();
+  }
+}
