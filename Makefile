@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 
-.PHONY: setup run test check lint format bench chaos clean
+.PHONY: setup run test test-js check lint format bench chaos clean
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Boxoffice needs Python 3.11 or newer")'
@@ -20,8 +20,19 @@ setup: $(STAMP)
 run: setup  ## migrate, load the demo event once, serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000}
 	$(BIN)/python -m backend.cli serve
 
-test: setup  ## the whole suite (PostgreSQL/Redis/Chromium parts skip loudly without them; fail when CI=true)
+test: setup test-js  ## the whole suite (PostgreSQL/Redis/Chromium/Node parts skip loudly without them; fail when CI=true)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser app's pure modules (frontend/tests/*.test.js) under Node's own test runner:
+# no npm packages. Like the Chromium tests: without `node`, a loud SKIP, a failure in CI.
+test-js:  ## unit tests of frontend/ with `node --test` (Node 20 or newer)
+	@if command -v node >/dev/null 2>&1; then \
+		node --test frontend/tests/; \
+	elif [ "$$(printf '%s' "$${CI:-}" | tr 'A-Z' 'a-z')" = "true" ]; then \
+		echo "!!! JS TESTS NOT RUN: node is missing and CI=true. Install Node 20 or newer." >&2; exit 1; \
+	else \
+		echo "!!! JS TESTS SKIPPED: node is missing. Install Node 20 or newer to run frontend/tests/." >&2; \
+	fi
 
 chaos: setup  ## every fault scenario under load, each judged by the history checker (results in tests/artifacts/chaos/), and a long schemathesis run
 	BOXOFFICE_CHAOS=full $(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
