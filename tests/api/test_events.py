@@ -1,9 +1,21 @@
 from __future__ import annotations
 
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
+import msgspec
 import pytest
+from litestar.testing import AsyncTestClient
 
+from backend.app import create_app
+from backend.booking.events import EventService
+from backend.settings import Settings
+from backend.storage.tables import Seat
+from backend.web.schemas import event_out
 from tests.conftest import Api
 
 LAYOUT = {
@@ -187,82 +199,92 @@ async def test_a_large_venue_is_created_and_listed(api: Api) -> None:
     assert len({s["label"] for s in event["seats"]}) == 5000
 
 
-async def test_event_json_built_by_the_database_says_what_the_app_would(settings: Any) -> None:
-    """GET /events/{id}: on PostgreSQL the seats' JSON is written by the database
-    (`queries.event_seats_json`); it must equal, value for value, what `event_out` and
-    msgspec write from the rows, for anonymous callers and for each seat's owner, with
-    held, booked, expired and awkward-label seats."""
-    from dataclasses import replace
+AWKWARD_LABELS = ['Q"1', "Q\\2", "Ü3", "Q 4", "Q\t5", "Q6", "Q7", "Q8"]
 
-    from litestar.testing import AsyncTestClient
 
-    from backend.app import create_app
-
-    # The sweeper must not free the expired hold between the two reads compared.
+@contextlib.asynccontextmanager
+async def _idle_sweeper_api(settings: Settings) -> AsyncIterator[Api]:
+    # The sweeper must not free the expired hold below between the reads compared.
     idle_sweeper = replace(settings, expiry_interval=3600)
     async with AsyncTestClient(
         app=create_app(idle_sweeper), base_url="http://testserver.local"
     ) as client:
-        await _compare_event_json(Api(client))
+        yield Api(client)
 
 
-async def _compare_event_json(api: Api) -> None:
-    import json as _json
-    import time as _time
-
-    import msgspec
-
-    from backend.booking.events import EventService
-    from backend.storage.tables import Seat
-    from backend.web.schemas import event_out
-
+async def _every_kind_of_seat(api: Api) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """An event whose seats are held (by either user), booked, held past their end and
+    unswept, or free, with labels that need escaping and positions not round in REAL."""
     owner, other = await api.user(), await api.user()
-    labels = ['Q"1', "Q\\2", "Ü3", "Q 4", "Q\t5", "Q6", "Q7", "Q8"]
-    event = await api.event(owner, seats=labels)
+    event = await api.event(owner, seats=AWKWARD_LABELS)
     eid, ids = event["id"], {s["label"]: s["id"] for s in event["seats"]}
     path = f"/events/{eid}"
-    held = await api.client.post(
-        f"{path}/holds", json={"seatIds": [ids['Q"1'], ids["Ü3"]]}, headers=owner["headers"]
-    )
-    assert held.status_code == 201, held.text
+    for who, label in ((owner, 'Q"1'), (owner, "Ü3"), (other, "Q6"), (other, "Q7")):
+        held = await api.client.post(
+            f"{path}/holds", json={"seatIds": [ids[label]]}, headers=who["headers"]
+        )
+        assert held.status_code == 201, held.text
     booked = await api.client.post(
         f"{path}/bookings", json={"seatIds": [ids["Q 4"]]}, headers=other["headers"]
     )
     assert booked.status_code == 201, booked.text
-    held = await api.client.post(
-        f"{path}/holds", json={"seatIds": [ids["Q6"]]}, headers=other["headers"]
-    )
-    assert held.status_code == 201, held.text
     # A hold past its end that the sweeper has not reached: shown available.
-    expired = await api.client.post(
-        f"{path}/holds", json={"seatIds": [ids["Q7"]]}, headers=other["headers"]
-    )
-    assert expired.status_code == 201, expired.text
-    past = int(_time.time() * 1000) - 60_000
+    past = int(time.time() * 1000) - 60_000
     await api.db(Seat.update({Seat.held_until_ms: past}).where(Seat.id == ids["Q7"]))
-    # Positions that are not round in REAL.
     await api.db(Seat.update({Seat.x: 0.1, Seat.y: 2.7}).where(Seat.id == ids["Q8"]))
+    return owner, other, eid
 
-    async def expected(user_id: str | None) -> Any:
+
+async def test_event_detail_shows_each_seat_as_each_caller_sees_it(settings: Settings) -> None:
+    """GET /events/{id} in both modes, against what the scenario set up (written out
+    here, not computed by the app): statuses, `mine`, counts, labels and positions."""
+    async with _idle_sweeper_api(settings) as api:
+        owner, other, eid = await _every_kind_of_seat(api)
+        for who, mine in ((None, set()), (owner, {'Q"1', "Ü3"}), (other, {"Q 4", "Q6"})):
+            got = await api.client.get(f"/events/{eid}", headers=who["headers"] if who else {})
+            assert got.status_code == 200, got.text
+            body = got.json()
+            seats = {s["label"]: s for s in body["seats"]}
+            assert sorted(seats) == sorted(AWKWARD_LABELS)
+            assert {label for label, s in seats.items() if s.get("mine")} == mine
+            assert {label: s["status"] for label, s in seats.items()} == {
+                'Q"1': "held",
+                "Q\\2": "available",
+                "Ü3": "held",
+                "Q 4": "booked",
+                "Q\t5": "available",
+                "Q6": "held",
+                "Q7": "available",  # its hold has ended, unswept
+                "Q8": "available",
+            }
+            assert all(bool(s.get("heldUntil")) == (s["status"] == "held") for s in seats.values())
+            assert (seats["Q8"]["x"], seats["Q8"]["y"]) == pytest.approx((0.1, 2.7))
+            assert body["counts"] == {"total": 8, "available": 4, "held": 3, "booked": 1}
+
+
+async def test_event_json_built_by_postgresql_equals_the_portable_path(
+    services_settings: Settings,
+) -> None:
+    """On PostgreSQL, GET /events/{id} has the database write the seats' JSON (the fast
+    path, `EventService.detail_json`); it must equal, value for value, what `event_out`
+    and msgspec write from the rows, for anonymous callers and for each seat's owner.
+
+    Services mode only: on SQLite there is no fast path, GET /events/{id} *is*
+    `event_out`, and comparing it with itself would prove nothing. (What it must show
+    in both modes is checked against the scenario in the test above.)"""
+    async with _idle_sweeper_api(services_settings) as api:
+        owner, other, eid = await _every_kind_of_seat(api)
         engine = Seat._meta.db
-        row, seats, now = await EventService(engine).detail(eid)
-        return _json.loads(msgspec.json.encode(event_out(row, seats, now, user_id)))
+        events = EventService(engine)
+        # The comparison means something only while GET really takes the fast path.
+        assert await api.run(events.detail_json, eid, None) is not None
 
-    statuses = set()
-    for who in (None, owner, other):
-        headers = who["headers"] if who else {}
-        got = await api.client.get(path, headers=headers)
-        assert got.status_code == 200, got.text
-        assert got.headers["content-type"].startswith("application/json")
-        want = await api.run(expected, who["id"] if who else None)
-        assert got.json() == want
-        statuses |= {s["status"] for s in want["seats"]}
-        mine = {s["label"] for s in want["seats"] if s.get("mine")}
-        if who is owner:
-            assert mine == {'Q"1', "Ü3"}
-        elif who is other:
-            assert mine == {"Q 4", "Q6"}
-        else:
-            assert mine == set()
-    assert statuses == {"available", "held", "booked"}
-    assert want["counts"] == {"total": 8, "available": 4, "held": 3, "booked": 1}
+        async def portable(user_id: str | None) -> Any:
+            row, seats, now = await events.detail(eid)
+            return json.loads(msgspec.json.encode(event_out(row, seats, now, user_id)))
+
+        for who in (None, owner, other):
+            got = await api.client.get(f"/events/{eid}", headers=who["headers"] if who else {})
+            assert got.status_code == 200, got.text
+            assert got.headers["content-type"].startswith("application/json")
+            assert got.json() == await api.run(portable, who["id"] if who else None)
