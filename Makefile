@@ -38,13 +38,13 @@ chaos: setup  ## every fault scenario under load, each judged by the history che
 	BOXOFFICE_CHAOS=full $(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/ruff format --check backend tests
-	$(BIN)/ruff check backend tests
+	$(BIN)/ruff format --check backend tests bench chaos
+	$(BIN)/ruff check backend tests bench chaos
 	$(BIN)/mypy
 
 format: setup
-	$(BIN)/ruff format backend tests
-	$(BIN)/ruff check --fix backend tests
+	$(BIN)/ruff format backend tests bench chaos
+	$(BIN)/ruff check --fix backend tests bench chaos
 
 check: lint test
 

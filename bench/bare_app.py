@@ -2,8 +2,8 @@
 raw asyncpg, under the same uvicorn settings as `backend.cli serve`.
 
 It sends the statements Boxoffice sends for a hold and for a booking, in the same order
-and inside the same transactions (the token checked without a database read, the one read of the event,
-its seats and the database clock, the early refusal of seats already taken, then the
+and inside the same transactions (the token checked without a database read, the one read of
+the event, its seats and the database clock, the early refusal of seats already taken, then the
 user row lock + clock, the compare-and-set UPDATEs, the per-user count and the booking
 INSERT under the unique `active_seat` index). What it leaves out is what
 Boxoffice adds on top: the Redis seat locks, the live publish, Piccolo, Litestar's
@@ -41,14 +41,15 @@ OWN_LIVE = (
     "AND status = 'held' AND holder = $3 AND held_until_ms > $4"
 )
 FREE = "(status = 'available' OR (status = 'held' AND held_until_ms <= $4))"
+# S608 below: the statements are joined from constants only; every value is a $n parameter.
 HOLD = (
-    "UPDATE bo_seat SET status = 'held', holder = $3, held_since_ms = $4, held_until_ms = $5, "
+    "UPDATE bo_seat SET status = 'held', holder = $3, held_since_ms = $4, held_until_ms = $5, "  # noqa: S608
     "version = version + 1 WHERE event = $1 AND id = ANY($2::uuid[]) AND "
     + FREE
     + " RETURNING id, status, holder, held_until_ms, version"
 )
 BOOK = (
-    "UPDATE bo_seat SET status = 'booked', holder = $3, held_since_ms = NULL, "
+    "UPDATE bo_seat SET status = 'booked', holder = $3, held_since_ms = NULL, "  # noqa: S608
     "held_until_ms = NULL, version = version + 1 WHERE event = $1 AND id = ANY($2::uuid[]) "
     "AND ((status = 'held' AND holder = $3) OR " + FREE + ") "
     "RETURNING id, status, holder, held_until_ms, version"

@@ -9,6 +9,7 @@ import functools
 import json
 import os
 import platform
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from backend.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-PASSWORD = "bench-password-123"
+PASSWORD = "bench-password-123"  # noqa: S105 (the bench accounts' published password)
 
 
 # ------------------------------------------------------------------ figures
@@ -37,7 +38,7 @@ def percentile(values: Sequence[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
 
 
@@ -70,15 +71,17 @@ def machine() -> dict[str, Any]:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal"):
                 info["memory_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
-    with contextlib.suppress(Exception):
-        out = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", "SHOW server_version"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-        info["postgresql"] = out.stdout.strip()
+    psql = shutil.which("psql")
+    if psql is not None:
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            out = subprocess.run(  # noqa: S603 (our own argv list, no shell)
+                [psql, "-h", "127.0.0.1", "-U", "postgres", "-Atc", "SHOW server_version"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+            info["postgresql"] = out.stdout.strip()
     return info
 
 
@@ -309,12 +312,14 @@ def server_pids(process: subprocess.Popen[bytes]) -> list[int]:
     return process_tree(process.pid)
 
 
-async def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2) as client:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url)).status_code < 500:
-                    return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
+async def wait_http(url: str, seconds: float = 60) -> None:
+    """Poll `url` until it answers below 500; RuntimeError after `seconds`."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as client, asyncio.timeout(seconds):
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(url)).status_code < 500:
+                        return
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise RuntimeError(f"{url} did not answer within {seconds}s") from None

@@ -21,6 +21,7 @@ import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -221,7 +222,7 @@ def _upgrade(host: str, port: int, path: str, deflate: bool) -> bytes:
 
 async def _wait_file(path: str, deadline: float) -> bool:
     while time.monotonic() < deadline:
-        if os.path.exists(path):
+        if await asyncio.to_thread(os.path.exists, path):
             return True
         await asyncio.sleep(0.05)
     return False
@@ -256,7 +257,8 @@ async def _watch(plan: WatchPlan) -> WatchResult:
     await asyncio.gather(*(open_one() for _ in range(plan.count)))
     result.connect_seconds = time.perf_counter() - started
     result.snapshot_bytes = stats.snapshot_bytes
-    open(os.path.join(plan.control_dir, f"ready-{os.getpid()}"), "w").close()
+    ready = Path(plan.control_dir, f"ready-{os.getpid()}")
+    await asyncio.to_thread(ready.touch)
     if await _wait_file(os.path.join(plan.control_dir, "go"), deadline):
         for proto in protocols:
             proto.max_ms = 0

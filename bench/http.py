@@ -11,6 +11,7 @@ runs the same scenarios through httpx instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from urllib.parse import urlsplit
 
@@ -56,10 +57,8 @@ class Connection:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError, ConnectionError):
                 await self._writer.wait_closed()
-            except (OSError, ConnectionError):
-                pass
         self._reader = self._writer = None
 
     async def get(self, path: str) -> Response:

@@ -84,10 +84,12 @@ async def _snapshot_once(
     )
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection(host, port)
+    query = "?encoding=compact" if compact else ""
     writer.write(
         (
-            f"GET /ws/events/{event_id}{'?encoding=compact' if compact else ''} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n"
+            f"GET /ws/events/{event_id}{query} HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n"
         ).encode()
     )
     head = await reader.readuntil(b"\r\n\r\n")
@@ -271,7 +273,9 @@ FRAMES_JS = """(ms) => new Promise((resolve) => {
   const deltas = []; const longTasks = [];
   let obs = null;
   try {
-    obs = new PerformanceObserver((list) => { for (const e of list.getEntries()) longTasks.push(e.duration); });
+    obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) longTasks.push(e.duration);
+    });
     obs.observe({ type: "longtask", buffered: false });
   } catch (e) { /* not supported */ }
   const before = { ...window.boxoffice.drawStats };
@@ -310,7 +314,8 @@ def browser(
             first_paint = page.evaluate("performance.now()")
             seat_count = page.evaluate("window.boxoffice.seatCount")
             fcp = page.evaluate(
-                "(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || null"
+                "(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime"
+                " || null"
             )
             page.wait_for_function("() => window.boxoffice.wsState === 'live'", timeout=120_000)
             live_at = page.evaluate("performance.now()")

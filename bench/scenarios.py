@@ -127,7 +127,7 @@ def _profiled(server_pid: int, label: str) -> Iterator[None]:
     workers = [pid for pid in process_tree(server_pid) if pid != server_pid] or [server_pid]
     slug = "".join(c if c.isalnum() else "-" for c in label).strip("-")
     spies = [
-        subprocess.Popen(
+        subprocess.Popen(  # noqa: S603 (our own argv list, no shell)
             [
                 spy,
                 "record",

@@ -20,6 +20,11 @@ def _mb(n: float | None) -> str:
     return "?" if n is None else f"{n / 1e6:.2f} MB"
 
 
+def _server_cpu(run: dict[str, Any]) -> Any:
+    """A run's server-side CPU milliseconds per booking, or "?" when not measured."""
+    return run.get("cpu_ms_per_booking", {}).get("server_side", "?")
+
+
 def write_summary(results: Path, info: dict[str, Any]) -> Path:
     rows: list[tuple[str, str, str, str]] = []
     for mode in ("services", "embedded"):
@@ -27,7 +32,8 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
         if not data:
             continue
         box = data["boxoffice"]
-        tag = f"Flash sale, {mode} ({data['workers']} worker{'s' if data['workers'] > 1 else ''}, N={data['seats']}, M={data['buyers']})"
+        workers = f"{data['workers']} worker{'s' if data['workers'] > 1 else ''}"
+        tag = f"Flash sale, {mode} ({workers}, N={data['seats']}, M={data['buyers']})"
         rows.append(
             (
                 tag,
@@ -38,7 +44,7 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
                     if len(box.get("rounds_bookings_per_s", [])) > 1
                     else ""
                 )
-                + f"; server CPU {box.get('cpu_ms_per_booking', {}).get('server_side', '?')} ms/booking",
+                + f"; server CPU {_server_cpu(box)} ms/booking",
                 "",
             )
         )
@@ -56,7 +62,7 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
                 tag,
                 "status counts",
                 ", ".join(
-                    f"{e}: " + " ".join(f"{k}×{v}" for k, v in c.items())
+                    f"{e}: " + " ".join(f"{k}×{v}" for k, v in c.items())  # noqa: RUF001 (a multiplication sign)
                     for e, c in box["status_counts"].items()
                 ),
                 "",
@@ -70,7 +76,10 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
             (
                 tag,
                 "audit",
-                f"double bookings {audit['double_bookings']}, 2xx without row {audit['acknowledged_without_row']}, rows without 2xx {audit['rows_without_2xx']}, seat/booking mismatches {audit['seat_booking_mismatches']}",
+                f"double bookings {audit['double_bookings']}, "
+                f"2xx without row {audit['acknowledged_without_row']}, "
+                f"rows without 2xx {audit['rows_without_2xx']}, "
+                f"seat/booking mismatches {audit['seat_booking_mismatches']}",
                 "0 double: " + _ok(audit["double_bookings"] == 0),
             )
         )
@@ -80,9 +89,10 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
                 (
                     tag,
                     "bare Litestar + asyncpg handler",
-                    f"{bare['bookings_per_s']} bookings/s (rounds {bare['rounds_bookings_per_s']}); "
+                    f"{bare['bookings_per_s']} bookings/s "
+                    f"(rounds {bare['rounds_bookings_per_s']}); "
                     f"p99 hold {bare['latency']['hold']['p99_ms']} ms; "
-                    f"server CPU {bare.get('cpu_ms_per_booking', {}).get('server_side', '?')} ms/booking",
+                    f"server CPU {_server_cpu(bare)} ms/booking",
                     "",
                 )
             )
@@ -131,7 +141,8 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
                 (
                     tag,
                     "server RSS (all processes)",
-                    f"{rss['before_watchers']} → {rss['watchers_connected']} MiB connected, peak {rss['peak_during_sale']} MiB",
+                    f"{rss['before_watchers']} → {rss['watchers_connected']} MiB connected, "
+                    f"peak {rss['peak_during_sale']} MiB",
                     "",
                 )
             )
@@ -146,7 +157,8 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
             (
                 tag,
                 "GET /events/{id}",
-                f"plain {g['plain']['ms_median']} ms, {_mb(g['plain']['wire_bytes'])}; gzip {g['gzip']['ms_median']} ms, {_mb(g['gzip']['wire_bytes'])}",
+                f"plain {g['plain']['ms_median']} ms, {_mb(g['plain']['wire_bytes'])}; "
+                f"gzip {g['gzip']['ms_median']} ms, {_mb(g['gzip']['wire_bytes'])}",
                 "",
             )
         )
@@ -178,7 +190,9 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
                 (
                     tag,
                     f"frames at {ch.get('changes_per_s', '?')} changes/s",
-                    f"p50 {f.get('frame_ms_p50')} ms, p95 {f.get('frame_ms_p95')} ms, max {f.get('frame_ms_max')} ms, dropped {f.get('dropped_frames')} of {f.get('frames')}",
+                    f"p50 {f.get('frame_ms_p50')} ms, p95 {f.get('frame_ms_p95')} ms, "
+                    f"max {f.get('frame_ms_max')} ms, "
+                    f"dropped {f.get('dropped_frames')} of {f.get('frames')}",
                     "no dropped frames: " + _ok(f.get("dropped_frames") == 0),
                 )
             )

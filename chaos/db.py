@@ -18,7 +18,7 @@ import asyncpg
 import jwt
 from argon2 import PasswordHasher
 
-PASSWORD = "chaos-password-1"
+PASSWORD = "chaos-password-1"  # noqa: S105 (the chaos accounts' published password)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ class TcpProxy:
         self.listen_port = listen_port
         self.mode: Mode = "pass"
         self.delay = 0.0
+        self._flowing = asyncio.Event()  # clear while the mode is "blackhole"
+        self._flowing.set()
         self.connections_total = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -100,6 +102,10 @@ class TcpProxy:
 
         def apply() -> None:
             self.mode, self.delay = mode, delay
+            if mode == "blackhole":
+                self._flowing.clear()
+            else:
+                self._flowing.set()
             if mode == "cut":
                 for client, upstream in list(self._pairs):
                     _reset(client)
@@ -141,8 +147,7 @@ class TcpProxy:
                 with contextlib.suppress(Exception):
                     writer.write_eof()
                 return
-            while self.mode == "blackhole":
-                await asyncio.sleep(0.05)
+            await self._flowing.wait()  # a blackhole holds the data until it ends
             if self.mode == "cut":
                 return
             if self.mode == "slow" and self.delay > 0:

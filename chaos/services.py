@@ -178,7 +178,7 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed")
         log = (self.workdir / f"redis-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 (our own argv list, no shell)
             [
                 binary,
                 "--port",
@@ -256,7 +256,9 @@ class PostgresCluster:
         command = [str(PG_BIN / args[0]), *args[1:]]
         if self.ids is not None:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+        return subprocess.run(  # noqa: S603 (our own argv list, no shell)
+            command, check=check, capture_output=True, text=True, timeout=120
+        )
 
     def init(self) -> None:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
@@ -353,7 +355,7 @@ class Nginx:
             raise RuntimeError("nginx is not installed (apt-get install -y nginx-light)")
         conf = self.prefix / "nginx.conf"
         conf.write_text(self.config())
-        test = subprocess.run(
+        test = subprocess.run(  # noqa: S603 (our own argv list, no shell)
             [binary, "-t", "-c", str(conf), "-p", str(self.prefix)],
             capture_output=True,
             text=True,
@@ -362,7 +364,7 @@ class Nginx:
         if test.returncode != 0:
             raise RuntimeError(f"nginx config rejected:\n{test.stderr}")
         log = (self.prefix / "stdout.log").open("ab")
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: S603 (our own argv list, no shell)
             [binary, "-c", str(conf), "-p", str(self.prefix), "-g", "daemon off;"],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -23,6 +23,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from tests.support.watcher import SeatMap
 
+START_SECONDS = 10.0
+
 
 class SeatWatcher:
     def __init__(
@@ -54,9 +56,10 @@ class SeatWatcher:
 
     # ------------------------------------------------------------- lifecycle
 
-    async def start(self, timeout: float = 10.0) -> SeatWatcher:
+    async def start(self) -> SeatWatcher:
+        """Connect; return once the first snapshot is in (TimeoutError after START_SECONDS)."""
         self._task = asyncio.create_task(self._run(), name=f"watcher-{self.name}")
-        await asyncio.wait_for(self._snapshot.wait(), timeout)
+        await asyncio.wait_for(self._snapshot.wait(), START_SECONDS)
         return self
 
     async def stop(self) -> None:
