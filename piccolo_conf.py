@@ -7,7 +7,7 @@ so `piccolo migrations forwards storage` works in both run modes.
 from piccolo.conf.apps import AppRegistry
 
 from backend.settings import get_settings
-from backend.storage.db import make_engine
+from backend.storage.database import make_engine
 
 DB = make_engine(get_settings())
 

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.low_level import Type
 
 from backend.errors import EmailTaken, InvalidCredentials, InvalidInput
-from backend.storage.tables import User
+from backend.storage import DuplicateKey, Storage
 
 # OWASP's minimum for argon2id: m=19 MiB, t=2, p=1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type=Type.ID)
@@ -43,7 +43,8 @@ def check_password(password: str) -> None:
 
 
 class AccountService:
-    def __init__(self, hash_concurrency: int = 4) -> None:
+    def __init__(self, storage: Storage, hash_concurrency: int = 4) -> None:
+        self.users = storage.users
         self._slots = anyio.CapacityLimiter(hash_concurrency)
         self._dummy_hash: str | None = None
 
@@ -62,19 +63,14 @@ class AccountService:
     async def sign_up(self, email: str, password: str) -> dict[str, Any]:
         email = normalise_email(email)
         check_password(password)
-        if await User.exists().where(User.email == email):
+        if await self.users.email_taken(email):
             raise EmailTaken("an account with this email already exists")
         password_hash = await self._hash(password)
         try:
-            rows = await User.insert(
-                User(id=uuid.uuid4(), email=email, password_hash=password_hash)
-            ).returning(User.id, User.email, User.created_at)
-        except Exception as exc:
+            return await self.users.create(email, password_hash)
+        except DuplicateKey:
             # Two sign-ups raced past the check: the unique index decides.
-            if "unique" in str(exc).lower():
-                raise EmailTaken("an account with this email already exists") from None
-            raise
-        return rows[0]
+            raise EmailTaken("an account with this email already exists") from None
 
     async def authenticate(self, email: str, password: str) -> dict[str, Any]:
         """The user for these credentials; the same error, and time, for every failure."""
@@ -83,13 +79,7 @@ class AccountService:
         except InvalidInput:
             email = ""
         password = password[:MAX_PASSWORD]
-        row = (
-            await User.select(User.id, User.email, User.password_hash, User.created_at)
-            .where(User.email == email)
-            .first()
-            if email
-            else None
-        )
+        row = await self.users.credentials(email) if email else None
         if row is None:
             if self._dummy_hash is None:
                 self._dummy_hash = await self._hash("not-a-real-password")
@@ -105,8 +95,4 @@ class AccountService:
             uuid.UUID(user_id)
         except ValueError:
             return None
-        return (
-            await User.select(User.id, User.email, User.created_at)
-            .where(User.id == user_id)
-            .first()
-        )
+        return await self.users.get(user_id)

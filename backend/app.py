@@ -20,16 +20,18 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.registry import StoreRegistry
 from litestar.template.config import TemplateConfig
 
-from backend.errors import exception_handlers
 from backend.live.websocket import event_socket
 from backend.observability.logs import logging_config, quiet_driver_loggers
 from backend.observability.metrics import metrics_endpoint
 from backend.observability.requestid import request_context
 from backend.services import Services
 from backend.settings import Settings, get_settings
+from backend.storage import UNAVAILABLE
+from backend.tokens import ALGORITHM, REQUIRED_CLAIMS, MemoToken
 from backend.web.accounts import AccountController
 from backend.web.bookings import BookingController
-from backend.web.deps import ALGORITHM, REQUIRED_CLAIMS, MemoToken, dependencies
+from backend.web.deps import dependencies
+from backend.web.errors import exception_handlers
 from backend.web.events import EventController
 from backend.web.health import health, ready
 from backend.web.pages import PageController
@@ -61,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *_static_files(),
         ],
         dependencies=dependencies(),
-        exception_handlers=exception_handlers(),
+        exception_handlers=exception_handlers(unavailable=UNAVAILABLE),
         on_app_init=[jwt_auth.on_app_init],
         on_startup=[services.on_startup],
         on_shutdown=[services.on_shutdown],

@@ -9,78 +9,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import importlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from backend.storage.migrations import UNREACHABLE as DATABASE_UNREACHABLE
+from backend.storage.migrations import run_migrations, startup_lock
+
 ROOT = Path(__file__).resolve().parent.parent
-MIGRATION_LOCK_KEY = 7_201_100_001  # pg_advisory_lock key owned by Boxoffice start-up
 
 log = logging.getLogger("boxoffice.cli")
-
-
-def _database_errors() -> tuple[type[BaseException], ...]:
-    import sqlite3
-
-    import asyncpg
-
-    return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.OperationalError)
-
-
-DATABASE_UNREACHABLE = _database_errors()
 T = TypeVar("T")
 
-
-def _let_piccolo_find_its_conf() -> None:
-    """Put the project root on the import path, where Piccolo looks for its config.
-
-    Piccolo imports the module `piccolo_conf` (its default name; PICCOLO_CONF would name
-    another), which is at the project root: on the path when run as `python -m
-    backend.cli` from the root, not when run as the `boxoffice` script from elsewhere.
-    """
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-
-
-@contextlib.asynccontextmanager
-async def startup_lock(settings: Any) -> AsyncIterator[None]:
-    """Serialise migrations and demo data across instances sharing one PostgreSQL."""
-    if not settings.database_url:
-        yield
-        return
-    import asyncpg
-
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
-        yield
-    finally:
-        with contextlib.suppress(Exception):
-            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
-        await conn.close()
-
-
-async def run_migrations(settings: Any) -> None:
-    """Apply every committed Piccolo migration to the configured database."""
-    _let_piccolo_find_its_conf()
-    from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
-    from piccolo.apps.migrations.tables import Migration
-
-    from backend.storage import db
-
-    engine = db.make_engine(settings)
-    conf = importlib.import_module("piccolo_conf")
-    setattr(conf, "DB", engine)  # noqa: B010 (the settings passed in win over the environment's)
-    db.bind_tables(engine)
-    Migration._meta.db = engine  # Piccolo's own bookkeeping table, cached per process
-    manager = ForwardsMigrationManager(app_name="storage", migration_id="all", fake=False)
-    result = await manager.run()
-    if not result.success:
-        raise SystemExit(f"migrations failed: {result.message}")
+__all__ = ["main", "migrate", "run_migrations"]
 
 
 async def migrate(settings: Any) -> None:
@@ -140,7 +83,6 @@ def serve(settings: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _let_piccolo_find_its_conf()
     parser = argparse.ArgumentParser(prog="boxoffice", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="migrate, load the demo event once, and serve")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.booking.events import EventService
 from backend.booking.layout import Category, RowSpec, SectionSpec, from_sections
-from backend.storage import db
-from backend.storage.tables import Event, User
+from backend.storage import make_storage
 
 DEMO_ORGANISER = "demo-organiser@boxoffice.invalid"
 
@@ -37,28 +35,21 @@ def demo_layout() -> Any:
 
 
 async def ensure_demo_event(settings: Any) -> str | None:
-    engine = db.make_engine(settings)
-    db.bind_tables(engine)
-    await db.start(engine, 2)
+    storage = make_storage(settings)
+    await storage.on_startup()
     try:
-        if await Event.exists().where(Event.is_demo == True):  # noqa: E712 (Piccolo query)
+        if await storage.events.demo_exists():
             return None
-        organiser = await User.select(User.id).where(User.email == DEMO_ORGANISER).first()
-        if organiser is None:
-            organiser_id = uuid.uuid4()
+        organiser_id = await storage.users.id_of(DEMO_ORGANISER)
+        if organiser_id is None:
             # Nobody can sign in as the demo organiser: its hash matches no password.
-            await User.insert(
-                User(
-                    id=organiser_id, email=DEMO_ORGANISER, password_hash="!" + secrets.token_hex(16)
-                )
-            )
-        else:
-            organiser_id = organiser["id"]
+            organiser = await storage.users.create(DEMO_ORGANISER, "!" + secrets.token_hex(16))
+            organiser_id = str(organiser["id"])
         starts = datetime.now(UTC).replace(hour=19, minute=30, second=0, microsecond=0) + timedelta(
             days=14
         )
-        return await EventService(engine).create(
-            str(organiser_id),
+        return await EventService(storage).create(
+            organiser_id,
             "Boxoffice Demo: The Flash Sale Symphony",
             demo_layout(),
             venue="Demo Hall",
@@ -68,4 +59,4 @@ async def ensure_demo_event(settings: Any) -> str | None:
             is_demo=True,
         )
     finally:
-        await db.stop(engine)
+        await storage.on_shutdown()

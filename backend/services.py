@@ -24,6 +24,7 @@ from litestar.stores.redis import RedisStore
 from backend.accounts import AccountService
 from backend.booking.events import EventService
 from backend.booking.expiry import HoldSweeper
+from backend.booking.idempotency import Idempotency
 from backend.booking.service import BookingService
 from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChannel
 from backend.live.hub import LiveHub
@@ -32,8 +33,7 @@ from backend.locks import MemorySeatLockStore, RedisSeatLockStore, SeatLockStore
 from backend.observability.metrics import Metrics
 from backend.observability.shutdown import Shutdown
 from backend.settings import Mode, Settings
-from backend.storage import db
-from backend.web.idempotency import Idempotency
+from backend.storage import make_storage
 
 log = logging.getLogger("boxoffice")
 
@@ -51,23 +51,6 @@ class Part(Protocol):
 
     async def on_shutdown(self) -> None:
         """Disconnect or stop."""
-
-
-class _EnginePool:
-    """The engine's connection pool as a part."""
-
-    def __init__(self, engine: Any, pool_max: int) -> None:
-        self.engine = engine
-        self.pool_max = pool_max
-
-    async def on_startup(self) -> None:
-        """Bind the tables to this engine (another app may have rebound them) and connect."""
-        db.bind_tables(self.engine)
-        await db.start(self.engine, self.pool_max)
-
-    async def on_shutdown(self) -> None:
-        """Close the pool."""
-        await db.stop(self.engine)
 
 
 def _backends(settings: Settings) -> tuple[SeatLockStore, SeatChannel, Store]:
@@ -100,11 +83,7 @@ class Services:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        # The engine: these three lines are all that know it (a storage object with
-        # on_startup/on_shutdown/ping is to take its place as one part).
-        self.engine = db.make_engine(settings)
-        db.bind_tables(self.engine)
-        self.database: Part = _EnginePool(self.engine, settings.db_pool_max)
+        self.storage = make_storage(settings)
 
         self.locks, raw_channel, self.throttle_store = _backends(settings)
         self.metrics = Metrics()
@@ -118,10 +97,10 @@ class Services:
             commit_stamps=settings.live_commit_stamps,
         )
         self.metrics.watch_hub(self.hub)
-        self.accounts = AccountService(hash_concurrency=settings.argon2_concurrency)
-        self.events = EventService(self.engine)
+        self.accounts = AccountService(self.storage, hash_concurrency=settings.argon2_concurrency)
+        self.events = EventService(self.storage)
         self.booking = BookingService(
-            self.engine,
+            self.storage,
             self.locks,
             MeteredPublisher(self.hub, self.metrics),
             lock_ttl_ms=settings.lock_ttl_ms,
@@ -131,14 +110,14 @@ class Services:
             log.critical(
                 "BOXOFFICE_UNSAFE_DISABLE_GUARD is on: seats CAN be sold twice (test only)"
             )
-        self.idempotency = Idempotency(self.engine, lease_ms=settings.idempotency_lease_ms)
+        self.idempotency = Idempotency(self.storage, lease_ms=settings.idempotency_lease_ms)
         self.sweeper = HoldSweeper(self.booking, settings.expiry_interval)
         self._started: list[tuple[str, Part, float]] = []
 
     def parts(self) -> list[tuple[str, Part, float]]:
         """What starts, in start-up order, with how long each may take to stop."""
         return [
-            ("database pool", self.database, DATABASE_STOP_SECONDS),
+            ("database pool", self.storage, DATABASE_STOP_SECONDS),
             ("lock store", self.locks, SHUTDOWN_STEP_SECONDS),
             ("live channel", self.channel, SHUTDOWN_STEP_SECONDS),
             ("live hub", self.hub, SHUTDOWN_STEP_SECONDS),
@@ -151,7 +130,8 @@ class Services:
         """The parts handlers and tests read from `app.state`, by their names there."""
         return {
             "settings": self.settings,
-            "engine": self.engine,
+            "storage": self.storage,
+            "engine": self.storage.engine,
             "locks": self.locks,
             "channel": self.channel,
             "hub": self.hub,

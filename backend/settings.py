@@ -18,7 +18,9 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from backend.errors import ConfigError as ConfigError  # raised here
+
+class ConfigError(Exception):
+    """Bad configuration: the process must not start."""
 
 
 class Mode(StrEnum):

@@ -3,37 +3,22 @@ and delete (organiser only)."""
 
 from __future__ import annotations
 
-import uuid
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from piccolo.query.functions.aggregate import Count
-
-from backend.booking.layout import Category, Layout
-from backend.booking.records import AVAILABLE, BOOKED, HELD
+from backend.booking.layout import Layout
 from backend.errors import EventHasBookings, Forbidden, InvalidInput, NotFound
-from backend.storage import queries
-from backend.storage.db import now_ms, write_transaction
-from backend.storage.tables import ACTIVE, Booking, Event, Seat
+from backend.storage import Storage
 
-INSERT_CHUNK = 1000
 MAX_HOLD_SECONDS = 7200
 DEFAULT_HOLD_SECONDS = 600
 DEFAULT_MAX_SEATS = 10
 
 
-def effective_status(row: Mapping[str, Any], now: int) -> str:
-    """A hold past its end is shown free even before the sweeper has reached it."""
-    if row["status"] == HELD and (row["held_until_ms"] or 0) <= now:
-        return AVAILABLE
-    return str(row["status"])
-
-
 class EventService:
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
 
     async def create(
         self,
@@ -53,70 +38,47 @@ class EventService:
         total = len(layout.seats)
         limit = min(DEFAULT_MAX_SEATS, total) if max_seats_per_user is None else max_seats_per_user
         _check_max_seats(limit, total)
-        event_id = uuid.uuid4()
         seats = [
-            Seat(
-                id=uuid.uuid4(),
-                event=event_id,
-                label=s.label,
-                section=s.section,
-                row=s.row,
-                number=s.number,
-                category=s.category,
-                accessible=s.accessible,
-                x=s.x,
-                y=s.y,
-                status=AVAILABLE,
-                version=1,
-            )
+            {
+                "label": s.label,
+                "section": s.section,
+                "row": s.row,
+                "number": s.number,
+                "category": s.category,
+                "accessible": s.accessible,
+                "x": s.x,
+                "y": s.y,
+            }
             for s in layout.seats
         ]
-        async with write_transaction(self.engine):
-            await Event.insert(
-                Event(
-                    id=event_id,
-                    name=name,
-                    venue=venue,
-                    starts_at=starts_at,
-                    organiser=organiser_id,
-                    hold_seconds=hold,
-                    max_seats_per_user=limit,
-                    currency=currency,
-                    categories=[c.as_dict() for c in layout.categories],
-                    width=layout.width,
-                    height=layout.height,
-                    is_demo=is_demo,
-                )
-            )
-            for start in range(0, len(seats), INSERT_CHUNK):
-                await Seat.insert(*seats[start : start + INSERT_CHUNK])
-        return str(event_id)
+        event = {
+            "name": name,
+            "venue": venue,
+            "starts_at": starts_at,
+            "organiser": organiser_id,
+            "hold_seconds": hold,
+            "max_seats_per_user": limit,
+            "currency": currency,
+            "categories": [c.as_dict() for c in layout.categories],
+            "width": layout.width,
+            "height": layout.height,
+            "is_demo": is_demo,
+        }
+        return await self.storage.events.create(event, seats)
 
     async def counts(self, event_ids: list[str] | None = None) -> dict[str, dict[str, int]]:
-        query = Seat.select(Seat.event, Seat.status, Count()).group_by(Seat.event, Seat.status)
-        if event_ids is not None:
-            query = query.where(Seat.event.is_in(event_ids))
-        result: dict[str, dict[str, int]] = defaultdict(
-            lambda: {"total": 0, AVAILABLE: 0, HELD: 0, BOOKED: 0}
-        )
-        for row in await query:
-            entry = result[str(row["event"])]
-            entry[row["status"]] += int(row["count"])
-            entry["total"] += int(row["count"])
-        return result
+        return await self.storage.events.counts(event_ids)
 
     async def list_all(self) -> list[tuple[dict[str, Any], dict[str, int]]]:
-        events = (
-            await Event.select().order_by(Event.starts_at, Event.created_at).output(load_json=True)
-        )
+        events = await self.storage.events.all()
         counts = await self.counts()
         return [(e, counts[str(e["id"])]) for e in events]
 
     async def find(self, event_id: str) -> dict[str, Any] | None:
-        return await queries.get_event(event_id)
+        return await self.storage.events.get(event_id)
 
     async def get(self, event_id: str) -> dict[str, Any]:
-        event = await queries.get_event(event_id)
+        event = await self.storage.events.get(event_id)
         if event is None:
             raise NotFound(f"no event with id {event_id}")
         return event
@@ -126,25 +88,26 @@ class EventService:
     ) -> tuple[dict[str, Any], Sequence[Mapping[str, Any]], int]:
         """The event, every seat with its state, and the database clock it was read at."""
         event = await self.get(event_id)
-        seats = await queries.event_seats(event_id)
-        return event, seats, await now_ms(self.engine)
+        seats = await self.storage.seats.of_event(event_id)
+        return event, seats, await self.storage.now_ms()
 
     async def detail_json(
         self, event_id: str, user_id: str | None
-    ) -> tuple[dict[str, Any], dict[str, int], str] | None:
-        """`detail` as the database's own JSON (PostgreSQL only, else None): the event,
-        its seat counts and its seats as JSON array items, `mine` for `user_id`."""
+    ) -> tuple[dict[str, Any], dict[str, int], str]:
+        """`detail` as JSON: the event, its seat counts and its seats as JSON array items
+        (`mine` for `user_id`), written by the storage (on PostgreSQL, by the database)."""
         event = await self.get(event_id)
-        built = await queries.event_seats_json(event_id, user_id)
-        if built is None:
-            return None
-        counts, seats = built
+        counts, seats, _ = await self.storage.seats.event_json(event_id, user_id)
         return event, counts, seats
 
     async def states(self, event_id: str) -> tuple[Sequence[Mapping[str, Any]], int]:
-        """Every seat's live state (id, status, holder, heldUntil, version)."""
-        seats = await queries.event_seat_states(event_id)
-        return seats, await now_ms(self.engine)
+        """Every seat's live state (id, status, holder, held_until_ms, version)."""
+        seats = await self.storage.seats.states(event_id)
+        return seats, await self.storage.now_ms()
+
+    async def seat_map(self, event_id: str) -> dict[str, Any]:
+        """Every seat's state compactly, in map order (the compact websocket snapshot)."""
+        return await self.storage.seats.seat_map(event_id)
 
     async def _own(self, user_id: str, event_id: str) -> dict[str, Any]:
         event = await self.get(event_id)
@@ -154,36 +117,20 @@ class EventService:
 
     async def update(self, user_id: str, event_id: str, changes: dict[str, Any]) -> None:
         event = await self._own(user_id, event_id)
-        values: dict[Any, Any] = {}
-        if "name" in changes:
-            values[Event.name] = changes["name"]
-        if "venue" in changes:
-            values[Event.venue] = changes["venue"]
-        if "starts_at" in changes:
-            values[Event.starts_at] = changes["starts_at"]
         if "hold_seconds" in changes:
             _check_hold_seconds(changes["hold_seconds"])
-            values[Event.hold_seconds] = changes["hold_seconds"]
         if "max_seats_per_user" in changes:
-            total = await Seat.count().where(Seat.event == event["id"])
+            total = await self.storage.events.seat_count(str(event["id"]))
             _check_max_seats(changes["max_seats_per_user"], total)
-            values[Event.max_seats_per_user] = changes["max_seats_per_user"]
-        if values:
-            async with write_transaction(self.engine):
-                await Event.update(values).where(Event.id == event_id)
+        await self.storage.events.update(event_id, changes)
 
     async def delete(self, user_id: str, event_id: str) -> None:
         await self._own(user_id, event_id)
-        async with write_transaction(self.engine):
-            active = await Booking.count().where(
-                (Booking.event == event_id) & (Booking.status == ACTIVE)
+        active = await self.storage.events.delete_unless_booked(event_id)
+        if active:
+            raise EventHasBookings(
+                f"this event has {active} active booking(s); cancel them before deleting it"
             )
-            if active:
-                raise EventHasBookings(
-                    f"this event has {active} active booking(s); cancel them before deleting it"
-                )
-            await Booking.delete().where(Booking.event == event_id)
-            await Event.delete().where(Event.id == event_id)
 
 
 def _check_hold_seconds(value: int) -> None:
@@ -196,7 +143,3 @@ def _check_max_seats(value: int, total: int) -> None:
         raise InvalidInput(
             f"maxSeatsPerUser must be between 1 and the event's seat count ({total}), got {value}"
         )
-
-
-def categories_of(event: dict[str, Any]) -> list[Category]:
-    return [Category(**c) for c in event["categories"] or []]

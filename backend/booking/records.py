@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-AVAILABLE = "available"
-HELD = "held"
-BOOKED = "booked"
+from backend.seats import SeatStatus
 
 
 @dataclass(frozen=True)
@@ -22,13 +20,16 @@ class SeatChange:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> SeatChange:
-        status = row["status"]
+        # A committed change is read at its commit: its stored status is what it shows.
+        status = SeatStatus(row["status"])
         return cls(
             id=str(row["id"]),
             status=status,
             version=int(row["version"]),
-            held_until_ms=row.get("held_until_ms") if status == HELD else None,
-            holder=str(row["holder"]) if row.get("holder") and status != AVAILABLE else None,
+            held_until_ms=row.get("held_until_ms") if status == SeatStatus.HELD else None,
+            holder=(
+                str(row["holder"]) if row.get("holder") and status != SeatStatus.AVAILABLE else None
+            ),
         )
 
 

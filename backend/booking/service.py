@@ -16,18 +16,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-import sqlite3
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
-
 from backend.booking.best import FreeSeat, choose_adjacent
 from backend.booking.records import (
-    BOOKED,
-    HELD,
     BookingRecord,
     ChangePublisher,
     HoldResult,
@@ -44,15 +39,14 @@ from backend.errors import (
     SeatsLocked,
 )
 from backend.locks.base import SeatLockStore
-from backend.storage import queries
-from backend.storage.db import now_ms, write_transaction
+from backend.seats import SeatStatus, effective_status, is_mine
+from backend.storage import DuplicateKey, Storage
 from backend.timefmt import iso_from_ms
 
 log = logging.getLogger("boxoffice.booking")
 
 HOLD_CAP_FACTOR = 2  # a hold can be extended to at most twice the event's hold time
 BEST_AVAILABLE_ATTEMPTS = 3
-INTEGRITY_ERRORS = (asyncpg.UniqueViolationError, sqlite3.IntegrityError)
 
 # Called inside the booking transaction with its bookings; lets the web layer store an
 # idempotent response atomically with them.
@@ -62,13 +56,14 @@ CommitHook = Callable[[list[BookingRecord]], Awaitable[None]]
 class BookingService:
     def __init__(
         self,
-        engine: Any,
+        storage: Storage,
         locks: SeatLockStore,
         publisher: ChangePublisher,
         lock_ttl_ms: int = 5000,
         unsafe_disable_guard: bool = False,
     ) -> None:
-        self.engine = engine
+        self.storage = storage
+        self.seats = storage.seats
         self.locks = locks
         self.publisher = publisher
         self.lock_ttl_ms = lock_ttl_ms
@@ -110,20 +105,27 @@ class BookingService:
     # --------------------------------------------------------------- checking
 
     async def _event(self, event_id: str) -> dict[str, Any]:
-        event = await queries.get_event(event_id)
+        event = await self.storage.events.get(event_id)
         if event is None:
             raise NotFound(f"no event with id {event_id}")
         return event
 
+    async def event_of_seat(self, seat_id: str) -> str:
+        """The id of the event a seat belongs to (the seed's `POST /book` names a seat)."""
+        event_id = await self.seats.event_of(seat_id)
+        if event_id is None:
+            raise NotFound(f"no seat with id {seat_id}")
+        return event_id
+
     async def _seats(self, event_id: str, seat_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return _all_found(event_id, seat_ids, await queries.seats_by_id(event_id, seat_ids))
+        return _all_found(event_id, seat_ids, await self.seats.by_id(event_id, seat_ids))
 
     async def _event_and_seats(
         self, event_id: str, seat_ids: Sequence[str]
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], int]:
         """`_event`, the request size check and `_seats` (same errors, same order) from
         one read, which also brings the database clock."""
-        event, rows, now = await queries.event_with_seats(self.engine, event_id, seat_ids)
+        event, rows, now = await self.seats.event_with_seats(event_id, seat_ids)
         if event is None:
             raise NotFound(f"no event with id {event_id}")
         _check_request_size(event, seat_ids)
@@ -156,7 +158,7 @@ class BookingService:
         """
         ours = {str(r["id"]) for r in taken}
         refused = [s for s in seat_ids if s not in ours]
-        refusal = _refusal(await queries.seats_by_id(event_id, refused), user_id, now)
+        refusal = _refusal(await self.seats.by_id(event_id, refused), user_id, now)
         if refusal is not None:
             return refusal
         # The state moved between the update and this read (an expiry, a release):
@@ -168,7 +170,7 @@ class BookingService:
 
     async def _check_limit(self, event: dict[str, Any], user_id: str, now: int) -> None:
         limit = int(event["max_seats_per_user"])
-        if await queries.count_user_seats(str(event["id"]), user_id, now) > limit:
+        if await self.seats.count_for_user(str(event["id"]), user_id, now) > limit:
             raise SeatLimitExceeded(
                 f"at most {limit} seats per person for this event (held and booked together)",
                 limit=limit,
@@ -181,19 +183,19 @@ class BookingService:
         event, seats, read_at = await self._event_and_seats(event_id, seat_ids)
         self._refuse_early(seats, user_id, read_at)
         hold_ms = int(event["hold_seconds"]) * 1000
-        async with self._locked(event_id, seat_ids), write_transaction(self.engine):
-            now = await queries.lock_user_now(self.engine, user_id)
+        async with self._locked(event_id, seat_ids), self.storage.transaction():
+            now = await self.seats.lock_user_now(user_id)
             until = now + hold_ms
-            mine = await queries.own_live_holds(event_id, seat_ids, user_id, now)
+            mine = await self.seats.own_live_holds(event_id, seat_ids, user_id, now)
             mine_ids = [str(r["id"]) for r in mine]
             others = [s for s in seat_ids if s not in set(mine_ids)]
             changed = (
-                await queries.hold_free(event_id, others, user_id, now, until) if others else []
+                await self.seats.hold_free(event_id, others, user_id, now, until) if others else []
             )
             if len(changed) != len(others):
                 raise await self._explain_refusal(event_id, others, user_id, now, changed)
             if mine_ids:
-                changed += await queries.extend_own_holds(
+                changed += await self.seats.extend_own_holds(
                     event_id, mine_ids, user_id, now, until, HOLD_CAP_FACTOR * hold_ms
                 )
             await self._check_limit(event, user_id, now)
@@ -218,10 +220,10 @@ class BookingService:
             raise InvalidInput(f"event {event_id} has no category {category!r}")
         excluded: set[str] = set()
         for attempt in range(BEST_AVAILABLE_ATTEMPTS):
-            now = await now_ms(self.engine)
+            now = await self.storage.now_ms()
             free = [
                 FreeSeat(str(r["id"]), r["section"], r["row"], r["number"], r["x"], r["y"])
-                for r in await queries.free_seats(event_id, now, category)
+                for r in await self.seats.free(event_id, now, category)
             ]
             choice = choose_adjacent(free, count, float(event["width"]) / 2, frozenset(excluded))
             if choice is None:
@@ -248,16 +250,16 @@ class BookingService:
         await self._event(event_id)
         if seat_ids is not None:
             await self._seats(event_id, seat_ids)
-        async with write_transaction(self.engine):
-            changed = await queries.release_holds(event_id, user_id, seat_ids)
+        async with self.storage.transaction():
+            changed = await self.seats.release(event_id, user_id, seat_ids)
         await self._publish(changed)
         return [str(r["id"]) for r in changed]
 
     async def release_expired_holds(self) -> int:
         """Free every hold past its end (database clock) and announce each once."""
-        async with write_transaction(self.engine):
-            now = await now_ms(self.engine)
-            changed = await queries.expire_holds(now)
+        async with self.storage.transaction():
+            now = await self.storage.now_ms()
+            changed = await self.seats.expire(now)
         if changed:
             await self._publish(changed)
         return len(changed)
@@ -276,15 +278,15 @@ class BookingService:
         self._refuse_early(seats, user_id, read_at)
         async with self._locked(event_id, seat_ids):
             try:
-                async with write_transaction(self.engine):
-                    now = await queries.lock_user_now(self.engine, user_id)
-                    changed = await queries.book_seats(
+                async with self.storage.transaction():
+                    now = await self.seats.lock_user_now(user_id)
+                    changed = await self.seats.book(
                         event_id, seat_ids, user_id, now, guard=self._guard
                     )
                     if len(changed) != len(seat_ids):
                         raise await self._explain_refusal(event_id, seat_ids, user_id, now, changed)
                     await self._check_limit(event, user_id, now)
-                    rows = await queries.insert_bookings(
+                    rows = await self.storage.bookings.insert(
                         event_id, seat_ids, user_id, guard=self._guard
                     )
                     records = [
@@ -292,7 +294,7 @@ class BookingService:
                     ]
                     if on_commit is not None:
                         await on_commit(records)
-            except INTEGRITY_ERRORS as exc:
+            except DuplicateKey as exc:
                 # The guard did its job: another transaction booked one of these seats.
                 log.info("unique index refused a second booking: %s", exc)
                 raise SeatsBooked("Seat already booked", seatIds=list(seat_ids)) from None
@@ -301,7 +303,7 @@ class BookingService:
 
     async def cancel_booking(self, user_id: str, booking_id: str) -> BookingRecord:
         """Cancel the caller's booking; the seat is free again, live."""
-        booking = await queries.get_booking(booking_id)
+        booking = await self.storage.bookings.get(booking_id)
         if booking is None:
             raise NotFound(f"no booking with id {booking_id}")
         if str(booking["user"]) != user_id:
@@ -309,23 +311,22 @@ class BookingService:
         event = await self._event(str(booking["event"]))
         seat_id = str(booking["seat"])
         freed: list[dict[str, Any]] = []
-        async with write_transaction(self.engine):
-            cancelled = await queries.cancel_booking(booking_id, user_id)
+        async with self.storage.transaction():
+            cancelled = await self.storage.bookings.cancel(booking_id, user_id)
             if cancelled is not None:
-                freed = await queries.free_booked_seat(seat_id, user_id)
+                freed = await self.seats.free_booked(seat_id, user_id)
         if freed:
             await self._publish(freed)
-        current = await queries.get_booking(booking_id)
+        current = await self.storage.bookings.get(booking_id)
         assert current is not None
-        seat = (await queries.seats_by_id(str(event["id"]), [seat_id]))[0]
+        seat = (await self.seats.by_id(str(event["id"]), [seat_id]))[0]
         return _record(current, user_id, seat, event)
 
     async def list_bookings(self, user_id: str) -> list[BookingRecord]:
         """The caller's own bookings (active and cancelled), newest first."""
-        rows = await queries.user_bookings(user_id)
-        seats, events = await queries.seats_and_events(
-            sorted({str(r["seat"]) for r in rows}), sorted({str(r["event"]) for r in rows})
-        )
+        rows = await self.storage.bookings.of_user(user_id)
+        seats = await self.storage.bookings.seats(sorted({str(r["seat"]) for r in rows}))
+        events = await self.storage.events.many(sorted({str(r["event"]) for r in rows}))
         return [_record(r, user_id, seats[str(r["seat"])], events[str(r["event"])]) for r in rows]
 
 
@@ -344,13 +345,14 @@ def _refusal(rows: Iterable[dict[str, Any]], user_id: str, now: int) -> Boxoffic
     """What these seat states refuse a request by `user_id`: booked (409) before held
     live by someone else (423), or nothing."""
     rows = list(rows)
-    booked = [str(r["id"]) for r in rows if r["status"] == BOOKED]
+    booked = [str(r["id"]) for r in rows if r["status"] == SeatStatus.BOOKED]
     if booked:
         return SeatsBooked("Seat already booked", seatIds=booked)
     held = [
         {"id": str(r["id"]), "heldUntil": iso_from_ms(r["held_until_ms"])}
         for r in rows
-        if r["status"] == HELD and str(r["holder"]) != user_id and (r["held_until_ms"] or 0) > now
+        if effective_status(r["status"], r["held_until_ms"], now) == SeatStatus.HELD
+        and not is_mine(SeatStatus.HELD, r["holder"], user_id)
     ]
     if held:
         return SeatsLocked("Seat is held by someone else", seats=held)

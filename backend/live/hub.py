@@ -25,6 +25,7 @@ import msgspec
 from backend.booking.records import SeatChange
 from backend.live.channel import RESYNC, SeatChannel
 from backend.live.frames import FrameSink, text_frame
+from backend.seats import is_mine, live_seat
 from backend.timefmt import iso_from_ms
 
 log = logging.getLogger("boxoffice.live")
@@ -157,16 +158,15 @@ def _consume(future: asyncio.Future[Any]) -> None:
 
 
 def public_seat(change: dict[str, Any], user_id: str | None) -> dict[str, Any]:
-    seat: dict[str, Any] = {
-        "id": change["id"],
-        "status": change["status"],
-        "version": change["version"],
-    }
-    if change.get("heldUntil") is not None:
-        seat["heldUntil"] = change["heldUntil"]
-    if user_id is not None and change.get("holder") == user_id:
-        seat["mine"] = True
-    return seat
+    """A published change as `user_id` sees it. A change is read at its commit, so its
+    status needs no expiry check; `mine` is the one rule of `backend/seats.py`."""
+    return live_seat(
+        change["id"],
+        change["version"],
+        change["status"],
+        change.get("heldUntil"),
+        is_mine(change["status"], change.get("holder"), user_id),
+    )
 
 
 def encode_batch(changes: list[dict[str, Any]], user_id: str | None, at: int | None = None) -> str:

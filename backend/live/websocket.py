@@ -37,13 +37,13 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
-from backend.booking.events import EventService, effective_status
+from backend.booking.events import EventService
 from backend.live.frames import frame_sink
 from backend.live.hub import LiveHub, Watcher
+from backend.seats import live_seat, seat_view
 from backend.settings import Settings
-from backend.storage.queries import event_seat_map
 from backend.timefmt import iso_from_ms
-from backend.web.deps import decode_user_id
+from backend.tokens import decode_user_id
 
 log = logging.getLogger("boxoffice.live")
 
@@ -95,17 +95,16 @@ def snapshot_seats(
 ) -> list[dict[str, Any]]:
     seats = []
     for row in rows:
-        status = effective_status(row, now)
-        seat: dict[str, Any] = {
-            "id": str(row["id"]),
-            "status": status,
-            "version": int(row["version"]),
-        }
-        if status == "held":
-            seat["heldUntil"] = iso_from_ms(row["held_until_ms"])
-        if user_id is not None and status != "available" and str(row["holder"]) == user_id:
-            seat["mine"] = True
-        seats.append(seat)
+        view = seat_view(row, now, user_id)
+        seats.append(
+            live_seat(
+                str(row["id"]),
+                int(row["version"]),
+                view.status,
+                iso_from_ms(view.held_until_ms),
+                view.mine,
+            )
+        )
     return seats
 
 
@@ -160,9 +159,8 @@ class Session:
         return encoded
 
     async def compact_snapshot(self) -> str:
-        engine = self.events.engine
         state, memo = await self.hub.snapshot_reads.read(
-            f"{self.event_id}:compact", lambda: event_seat_map(engine, self.event_id)
+            f"{self.event_id}:compact", lambda: self.events.seat_map(self.event_id)
         )
         user_id = self.watcher.user_id
         if user_id is None and None in memo:

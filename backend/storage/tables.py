@@ -24,12 +24,7 @@ from piccolo.columns.column_types import UUID
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-AVAILABLE = "available"
-HELD = "held"
-BOOKED = "booked"
-
-ACTIVE = "active"
-CANCELLED = "cancelled"
+from backend.seats import BookingStatus, IdempotencyState, SeatStatus
 
 
 class User(Table, tablename="bo_user"):
@@ -66,7 +61,7 @@ class Seat(Table, tablename="bo_seat"):
     accessible = Boolean(default=False)
     x = Float(default=0.0)
     y = Float(default=0.0)
-    status = Varchar(length=16, default=AVAILABLE, index=True)
+    status = Varchar(length=16, default=SeatStatus.AVAILABLE.value, index=True)
     holder = UUID(null=True, default=None)
     held_since_ms = BigInt(null=True, default=None)
     # Epoch milliseconds from the database clock: compares the same way on SQLite and
@@ -82,7 +77,7 @@ class Booking(Table, tablename="bo_booking"):
     seat = ForeignKey(Seat, on_delete=OnDelete.restrict, index=True)
     event = ForeignKey(Event, on_delete=OnDelete.restrict, index=True)
     user = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
-    status = Varchar(length=16, default=ACTIVE)
+    status = Varchar(length=16, default=BookingStatus.ACTIVE.value)
     # Equal to `seat` while the booking is active, NULL once cancelled. Unique, and NULLs
     # never collide, so this is a portable "one active booking per seat" index: the
     # database, not the lock, is what refuses a second booking.
@@ -97,7 +92,7 @@ class IdempotencyKey(Table, tablename="bo_idempotency_key"):
     key = Varchar(length=255)
     request_hash = Varchar(length=64)
     # in_flight while the first request runs; done once its response is stored.
-    state = Varchar(length=16, default="in_flight")
+    state = Varchar(length=16, default=IdempotencyState.IN_FLIGHT.value)
     owner_token = Varchar(length=64)
     lease_until_ms = BigInt(default=0)
     response_status = Integer(null=True, default=None)

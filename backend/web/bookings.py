@@ -11,11 +11,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
+from backend.booking.idempotency import Idempotency, Replay, request_hash
 from backend.booking.records import BookingRecord
 from backend.booking.service import BookingService
-from backend.storage import queries
 from backend.web.deps import parse_id
-from backend.web.idempotency import Idempotency, Replay, request_hash
 from backend.web.schemas import BookingsOut, OneBookingOut, SeedBookIn, booking_out
 
 Hook = Callable[[list[BookingRecord]], Awaitable[None]]
@@ -70,7 +69,7 @@ class BookingController(Controller):
     ) -> Response[Any]:
         """The seed's single-seat booking: `{seatId}` → `{success: true, booking}`."""
         seat_id = str(data.seat_id)
-        event_id = await queries.event_of_seat(seat_id)
+        event_id = await booking.event_of_seat(seat_id)
 
         def render(records: list[BookingRecord]) -> bytes:
             return msgspec.json.encode(OneBookingOut(success=True, booking=booking_out(records[0])))

@@ -6,7 +6,6 @@ from typing import Any
 
 from litestar import Request, Response, get
 
-from backend.storage.db import ping
 from backend.web.schemas import HealthOut
 
 PUBLIC = {"exclude_from_auth": True}
@@ -24,7 +23,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[HealthOut]:
     state = request.app.state
     checks: dict[str, str] = {}
     probes: list[tuple[str, Any]] = [
-        ("database", lambda: ping(state.engine)),
+        ("database", state.storage.ping),
         ("locks", state.locks.ping),
         ("channel", state.channel.ping),
     ]

@@ -14,9 +14,9 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta, Struct
 
-from backend.booking.events import effective_status
 from backend.booking.layout import MAX_SEATS
 from backend.booking.records import BookingRecord
+from backend.seats import seat_view
 from backend.timefmt import iso, iso_from_ms
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -173,8 +173,7 @@ class EventListOut(Out):
 
 
 def seat_out(row: Mapping[str, Any], now: int, user_id: str | None) -> SeatOut:
-    status = effective_status(row, now)
-    mine = status != "available" and user_id is not None and str(row["holder"]) == user_id
+    view = seat_view(row, now, user_id)
     return SeatOut(
         id=str(row["id"]),
         label=row["label"],
@@ -185,10 +184,10 @@ def seat_out(row: Mapping[str, Any], now: int, user_id: str | None) -> SeatOut:
         accessible=bool(row["accessible"]),
         x=row["x"],
         y=row["y"],
-        status=status,
+        status=view.status,
         version=int(row["version"]),
-        held_until=iso_from_ms(row["held_until_ms"]) if status == "held" else None,
-        mine=mine,
+        held_until=iso_from_ms(view.held_until_ms),
+        mine=view.mine,
     )
 
 
@@ -229,7 +228,7 @@ _NO_SEATS = b'"seats":[]'
 
 
 def event_json(event: dict[str, Any], counts: dict[str, int], seats_json: str) -> bytes:
-    """`event_out` encoded, with the seats already JSON (`queries.event_seats_json`):
+    """`event_out` encoded, with the seats already JSON (`EventService.detail_json`):
     the event is encoded with no seats and the seats' items are put into its empty list.
     Outside strings, where msgspec escapes every quote, `"seats":[]` occurs once."""
     body = msgspec.json.encode(_event_out(event, counts, []))

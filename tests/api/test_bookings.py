@@ -138,7 +138,7 @@ async def test_idempotency_keys_are_per_user_and_failures_can_be_retried(api: Ap
 
 
 async def test_idempotency_key_in_flight_is_409(api: Api) -> None:
-    from backend.web.idempotency import request_hash
+    from backend.booking.idempotency import request_hash
 
     owner, a = await api.user(), await api.user()
     event = await api.event(owner)

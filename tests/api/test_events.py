@@ -12,7 +12,6 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
-from backend.booking.events import EventService
 from backend.settings import Settings
 from backend.storage.tables import Seat
 from backend.web.schemas import event_out
@@ -262,24 +261,19 @@ async def test_event_detail_shows_each_seat_as_each_caller_sees_it(settings: Set
             assert body["counts"] == {"total": 8, "available": 4, "held": 3, "booked": 1}
 
 
-async def test_event_json_built_by_postgresql_equals_the_portable_path(
-    services_settings: Settings,
+async def test_event_json_written_by_the_storage_equals_the_schema_path(
+    settings: Settings,
 ) -> None:
-    """On PostgreSQL, GET /events/{id} has the database write the seats' JSON (the fast
-    path, `EventService.detail_json`); it must equal, value for value, what `event_out`
-    and msgspec write from the rows, for anonymous callers and for each seat's owner.
-
-    Services mode only: on SQLite there is no fast path, GET /events/{id} *is*
-    `event_out`, and comparing it with itself would prove nothing. (What it must show
-    in both modes is checked against the scenario in the test above.)"""
-    async with _idle_sweeper_api(services_settings) as api:
+    """GET /events/{id} has the storage write the seats' JSON (`SeatJson`, and on
+    PostgreSQL the database itself); it must equal, value for value, what the API's own
+    `event_out` (`SeatOut` from the raw rows through `seat_view`) and msgspec write, for
+    anonymous callers and for each seat's owner. Two independent encodings in both
+    modes; tests/storage/test_seat_projection.py checks the SQL against the portable one."""
+    async with _idle_sweeper_api(settings) as api:
         owner, other, eid = await _every_kind_of_seat(api)
-        engine = Seat._meta.db
-        events = EventService(engine)
-        # The comparison means something only while GET really takes the fast path.
-        assert await api.run(events.detail_json, eid, None) is not None
+        events = api.client.app.state.events
 
-        async def portable(user_id: str | None) -> Any:
+        async def via_schema(user_id: str | None) -> Any:
             row, seats, now = await events.detail(eid)
             return json.loads(msgspec.json.encode(event_out(row, seats, now, user_id)))
 
@@ -287,4 +281,4 @@ async def test_event_json_built_by_postgresql_equals_the_portable_path(
             got = await api.client.get(f"/events/{eid}", headers=who["headers"] if who else {})
             assert got.status_code == 200, got.text
             assert got.headers["content-type"].startswith("application/json")
-            assert got.json() == await api.run(portable, who["id"] if who else None)
+            assert got.json() == await api.run(via_schema, who["id"] if who else None)

@@ -14,8 +14,8 @@ import pytest
 from backend.booking.service import BookingService
 from backend.errors import SeatsBooked, SeatsLocked
 from backend.locks.base import SeatLockStore
-from backend.storage.db import is_postgres
-from backend.storage.tables import ACTIVE, Booking
+from backend.seats import BookingStatus
+from backend.storage.tables import Booking
 from tests.conftest import Api
 from tests.support.waiting import eventually
 
@@ -41,12 +41,12 @@ class NoLocks(SeatLockStore):
 
 def service_with(api: Api, locks: SeatLockStore, lock_ttl_ms: int = 5000) -> BookingService:
     state = api.client.app.state
-    return BookingService(state.engine, locks, state.hub, lock_ttl_ms=lock_ttl_ms)
+    return BookingService(state.storage, locks, state.hub, lock_ttl_ms=lock_ttl_ms)
 
 
 async def test_unique_index_on_active_bookings_exists(api: Api) -> None:
     engine = api.client.app.state.engine
-    if is_postgres(engine):
+    if engine.engine_type == "postgres":
         rows = await api.run(
             engine.run_querystring,
             _qs(
@@ -81,7 +81,7 @@ async def test_the_index_alone_refuses_a_second_active_booking(api: Api) -> None
             seat=seat,
             event=event["id"],
             user=user,
-            status=ACTIVE,
+            status=BookingStatus.ACTIVE,
             active_seat=seat,
         )
 
@@ -108,7 +108,7 @@ async def test_without_locks_concurrent_bookings_of_one_seat_yield_one(api: Api)
     assert len(wins) == 1, results
     assert all(isinstance(r, SeatsBooked | SeatsLocked) for r in results if not isinstance(r, list))
     active = await api.db(
-        Booking.count().where((Booking.seat == seat) & (Booking.status == ACTIVE))
+        Booking.count().where((Booking.seat == seat) & (Booking.status == BookingStatus.ACTIVE))
     )
     assert active == 1
 
@@ -176,7 +176,9 @@ async def test_lock_expiring_mid_transaction_cannot_double_book(api: Api) -> Non
     assert isinstance(slow_result, list) and len(slow_result) == 1  # the first writer committed
     assert isinstance(fast_result, SeatsBooked | SeatsLocked)  # the database refused the second
     active = await api.db(
-        Booking.select(Booking.user).where((Booking.seat == seat) & (Booking.status == ACTIVE))
+        Booking.select(Booking.user).where(
+            (Booking.seat == seat) & (Booking.status == BookingStatus.ACTIVE)
+        )
     )
     assert [str(r["user"]) for r in active] == [slow_buyer["id"]]
     # The slow request released after its TTL: compare-and-delete must not have removed

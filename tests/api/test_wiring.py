@@ -17,7 +17,7 @@ from backend.settings import Settings
 
 # Start-up order; shutdown is the reverse. The attribute of `Services` holding each part.
 PARTS = [
-    ("database pool", "database"),
+    ("database pool", "storage"),
     ("lock store", "locks"),
     ("live channel", "channel"),
     ("live hub", "hub"),
@@ -125,6 +125,7 @@ def test_settings_reach_the_hub(embedded_settings: Settings) -> None:
 
 STATE_KEYS = {
     "settings",
+    "storage",
     "engine",
     "locks",
     "channel",

@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from backend.settings import Settings
-from backend.storage import db
+from backend.storage.database import make_database
 from tests.support.databases import services_database
 from tests.support.services import require_services
 
@@ -43,20 +43,21 @@ def test_a_connection_killed_mid_transaction_is_released_and_forgotten(tmp_path:
 
 async def _kill_inside_transactions(settings: Settings) -> None:
     assert settings.database_url is not None
-    engine = db.make_engine(settings)
-    await db.start(engine, 2)
+    database = make_database(settings)
+    engine = database.engine
+    await database.on_startup(2)
     admin = await asyncpg.connect(settings.database_url)
     try:
         # More rounds than the pool has connections: a leaked slot would hang the third.
         for _ in range(4):
             with pytest.raises(CONNECTION_DIED):
-                async with asyncio.timeout(10), db.write_transaction(engine):
-                    rows = await db.fetch(engine, "SELECT pg_backend_pid() AS pid")
+                async with asyncio.timeout(10), database.transaction():
+                    rows = await database.fetch("SELECT pg_backend_pid() AS pid")
                     await admin.execute("SELECT pg_terminate_backend($1)", rows[0]["pid"])
-                    await db.fetch(engine, "SELECT 1 AS ok")
+                    await database.fetch("SELECT 1 AS ok")
             assert engine.current_transaction.get() is None  # type: ignore[attr-defined]
-        async with asyncio.timeout(10), db.write_transaction(engine):
-            assert (await db.fetch(engine, "SELECT 1 AS ok"))[0]["ok"] == 1
+        async with asyncio.timeout(10), database.transaction():
+            assert (await database.fetch("SELECT 1 AS ok"))[0]["ok"] == 1
     finally:
         await admin.close()
-        await db.stop(engine)
+        await database.on_shutdown()

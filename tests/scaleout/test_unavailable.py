@@ -7,11 +7,17 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import pytest
 
-from backend.storage import queries
 from tests.conftest import Api
 
-# The reads GET /events/{id} and POST /events/{id}/bookings start with.
-OUTAGE_READS = ("get_event", "seats_by_id", "event_of_seat", "event_seats", "event_with_seats")
+# The storage reads GET /events/{id} and POST /events/{id}/bookings start with.
+OUTAGE_READS = (
+    ("events", "get"),
+    ("seats", "by_id"),
+    ("seats", "event_of"),
+    ("seats", "of_event"),
+    ("seats", "event_json"),
+    ("seats", "event_with_seats"),
+)
 
 OUTAGES = [
     ConnectionRefusedError(111, "Connection refused"),
@@ -42,9 +48,11 @@ async def test_database_outage_is_503_with_retry_after(
 
     # Every read the two requests below can start with fails as a dead database would.
     # A missing name fails here, loudly: a rename must not quietly turn the outage off.
-    for name in OUTAGE_READS:
-        assert hasattr(queries, name), f"backend.storage.queries.{name} no longer exists"
-        monkeypatch.setattr(queries, name, failing(name))
+    storage = api.client.app.state.storage
+    for repository, name in OUTAGE_READS:
+        target = getattr(storage, repository)
+        assert hasattr(target, name), f"Storage.{repository}.{name} no longer exists"
+        monkeypatch.setattr(target, name, failing(f"{repository}.{name}"))
     seat = event["seats"][0]["id"]
     requests = {
         "read": lambda: api.client.get(f"/events/{event['id']}"),

@@ -10,7 +10,7 @@ import jwt
 import pytest
 from litestar.exceptions import NotAuthorizedException
 
-from backend.web.deps import ALGORITHM, REQUIRED_CLAIMS, MemoToken, decode_user_id
+from backend.tokens import ALGORITHM, REQUIRED_CLAIMS, MemoToken, decode_user_id
 
 SECRET = "s" * 40
 OTHER = "o" * 40

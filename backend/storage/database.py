@@ -1,0 +1,215 @@
+"""The database engine and its primitives, one class per engine.
+
+Everything that differs between SQLite and PostgreSQL below the queries lives here:
+connecting, the one way writes happen (`transaction`), the database clock, raw reads,
+and turning a driver's unique violation into `DuplicateKey`. The repositories above it
+(`seats.py`, `events.py`, ...) are written once, with Piccolo's query builder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.querystring import QueryString
+
+from backend.settings import Settings
+from backend.storage.errors import DuplicateKey, is_duplicate
+
+POOL_CLOSE_TIMEOUT = 10.0
+
+
+def make_engine(settings: Settings) -> Engine[Any]:
+    """The Piccolo engine for the configured mode: not connected, nothing created yet."""
+    if settings.database_url:
+        return PostgresEngine(config={"dsn": settings.database_url})
+    # `timeout` is SQLite's busy timeout: only migrations or a second tool (a shell, a
+    # backup) ever contend with the app, which serialises its own writers.
+    return SQLiteEngine(path=str(settings.sqlite_path), timeout=30)
+
+
+def bind_tables(engine: Engine[Any]) -> None:
+    """Point every Boxoffice table at `engine` (tests swap engines between run modes)."""
+    from backend.storage.piccolo_app import APP_CONFIG
+
+    for table in APP_CONFIG.table_classes:
+        table._meta.db = engine
+
+
+class Database:
+    """One engine's primitives. Subclasses: `SqliteDatabase`, `PostgresDatabase`."""
+
+    # The database clock in epoch milliseconds, as an SQL expression.
+    NOW_MS_SQL: str = ""
+
+    def __init__(self, engine: Engine[Any]) -> None:
+        self.engine = engine
+
+    async def on_startup(self, pool_max: int) -> None:
+        """Connect (bind the tables to this engine first)."""
+        bind_tables(self.engine)
+
+    async def on_shutdown(self) -> None:
+        """Disconnect; bounded."""
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """A read-write transaction; commits on success, rolls back on any exception."""
+        raise NotImplementedError
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Rows of `sql` with `{}` placeholders bound to `args` (Piccolo's QueryString)."""
+        result: list[dict[str, Any]] = await self.engine.run_querystring(QueryString(sql, *args))
+        return result
+
+    async def now_ms(self) -> int:
+        """The database clock, in epoch milliseconds: no app server's clock ends a hold."""
+        rows = await self.fetch(f"SELECT {self.NOW_MS_SQL} AS now")
+        return int(rows[0]["now"])
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer."""
+        await self.fetch("SELECT 1 AS ok")
+
+    @asynccontextmanager
+    async def unique(self, what: str) -> AsyncIterator[None]:
+        """Turn a unique-index violation inside the block into `DuplicateKey(what)`."""
+        try:
+            yield
+        except Exception as exc:
+            if is_duplicate(exc):
+                raise DuplicateKey(what) from exc
+            raise
+
+
+class SqliteDatabase(Database):
+    """The embedded mode's file. One writer at a time, taken up front."""
+
+    NOW_MS_SQL = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
+    engine: SQLiteEngine
+
+    def __init__(self, engine: SQLiteEngine) -> None:
+        super().__init__(engine)
+        # The writer slot: concurrent requests in the one embedded process queue here
+        # instead of failing with "database is locked" (BEGIN IMMEDIATE behind it).
+        self._writer = asyncio.Lock()
+
+    async def on_startup(self, pool_max: int) -> None:
+        await super().on_startup(pool_max)
+        path = self.engine.connection_kwargs["database"]
+        await asyncio.to_thread(_make_parent, path)
+        # WAL lets readers run while the one writer writes; it persists in the file.
+        await self.engine.run_ddl("PRAGMA journal_mode=WAL")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        async with (
+            self._writer,
+            self.engine.transaction(transaction_type=TransactionType.immediate),
+        ):
+            yield
+
+
+def _make_parent(path: str) -> None:
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def _keep_session(connection: Any) -> None:
+    """Skip asyncpg's reset query on release (a round trip per query): Boxoffice never
+    leaves session state behind (no SET, LISTEN, cursors or advisory locks on pooled
+    connections), and asyncpg still rolls back a transaction left open."""
+
+
+class PostgresDatabase(Database):
+    """The services mode's PostgreSQL, through an asyncpg pool."""
+
+    NOW_MS_SQL = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+    engine: PostgresEngine
+
+    async def on_startup(self, pool_max: int) -> None:
+        await super().on_startup(pool_max)
+        await self.engine.start_connection_pool(min_size=2, max_size=pool_max, reset=_keep_session)
+
+    async def on_shutdown(self) -> None:
+        """Close the pool; connections still out after the timeout are terminated."""
+        pool = self.engine.pool
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), POOL_CLOSE_TIMEOUT)
+        except TimeoutError:
+            pool.terminate()
+        self.engine.pool = None
+
+    async def records(self, sql: str, *args: Any) -> list[Any]:
+        """`sql` ($1, $2 … placeholders) on the pool as asyncpg Records: read by key like
+        Piccolo's dicts, without its per-row conversion (the fast paths' reason to be)."""
+        pool = self.engine.pool
+        if pool is None:
+            raise ConnectionError("the PostgreSQL pool is not started")
+        async with pool.acquire() as connection:
+            return list(await connection.fetch(sql, *args))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Piccolo's transaction, safe when the connection dies under it.
+
+        If COMMIT or ROLLBACK fails (PostgreSQL restarted, the network dropped), Piccolo's
+        exit raises before it releases the connection and before it resets its
+        "current transaction" context variable: the pool slot would be lost for good and
+        the rest of the request would keep using the dead transaction. Here the broken
+        connection is terminated and released, and the context is reset, whatever happens.
+        """
+        transaction: Any = self.engine.transaction()
+        try:
+            await transaction.__aenter__()
+        except BaseException:
+            await self._discard(transaction)  # BEGIN failed on a connection it acquired
+            raise
+        owned = getattr(transaction, "_parent", None) is None
+        try:
+            yield
+        except BaseException as exc:
+            try:
+                await transaction.__aexit__(type(exc), exc, exc.__traceback__)
+            except Exception:
+                if owned:
+                    await self._discard(transaction)
+            raise
+        try:
+            await transaction.__aexit__(None, None, None)
+        except BaseException:
+            if owned:
+                await self._discard(transaction)
+            raise
+
+    async def _discard(self, transaction: Any) -> None:
+        """Drop a transaction whose connection failed: terminate, release, forget it."""
+        connection = getattr(transaction, "connection", None)
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.terminate()
+            pool = self.engine.pool
+            with contextlib.suppress(Exception):
+                if pool is not None:
+                    await pool.release(connection)
+        context = getattr(transaction, "context", None)
+        if context is not None:
+            with contextlib.suppress(Exception):
+                self.engine.current_transaction.reset(context)
+
+
+def make_database(settings: Settings) -> Database:
+    """The configured mode's database (not yet connected)."""
+    engine = make_engine(settings)
+    if isinstance(engine, PostgresEngine):
+        return PostgresDatabase(engine)
+    assert isinstance(engine, SQLiteEngine)
+    return SqliteDatabase(engine)

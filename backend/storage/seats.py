@@ -1,0 +1,350 @@
+"""Seats: every read and write the booking rules make on seat rows, portable.
+
+Writes are compare-and-set: each UPDATE names the state it expects in its WHERE and
+RETURNs what it changed, so two writers can never both win a seat, whatever the locks
+did. Every change bumps `version`. PostgreSQL's fast paths for the same operations are
+in `seats_pg.py`, and tests/storage/ checks them against these value for value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+from piccolo.columns import Column
+from piccolo.columns.combination import And, Or, Where
+
+from backend.seats import SeatStatus, seat_view
+from backend.storage.database import Database
+from backend.storage.tables import Event, Seat
+from backend.timefmt import iso_from_ms
+
+AVAILABLE, HELD, BOOKED = SeatStatus.AVAILABLE, SeatStatus.HELD, SeatStatus.BOOKED
+
+SEAT_STATE: tuple[Column, ...] = (
+    Seat.id,
+    Seat.status,
+    Seat.holder,
+    Seat.held_until_ms,
+    Seat.version,
+)
+SEAT_FULL: tuple[Column, ...] = (
+    Seat.id,
+    Seat.label,
+    Seat.section,
+    Seat.row,
+    Seat.number,
+    Seat.category,
+    Seat.accessible,
+    Seat.x,
+    Seat.y,
+    *SEAT_STATE[1:],
+)
+_EVENT_COLUMNS = tuple(c._meta.db_column_name for c in Event._meta.columns)
+_SEAT_COLUMNS = tuple(c._meta.db_column_name for c in SEAT_FULL)
+
+
+class SeatJson(msgspec.Struct, rename="camel", omit_defaults=True):
+    """A seat as `GET /events/{id}` writes it (the API's `SeatOut`, same keys and
+    omissions; tests/api/test_events.py compares the two)."""
+
+    id: str
+    label: str
+    section: str
+    row: str
+    number: int
+    category: str
+    accessible: bool
+    x: float
+    y: float
+    status: str
+    version: int
+    held_until: str | None = None
+    mine: bool = False
+
+
+def _free_now(now_ms: int) -> Or:
+    # A seat is free when nobody holds it live and nobody has booked it (backend/seats.py):
+    # an expired hold that the sweeper has not reached yet counts as free.
+    return (Seat.status == AVAILABLE) | ((Seat.status == HELD) & (Seat.held_until_ms <= now_ms))
+
+
+def _freed() -> dict[Column | str, Any]:
+    return {
+        Seat.status: AVAILABLE,
+        Seat.holder: None,
+        Seat.held_since_ms: None,
+        Seat.held_until_ms: None,
+        Seat.version: Seat.version + 1,
+    }
+
+
+class SeatRepository:
+    """Seat rows. Reads return plain dicts (or Mappings read by the same keys)."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    # ------------------------------------------------------------------ reads
+
+    async def by_id(self, event_id: str, seat_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Those of `seat_ids` that are seats of the event (every column a client sees)."""
+        return await Seat.select(*SEAT_FULL).where(
+            (Seat.event == event_id) & Seat.id.is_in(list(seat_ids))
+        )
+
+    async def event_of(self, seat_id: str) -> str | None:
+        """The event a seat belongs to, or None for no such seat."""
+        row = await Seat.select(Seat.event).where(Seat.id == seat_id).first()
+        return None if row is None else str(row["event"])
+
+    async def event_with_seats(
+        self, event_id: str, seat_ids: Sequence[str]
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
+        """The event (as `events.get`), those of `seat_ids` that are its seats (as
+        `by_id`) and the database clock, in one round trip: the hot path's one read."""
+        event_cols = ", ".join(f'e."{c}" AS "e_{c}"' for c in _EVENT_COLUMNS)
+        seat_cols = ", ".join(f's."{c}" AS "s_{c}"' for c in _SEAT_COLUMNS)
+        marks = ", ".join("{}" for _ in seat_ids) or "NULL"
+        # Only column names and placeholders are formatted in; every value is bound.
+        sql = (
+            f"SELECT {event_cols}, {seat_cols}, {self.db.NOW_MS_SQL} AS now_ms "  # noqa: S608
+            'FROM "bo_event" e LEFT JOIN "bo_seat" s '
+            f'ON s."event" = e."id" AND s."id" IN ({marks}) WHERE e."id" = {{}}'
+        )
+        rows = await self.db.fetch(sql, *seat_ids, event_id)
+        if not rows:
+            return None, [], 0
+        first = rows[0]
+        event = {c: first[f"e_{c}"] for c in _EVENT_COLUMNS}
+        if isinstance(event["categories"], str):
+            event["categories"] = json.loads(event["categories"])
+        event["is_demo"] = bool(event["is_demo"])  # SQLite has no boolean type
+        seats = [
+            {c: row[f"s_{c}"] for c in _SEAT_COLUMNS} for row in rows if row["s_id"] is not None
+        ]
+        return event, seats, int(first["now_ms"])
+
+    async def of_event(self, event_id: str) -> Sequence[Mapping[str, Any]]:
+        """Every seat of the event with every column, in map order (y, x, id)."""
+        return (
+            await Seat.select(*SEAT_FULL)
+            .where(Seat.event == event_id)
+            .order_by(Seat.y, Seat.x, Seat.id)
+        )
+
+    async def states(self, event_id: str) -> Sequence[Mapping[str, Any]]:
+        """Every seat's state columns (id, status, holder, held_until_ms, version)."""
+        return await Seat.select(*SEAT_STATE).where(Seat.event == event_id)
+
+    async def event_json(
+        self, event_id: str, user_id: str | None
+    ) -> tuple[dict[str, int], str, int]:
+        """`GET /events/{id}`'s seats: their counts by status, their JSON (the items of
+        an array, `mine` for `user_id`, map order) and the clock they were read at."""
+        now = await self.db.now_ms()
+        rows = await self.of_event(event_id)
+        counts = {"total": len(rows), AVAILABLE: 0, HELD: 0, BOOKED: 0}
+        seats = []
+        for row in rows:
+            view = seat_view(row, now, user_id)
+            counts[view.status] += 1
+            seats.append(
+                SeatJson(
+                    id=str(row["id"]),
+                    label=row["label"],
+                    section=row["section"],
+                    row=row["row"],
+                    number=row["number"],
+                    category=row["category"],
+                    accessible=bool(row["accessible"]),
+                    x=row["x"],
+                    y=row["y"],
+                    status=view.status,
+                    version=int(row["version"]),
+                    held_until=iso_from_ms(view.held_until_ms),
+                    mine=view.mine,
+                )
+            )
+        return counts, msgspec.json.encode(seats)[1:-1].decode(), now
+
+    async def seat_map(self, event_id: str) -> dict[str, Any]:
+        """Every seat's live state in map order (y, x, id), compactly: `status` (one
+        letter a seat: a/h/b, expired holds shown free), `versions` (comma separated),
+        the live holds' indices and ends (`held`), who holds or booked each taken seat
+        (`taken`, to mark `mine` per user), `count`, and `now`, the clock read at."""
+        now = await self.db.now_ms()
+        rows = (
+            await Seat.select(*SEAT_STATE)
+            .where(Seat.event == event_id)
+            .order_by(Seat.y, Seat.x, Seat.id)
+        )
+        letters, held, taken = [], [], []
+        for i, row in enumerate(rows):
+            view = seat_view(row, now, None)
+            letters.append(_LETTER[view.status])
+            if view.held_until_ms is not None:
+                held.append((i, view.held_until_ms))
+            if view.status != AVAILABLE:
+                taken.append((i, str(row["holder"])))
+        return {
+            "now": now,
+            "count": len(rows),
+            "status": "".join(letters),
+            "versions": ",".join(str(int(r["version"])) for r in rows),
+            "held": held,
+            "taken": taken,
+        }
+
+    async def free(self, event_id: str, now_ms: int, category: str | None) -> list[dict[str, Any]]:
+        """The event's free seats (for best-available), optionally of one category."""
+        where: Where | And | Or = (Seat.event == event_id) & _free_now(now_ms)
+        if category is not None:
+            where = where & (Seat.category == category)
+        return await Seat.select(
+            Seat.id, Seat.section, Seat.row, Seat.number, Seat.x, Seat.y
+        ).where(where)
+
+    async def own_live_holds(
+        self, event_id: str, seat_ids: Sequence[str], user_id: str, now_ms: int
+    ) -> list[dict[str, Any]]:
+        """Those of `seat_ids` that `user_id` holds live at `now_ms`."""
+        # Plain SQL: on the hot path, building this with the query builder cost more CPU
+        # than running it (flash sale profile). Only placeholders are formatted in.
+        marks = ", ".join("{}" for _ in seat_ids) or "NULL"
+        return await self.db.fetch(
+            'SELECT "id", "status", "holder", "held_until_ms", "version" FROM "bo_seat" '  # noqa: S608
+            f'WHERE "event" = {{}} AND "id" IN ({marks}) AND "status" = {{}} '
+            'AND "holder" = {} AND "held_until_ms" > {}',
+            event_id,
+            *seat_ids,
+            HELD.value,
+            user_id,
+            now_ms,
+        )
+
+    async def count_for_user(self, event_id: str, user_id: str, now_ms: int) -> int:
+        """Seats `user_id` has booked or holds live on the event (the per-user limit)."""
+        rows = await self.db.fetch(
+            'SELECT count(*) AS n FROM "bo_seat" WHERE "event" = {} AND "holder" = {} '
+            'AND ("status" = {} OR ("status" = {} AND "held_until_ms" > {}))',
+            event_id,
+            user_id,
+            BOOKED.value,
+            HELD.value,
+            now_ms,
+        )
+        return int(rows[0]["n"])
+
+    async def lock_user_now(self, user_id: str) -> int:
+        """Serialise one user's holds and bookings (so the per-user seat limit cannot be
+        raced) and read the clock. Portable: the writer slot already serialises writers
+        (SQLite); PostgreSQL takes the user's row lock (`seats_pg.py`)."""
+        return await self.db.now_ms()
+
+    # ----------------------------------------------------------------- writes
+
+    async def hold_free(
+        self, event_id: str, seat_ids: Sequence[str], user_id: str, now_ms: int, until_ms: int
+    ) -> list[dict[str, Any]]:
+        """Take free seats (or ones whose hold has expired) as holds for `user_id`."""
+        return await (
+            Seat.update(
+                {
+                    Seat.status: HELD,
+                    Seat.holder: user_id,
+                    Seat.held_since_ms: now_ms,
+                    Seat.held_until_ms: until_ms,
+                    Seat.version: Seat.version + 1,
+                }
+            )
+            .where((Seat.event == event_id) & Seat.id.is_in(list(seat_ids)) & _free_now(now_ms))
+            .returning(*SEAT_STATE)
+        )
+
+    async def extend_own_holds(
+        self,
+        event_id: str,
+        seat_ids: Sequence[str],
+        user_id: str,
+        now_ms: int,
+        until_ms: int,
+        cap_ms: int,
+    ) -> list[dict[str, Any]]:
+        """Re-holding your own live hold extends it to `until_ms`, never past its cap."""
+        own = (
+            (Seat.event == event_id)
+            & Seat.id.is_in(list(seat_ids))
+            & (Seat.status == HELD)
+            & (Seat.holder == user_id)
+            & (Seat.held_until_ms > now_ms)
+        )
+        extended = await (
+            Seat.update({Seat.held_until_ms: until_ms, Seat.version: Seat.version + 1})
+            .where(own & (Seat.held_since_ms >= until_ms - cap_ms))
+            .returning(*SEAT_STATE)
+        )
+        capped = await (
+            Seat.update(
+                {Seat.held_until_ms: Seat.held_since_ms + cap_ms, Seat.version: Seat.version + 1}
+            )
+            .where(
+                own
+                & (Seat.held_since_ms < until_ms - cap_ms)
+                & (Seat.held_until_ms < Seat.held_since_ms + cap_ms)
+            )
+            .returning(*SEAT_STATE)
+        )
+        return [*extended, *capped]
+
+    async def book(
+        self, event_id: str, seat_ids: Sequence[str], user_id: str, now_ms: int, guard: bool = True
+    ) -> list[dict[str, Any]]:
+        """Mark seats booked: the caller's own holds, or free seats.
+
+        `guard=False` is the chaos tests' negative control only (settings refuse it outside
+        tests): it drops the compare-and-set condition so any seat is taken.
+        """
+        mine = (Seat.status == HELD) & (Seat.holder == user_id)
+        taken = (mine | _free_now(now_ms)) if guard else (Seat.version > 0)
+        return await (
+            Seat.update(
+                {
+                    Seat.status: BOOKED,
+                    Seat.holder: user_id,
+                    Seat.held_since_ms: None,
+                    Seat.held_until_ms: None,
+                    Seat.version: Seat.version + 1,
+                }
+            )
+            .where((Seat.event == event_id) & Seat.id.is_in(list(seat_ids)) & taken)
+            .returning(*SEAT_STATE)
+        )
+
+    async def release(
+        self, event_id: str, user_id: str, seat_ids: Sequence[str] | None
+    ) -> list[dict[str, Any]]:
+        """Free the user's holds on the event (all, or those listed)."""
+        where = (Seat.event == event_id) & (Seat.status == HELD) & (Seat.holder == user_id)
+        if seat_ids is not None:
+            where = where & Seat.id.is_in(list(seat_ids))
+        return await Seat.update(_freed()).where(where).returning(*SEAT_STATE, Seat.event)
+
+    async def expire(self, now_ms: int) -> list[dict[str, Any]]:
+        """Free every hold past its end. The conditional update claims each expiry once,
+        so exactly one app process announces it."""
+        where = (Seat.status == HELD) & (Seat.held_until_ms <= now_ms)
+        return await Seat.update(_freed()).where(where).returning(*SEAT_STATE, Seat.event)
+
+    async def free_booked(self, seat_id: str, user_id: str) -> list[dict[str, Any]]:
+        """Free a seat the user had booked (its booking was just cancelled)."""
+        return await (
+            Seat.update(_freed())
+            .where((Seat.id == seat_id) & (Seat.status == BOOKED) & (Seat.holder == user_id))
+            .returning(*SEAT_STATE, Seat.event)
+        )
+
+
+_LETTER = {AVAILABLE: "a", HELD: "h", BOOKED: "b"}

@@ -1,0 +1,113 @@
+"""The one mapping of errors to HTTP responses: `{"success": false, "message", "code"}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+
+from backend.errors import BoxofficeError, Throttled
+
+log = logging.getLogger("boxoffice.errors")
+
+
+def _json(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[Any]:
+    return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def _domain_error(_: Request[Any, Any, Any], exc: BoxofficeError) -> Response[Any]:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
+    return _json(exc.status_code, exc.body(), headers)
+
+
+_HTTP_CODES = {
+    HTTP_400_BAD_REQUEST: "invalid_input",
+    HTTP_401_UNAUTHORIZED: "not_authenticated",
+    HTTP_403_FORBIDDEN: "forbidden",
+    HTTP_404_NOT_FOUND: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    HTTP_429_TOO_MANY_REQUESTS: "throttled",
+}
+
+
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    details = exc.extra if isinstance(exc.extra, list) else []
+    parts = []
+    for item in details:
+        if isinstance(item, dict):
+            key = item.get("key")
+            msg = item.get("message", "")
+            parts.append(f"{key}: {msg}" if key else str(msg))
+    message = "; ".join(parts) or exc.detail or "invalid request"
+    if message.startswith("Validation failed for"):
+        message = "invalid request body"
+    return _json(
+        HTTP_400_BAD_REQUEST,
+        {"success": False, "message": message, "code": "invalid_input"},
+    )
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    body = {
+        "success": False,
+        "message": exc.detail or "error",
+        "code": _HTTP_CODES.get(status, "error"),
+    }
+    return _json(status, body, headers)
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning(
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc,
+    )
+    return _json(
+        HTTP_503_SERVICE_UNAVAILABLE,
+        {"success": False, "message": "temporarily unavailable; try again", "code": "unavailable"},
+        {"Retry-After": "1"},
+    )
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Never echo internals (or a hash) to the client; the traceback goes to the log.
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _json(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        {"success": False, "message": "internal error", "code": "internal_error"},
+    )
+
+
+def exception_handlers(
+    unavailable: tuple[type[Exception], ...] = (),
+) -> dict[type[Exception] | int, Any]:
+    """The one table mapping errors to HTTP responses. `unavailable`: the exceptions that
+    mean the database (or the network to it) is down or restarting (the storage's
+    `UNAVAILABLE`, passed in by the wiring): not a bug, and not the client's fault. 503
+    with Retry-After tells clients and proxies to come back; a booking whose outcome is
+    unknown is retried safely under its Idempotency-Key."""
+    return {
+        BoxofficeError: _domain_error,
+        ValidationException: _validation_error,
+        HTTPException: _http_error,
+        HTTP_500_INTERNAL_SERVER_ERROR: _unexpected,
+        **{error: _unavailable for error in unavailable},
+    }

@@ -1,0 +1,161 @@
+"""Seat reads and compare-and-set writes, on both engines."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.seats import SeatStatus
+from backend.storage import DuplicateKey, Storage
+from tests.storage.conftest import new_user, new_venue
+
+HOUR = 3_600_000
+
+
+async def test_event_with_seats_reads_event_seats_and_clock_at_once(storage: Storage) -> None:
+    venue = await new_venue(storage)
+    before = await storage.now_ms()
+    event, seats, now = await storage.seats.event_with_seats(
+        venue.id, [venue.seats["A1"], venue.seats["A2"]]
+    )
+    assert event is not None and str(event["id"]) == venue.id
+    assert event["is_demo"] is False and event["categories"][0]["id"] == "std"
+    assert sorted(s["label"] for s in seats) == ["A1", "A2"]
+    assert before <= now <= await storage.now_ms()
+    missing, none, _ = await storage.seats.event_with_seats(
+        "00000000-0000-0000-0000-000000000000", []
+    )
+    assert missing is None and none == []
+
+
+async def test_hold_is_compare_and_set(storage: Storage) -> None:
+    venue = await new_venue(storage)
+    alice, bob = await new_user(storage), await new_user(storage)
+    a1, a2 = venue.seats["A1"], venue.seats["A2"]
+    now = await storage.now_ms()
+    async with storage.transaction():
+        taken = await storage.seats.hold_free(venue.id, [a1], alice, now, now + HOUR)
+    assert [(str(r["id"]), r["status"], int(r["version"])) for r in taken] == [(a1, "held", 2)]
+    async with storage.transaction():
+        again = await storage.seats.hold_free(venue.id, [a1, a2], bob, now, now + HOUR)
+    assert [str(r["id"]) for r in again] == [a2]  # A1 is Alice's live hold
+    assert await storage.seats.count_for_user(venue.id, alice, now) == 1
+    mine = await storage.seats.own_live_holds(venue.id, [a1, a2], alice, now)
+    assert [str(r["id"]) for r in mine] == [a1]
+
+
+async def test_an_expired_hold_is_free_to_take_and_expire_claims_it_once(
+    storage: Storage,
+) -> None:
+    venue = await new_venue(storage)
+    alice, bob = await new_user(storage), await new_user(storage)
+    a1 = venue.seats["A1"]
+    now = await storage.now_ms()
+    async with storage.transaction():
+        await storage.seats.hold_free(venue.id, [a1], alice, now - 2 * HOUR, now - HOUR)
+    free = await storage.seats.free(venue.id, now, None)
+    assert a1 in {str(r["id"]) for r in free}
+    assert await storage.seats.count_for_user(venue.id, alice, now) == 0
+    # `expire` sweeps every event (the database is shared with other tests): look at ours.
+    async with storage.transaction():
+        expired = await storage.seats.expire(now)
+    assert [(str(r["id"]), r["status"]) for r in expired if str(r["event"]) == venue.id] == [
+        (a1, "available")
+    ]
+    async with storage.transaction():
+        again = await storage.seats.expire(now)
+        assert a1 not in {str(r["id"]) for r in again}  # each expiry is announced once
+        taken = await storage.seats.hold_free(venue.id, [a1], bob, now, now + HOUR)
+    assert [str(r["holder"]) for r in taken] == [bob]
+
+
+async def test_extending_an_own_hold_stops_at_its_cap(storage: Storage) -> None:
+    venue = await new_venue(storage)
+    alice = await new_user(storage)
+    a1 = venue.seats["A1"]
+    now = await storage.now_ms()
+    async with storage.transaction():
+        await storage.seats.hold_free(venue.id, [a1], alice, now, now + 1000)
+        longer = await storage.seats.extend_own_holds(
+            venue.id, [a1], alice, now, now + 1500, cap_ms=2000
+        )
+        capped = await storage.seats.extend_own_holds(
+            venue.id, [a1], alice, now, now + 5000, cap_ms=2000
+        )
+        at_cap = await storage.seats.extend_own_holds(
+            venue.id, [a1], alice, now, now + 9000, cap_ms=2000
+        )
+    assert [int(r["held_until_ms"]) for r in longer] == [now + 1500]
+    assert [int(r["held_until_ms"]) for r in capped] == [now + 2000]
+    assert at_cap == []  # already at its cap: nothing changes, no version bump
+
+
+async def test_booking_takes_own_holds_or_free_seats_never_others(storage: Storage) -> None:
+    venue = await new_venue(storage)
+    alice, bob = await new_user(storage), await new_user(storage)
+    a1, a2, a3 = venue.seats["A1"], venue.seats["A2"], venue.seats["A3"]
+    now = await storage.now_ms()
+    async with storage.transaction():
+        await storage.seats.hold_free(venue.id, [a1], alice, now, now + HOUR)
+        await storage.seats.hold_free(venue.id, [a2], bob, now, now + HOUR)
+        booked = await storage.seats.book(venue.id, [a1, a2, a3], alice, now)
+    assert sorted(str(r["id"]) for r in booked) == sorted([a1, a3])
+    assert {r["status"] for r in booked} == {SeatStatus.BOOKED}
+    assert all(r["held_until_ms"] is None for r in booked)
+
+
+async def test_the_unique_index_refuses_a_second_active_booking(storage: Storage) -> None:
+    venue = await new_venue(storage)
+    alice, bob = await new_user(storage), await new_user(storage)
+    a1 = venue.seats["A1"]
+    async with storage.transaction():
+        first = await storage.bookings.insert(venue.id, [a1], alice)
+    with pytest.raises(DuplicateKey):
+        async with storage.transaction():
+            await storage.bookings.insert(venue.id, [a1], bob)
+    assert [r["user"] for r in await storage.bookings.of_user(bob)] == []
+    # Cancelling frees the index entry: the seat can be booked again.
+    async with storage.transaction():
+        cancelled = await storage.bookings.cancel(str(first[0]["id"]), alice)
+        assert cancelled is not None and str(cancelled["seat"]) == a1
+        assert await storage.bookings.cancel(str(first[0]["id"]), alice) is None
+        await storage.bookings.insert(venue.id, [a1], bob)
+    mine = await storage.bookings.of_user(alice)
+    assert [(r["status"], r["cancelled_at"] is not None) for r in mine] == [("cancelled", True)]
+
+
+async def test_without_the_guard_a_second_booking_goes_in(storage: Storage) -> None:
+    """The chaos tests' negative control: proves the index is what refuses it above."""
+    venue = await new_venue(storage)
+    alice, bob = await new_user(storage), await new_user(storage)
+    a1 = venue.seats["A1"]
+    async with storage.transaction():
+        await storage.bookings.insert(venue.id, [a1], alice, guard=False)
+        await storage.bookings.insert(venue.id, [a1], bob, guard=False)
+    assert len(await storage.bookings.of_user(bob)) == 1
+
+
+async def test_release_and_free_booked(storage: Storage) -> None:
+    venue = await new_venue(storage)
+    alice = await new_user(storage)
+    a1, a2, a3 = venue.seats["A1"], venue.seats["A2"], venue.seats["A3"]
+    now = await storage.now_ms()
+    async with storage.transaction():
+        await storage.seats.hold_free(venue.id, [a1, a2], alice, now, now + HOUR)
+        released = await storage.seats.release(venue.id, alice, [a1])
+        rest = await storage.seats.release(venue.id, alice, None)
+        await storage.seats.book(venue.id, [a3], alice, now)
+        freed = await storage.seats.free_booked(a3, alice)
+    assert [str(r["id"]) for r in released] == [a1]
+    assert [str(r["id"]) for r in rest] == [a2]
+    assert [(str(r["id"]), r["status"], r["holder"]) for r in freed] == [(a3, "available", None)]
+    assert await storage.seats.event_of(a3) == venue.id
+    assert await storage.seats.event_of("00000000-0000-0000-0000-000000000000") is None
+
+
+async def test_a_users_writes_are_serialised_by_lock_user_now(storage: Storage) -> None:
+    alice = await new_user(storage)
+    async with storage.transaction():
+        first = await storage.seats.lock_user_now(alice)
+    async with storage.transaction():
+        second = await storage.seats.lock_user_now(alice)
+    assert first <= second
