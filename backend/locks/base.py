@@ -39,9 +39,5 @@ class SeatLockStore(ABC):
         """Delete the locks `token` still owns; return how many were deleted."""
 
     @abstractmethod
-    async def owner(self, event_id: str, seat_id: str) -> str | None:
-        """The token holding a seat's lock, or None."""
-
-    @abstractmethod
     async def ping(self) -> None:
         """Raise if the backend does not answer."""

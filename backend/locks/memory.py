@@ -63,10 +63,6 @@ class MemorySeatLockStore(SeatLockStore):
                 released += 1
         return released
 
-    async def owner(self, event_id: str, seat_id: str) -> str | None:
-        """The token holding a seat's lock, or None."""
-        return self._live_owner((event_id, seat_id), time.monotonic())
-
     async def ping(self) -> None:
         """Always answers once started."""
         self._table()

@@ -105,13 +105,6 @@ class RedisSeatLockStore(SeatLockStore):
         self._client()
         return int(await self._release(keys=self._keys(event_id, seat_ids), args=[token]))
 
-    async def owner(self, event_id: str, seat_id: str) -> str | None:
-        """The token holding a seat's lock, or None."""
-        value = await self._client().get(lock_key(self._prefix, event_id, seat_id))
-        if value is None:
-            return None
-        return value.decode() if isinstance(value, bytes) else str(value)
-
     async def ping(self) -> None:
         """Raise if Redis does not answer."""
         await self._client().ping()

@@ -17,6 +17,7 @@ from backend.locks.base import SeatLockStore
 from backend.seats import BookingStatus
 from backend.storage.tables import Booking
 from tests.conftest import Api
+from tests.support.locks import lock_owner
 from tests.support.waiting import eventually
 
 
@@ -32,9 +33,6 @@ class NoLocks(SeatLockStore):
 
     async def release(self, event_id: str, seat_ids: Sequence[str], token: str) -> int:
         return 0
-
-    async def owner(self, event_id: str, seat_id: str) -> str | None:
-        return None
 
     async def ping(self) -> None: ...
 
@@ -133,11 +131,8 @@ class RecordingLocks(SeatLockStore):
 
     async def release(self, event_id: str, seat_ids: Sequence[str], token: str) -> int:
         released = await self.inner.release(event_id, seat_ids, token)
-        self.after_release[token] = await self.inner.owner(event_id, seat_ids[0])
+        self.after_release[token] = await lock_owner(self.inner, event_id, seat_ids[0])
         return released
-
-    async def owner(self, event_id: str, seat_id: str) -> str | None:
-        return await self.inner.owner(event_id, seat_id)
 
     async def ping(self) -> None: ...
 
@@ -160,7 +155,7 @@ async def test_lock_expiring_mid_transaction_cannot_double_book(api: Api) -> Non
         )
 
     async def lock_expired() -> bool:
-        return await locks.owner(event["id"], seat) is None
+        return await lock_owner(locks.inner, event["id"], seat) is None
 
     async def scenario() -> tuple[Any, Any]:
         slow = asyncio.create_task(

@@ -10,6 +10,7 @@ import pytest
 from backend.locks import MemorySeatLockStore, RedisSeatLockStore, SeatLockStore
 from backend.locks.base import LockStoreNotStarted
 from tests.support.databases import flush_redis_prefix
+from tests.support.locks import lock_owner
 from tests.support.services import REDIS_URL, require_services, unique_name
 
 
@@ -35,8 +36,8 @@ async def test_takes_all_seats_or_none(store: SeatLockStore) -> None:
     assert await store.acquire("ev", ["s1", "s2"], "t1", 5000) == []
     # s2 is taken, so s3 must not be locked either.
     assert await store.acquire("ev", ["s3", "s2"], "t2", 5000) == ["s2"]
-    assert await store.owner("ev", "s3") is None
-    assert await store.owner("ev", "s1") == "t1"
+    assert await lock_owner(store, "ev", "s3") is None
+    assert await lock_owner(store, "ev", "s1") == "t1"
 
 
 async def test_locks_are_per_event(store: SeatLockStore) -> None:
@@ -47,7 +48,7 @@ async def test_locks_are_per_event(store: SeatLockStore) -> None:
 async def test_release_only_deletes_own_locks(store: SeatLockStore) -> None:
     await store.acquire("ev", ["s1", "s2"], "t1", 5000)
     assert await store.release("ev", ["s1", "s2"], "someone-else") == 0
-    assert await store.owner("ev", "s1") == "t1"
+    assert await lock_owner(store, "ev", "s1") == "t1"
     assert await store.release("ev", ["s1", "s2"], "t1") == 2
     assert await store.acquire("ev", ["s1"], "t2", 5000) == []
 
@@ -62,7 +63,7 @@ async def test_expired_lock_frees_the_seat_and_late_release_spares_next_owner(
     assert await store.acquire("ev", ["s1"], "next", 5000) == []
     # The slow owner finally releases: compare-and-delete leaves the next owner's lock.
     assert await store.release("ev", ["s1"], "slow") == 0
-    assert await store.owner("ev", "s1") == "next"
+    assert await lock_owner(store, "ev", "s1") == "next"
 
 
 async def test_concurrent_acquirers_get_exactly_one_winner(store: SeatLockStore) -> None:
