@@ -1,18 +1,35 @@
 """The database's own ceiling: pgbench running Boxoffice's booking statements
-(bench/pgbench_booking.sql) on the flash sale's database."""
+(rendered from the template bench/pgbench_booking.sql) on the flash sale's database."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
+from string import Template
 from typing import Any
 from urllib.parse import urlsplit
 
+from backend.seats import BookingStatus, SeatStatus
 from backend.settings import Settings
+from backend.storage.database import PostgresDatabase
 from bench.common import ROOT, say
 
 EVENT_SQL = "SELECT md5('pgbench-event')::uuid"
+TEMPLATE = ROOT / "bench" / "pgbench_booking.sql"
+
+
+def render_script() -> str:
+    """The booking script with the app's own statuses and clock expression filled in."""
+    return Template(TEMPLATE.read_text()).substitute(
+        AVAILABLE=f"'{SeatStatus.AVAILABLE.value}'",
+        HELD=f"'{SeatStatus.HELD.value}'",
+        BOOKED=f"'{SeatStatus.BOOKED.value}'",
+        ACTIVE=f"'{BookingStatus.ACTIVE.value}'",
+        NOW_MS=PostgresDatabase.NOW_MS_SQL,
+    )
 
 
 def _conn_args(url: str) -> list[str]:
@@ -71,6 +88,8 @@ def run_once(settings: Settings, seconds: int, clients: int, seats: int) -> dict
     url = settings.database_url
     _psql(url, "-v", f"seats={seats}", "-f", str(ROOT / "bench" / "pgbench_setup.sql"))
     event = _psql(url, "-c", EVENT_SQL)
+    script = Path(tempfile.mkdtemp(prefix="bo-pgbench-")) / "pgbench_booking.sql"
+    script.write_text(render_script())
     options = [
         pgbench,
         "-n",
@@ -85,7 +104,7 @@ def run_once(settings: Settings, seconds: int, clients: int, seats: int) -> dict
         "-D",
         f"event={event}",
         "-f",
-        "bench/pgbench_booking.sql",
+        str(script),
     ]
     command = [*options, *_conn_args(url)]
     done = subprocess.run(  # noqa: S603 (our own argv list, no shell)

@@ -32,9 +32,13 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from backend.seats import BookingStatus, SeatStatus, effective_status
 from chaos.history import FAIL, INFO, OK, Op
 
-ACTIVE = "active"
+# The checker judges with the app's own definitions (backend/seats.py): a drifted copy
+# here could pass a history the app gets wrong.
+ACTIVE = BookingStatus.ACTIVE
+BOOKED = SeatStatus.BOOKED
 MUST_BE_EMPTY = (
     "duplicates",
     "lost",
@@ -91,10 +95,7 @@ class Verdict:
 
 
 def _effective(seat: dict[str, Any], now_ms: int) -> str:
-    status = str(seat["status"])
-    if status == "held" and (seat.get("held_until_ms") or 0) <= now_ms:
-        return "available"
-    return status
+    return effective_status(str(seat["status"]), seat.get("held_until_ms"), now_ms).value
 
 
 def check(
@@ -274,7 +275,7 @@ def check(
         active = active_by_seat.get(seat_id, [])
         if len(active) == 1:
             owner = active[0]["user"]
-            if seat["status"] != "booked" or str(seat.get("holder")) != owner:
+            if seat["status"] != BOOKED or str(seat.get("holder")) != owner:
                 verdict.wrong_owner.append(
                     {
                         "kind": "seat row disagrees with its booking",
@@ -284,7 +285,7 @@ def check(
                         "seat_holder": None if seat.get("holder") is None else str(seat["holder"]),
                     }
                 )
-        elif not active and seat["status"] == "booked":
+        elif not active and seat["status"] == BOOKED:
             verdict.unexpected.append(
                 {
                     "kind": "seat marked booked without an active booking",

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import httpx
 
+from backend.seats import SeatStatus, effective_status
 from backend.settings import Settings
 from chaos import db as chaosdb
 from chaos.checker import Verdict, check
@@ -205,7 +206,9 @@ class Run:
             stale = [
                 s
                 for s in read["seats"]
-                if s["status"] == "held" and (s["held_until_ms"] or 0) <= read["now_ms"]
+                if s["status"] == SeatStatus.HELD
+                and effective_status(s["status"], s["held_until_ms"], read["now_ms"])
+                != SeatStatus.HELD
             ]
             if not stale:
                 return read
@@ -219,9 +222,7 @@ class Run:
         while True:
             truth_by_event: dict[str, dict[str, dict[str, Any]]] = {}
             for seat in read["seats"]:
-                status = seat["status"]
-                if status == "held" and (seat["held_until_ms"] or 0) <= read["now_ms"]:
-                    status = "available"
+                status = effective_status(seat["status"], seat["held_until_ms"], read["now_ms"])
                 truth_by_event.setdefault(seat["event"], {})[seat["id"]] = {
                     "status": status,
                     "version": seat["version"],
