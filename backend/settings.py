@@ -75,6 +75,29 @@ class Settings:
         return self.data_dir / "boxoffice.sqlite"
 
 
+@dataclass(frozen=True)
+class DatabaseLocation:
+    """Only where the database is: what Piccolo's own command line needs."""
+
+    database_url: str | None
+    data_dir: Path
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "boxoffice.sqlite"
+
+
+def load_database_location() -> DatabaseLocation:
+    """DATABASE_URL and DATA_DIR from the environment, checked by nothing else and
+    creating nothing (unlike `load_settings`, which makes the embedded mode's secret):
+    `piccolo_conf.py` imports this."""
+    load_dotenv(override=False)
+    return DatabaseLocation(
+        database_url=os.environ.get("DATABASE_URL") or None,
+        data_dir=Path(os.environ.get("DATA_DIR") or ".data").resolve(),
+    )
+
+
 def _int(name: str, default: int, low: int, high: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -154,8 +177,8 @@ def _embedded_secret(data_dir: Path) -> str:
 
 def load_settings() -> Settings:
     """Build settings from the environment; raise ConfigError with a clear message."""
-    load_dotenv(override=False)
-    database_url = os.environ.get("DATABASE_URL") or None
+    location = load_database_location()
+    database_url = location.database_url
     redis_url = os.environ.get("REDIS_URL") or None
     if database_url and not database_url.startswith(("postgres://", "postgresql://")):
         raise ConfigError(
@@ -171,7 +194,7 @@ def load_settings() -> Settings:
         )
     mode = Mode.SERVICES if database_url else Mode.EMBEDDED
 
-    data_dir = Path(os.environ.get("DATA_DIR") or ".data").resolve()
+    data_dir = location.data_dir
     workers = _int("WORKERS", 1, 1, 64)
     if mode is Mode.EMBEDDED and workers != 1:
         raise ConfigError(

@@ -19,13 +19,13 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
-from backend.settings import Settings
+from backend.settings import DatabaseLocation, Settings
 from backend.storage.errors import DuplicateKey, is_duplicate
 
 POOL_CLOSE_TIMEOUT = 10.0
 
 
-def make_engine(settings: Settings) -> Engine[Any]:
+def make_engine(settings: Settings | DatabaseLocation) -> Engine[Any]:
     """The Piccolo engine for the configured mode: not connected, nothing created yet."""
     if settings.database_url:
         return PostgresEngine(config={"dsn": settings.database_url})
