@@ -41,6 +41,7 @@ lint: setup
 	$(BIN)/ruff format --check backend tests bench chaos
 	$(BIN)/ruff check backend tests bench chaos
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache  # the layer contract in pyproject.toml
 
 format: setup
 	$(BIN)/ruff format backend tests bench chaos

@@ -13,9 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_importing_piccolo_conf_creates_no_folder_file_or_secret(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "JWT_SECRET"}
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "JWT_SECRET"}
     }
     env.update(DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT))
     done = subprocess.run(
