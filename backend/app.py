@@ -21,12 +21,12 @@ from litestar.stores.registry import StoreRegistry
 from litestar.template.config import TemplateConfig
 
 from backend.live.websocket import event_socket
-from backend.observability.logs import logging_config, quiet_driver_loggers
+from backend.observability.logs import logging_config, quiet_loggers
 from backend.observability.metrics import metrics_endpoint
 from backend.observability.requestid import request_context
 from backend.services import Services
 from backend.settings import Settings, get_settings
-from backend.storage import UNAVAILABLE
+from backend.storage import DRIVER_LOGGERS, UNAVAILABLE
 from backend.tokens import ALGORITHM, REQUIRED_CLAIMS, MemoToken
 from backend.web.accounts import AccountController
 from backend.web.bookings import BookingController
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    quiet_driver_loggers()
+    quiet_loggers(DRIVER_LOGGERS)
     services = Services(settings)
     stores = StoreRegistry({"throttle": services.throttle_store})
     throttle = Throttle(

@@ -16,9 +16,6 @@ from litestar.logging import LoggingConfig
 
 from backend.observability.requestid import REQUEST_ID
 
-# Drivers that log SQL parameters at DEBUG would write password hashes to the log.
-QUIET_LOGGERS = ("aiosqlite", "asyncpg", "piccolo")
-
 _factory_installed = False
 
 
@@ -42,9 +39,10 @@ def _install_record_factory() -> None:
     _factory_installed = True
 
 
-def quiet_driver_loggers() -> None:
-    """Keep the database drivers' loggers at WARNING whatever the app's level."""
-    for name in QUIET_LOGGERS:
+def quiet_loggers(names: tuple[str, ...]) -> None:
+    """Keep these loggers at WARNING whatever the app's level (the database drivers'
+    log SQL parameters at DEBUG, which would write password hashes to the log)."""
+    for name in names:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

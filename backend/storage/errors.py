@@ -30,6 +30,10 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+# Loggers of the database layer: at DEBUG they log SQL parameters (password hashes).
+DRIVER_LOGGERS = ("aiosqlite", "asyncpg", "piccolo")
+
+
 def is_duplicate(exc: BaseException) -> bool:
     """Whether a driver exception is a unique-index violation."""
     if isinstance(exc, asyncpg.UniqueViolationError):
