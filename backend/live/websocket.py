@@ -40,7 +40,7 @@ from litestar.params import FromPath
 from backend.booking.events import EventService
 from backend.live.frames import frame_sink
 from backend.live.hub import LiveHub, Watcher
-from backend.seats import live_seat, seat_view
+from backend.seats import live_seats
 from backend.settings import Settings
 from backend.timefmt import iso_from_ms
 from backend.tokens import decode_user_id
@@ -93,19 +93,7 @@ class TokenBucket:
 def snapshot_seats(
     rows: Sequence[Mapping[str, Any]], now: int, user_id: str | None
 ) -> list[dict[str, Any]]:
-    seats = []
-    for row in rows:
-        view = seat_view(row, now, user_id)
-        seats.append(
-            live_seat(
-                str(row["id"]),
-                int(row["version"]),
-                view.status,
-                iso_from_ms(view.held_until_ms),
-                view.mine,
-            )
-        )
-    return seats
+    return live_seats(rows, now, user_id)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
