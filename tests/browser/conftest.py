@@ -27,6 +27,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import MODES
+from tests.support.databases import services_database
+from tests.support.services import require_services
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,16 +64,38 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="package")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start the app in embedded mode and yield its URL; stop it afterwards."""
+@pytest.fixture(scope="package", params=MODES)
+def base_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Start the app in one run mode and yield its URL; stop it afterwards. Every
+    browser test runs against both: the embedded app (one process), and the services
+    app (PostgreSQL + Redis, two workers, so the seat map's live updates cross
+    processes through Redis)."""
     _require_chromium()
     existing = os.environ.get("BOXOFFICE_TEST_BASE_URL")
     if existing:
         yield existing.rstrip("/")
         return
+    data_dir = tmp_path_factory.mktemp(f"boxoffice-{request.param}")
+    with contextlib.ExitStack() as stack:
+        if request.param == "services":
+            require_services()
+            settings = stack.enter_context(services_database(data_dir / "services"))
+            assert settings.database_url and settings.redis_url
+            mode_env = {
+                "DATABASE_URL": settings.database_url,
+                "REDIS_URL": settings.redis_url,
+                "REDIS_PREFIX": settings.redis_prefix,
+                "JWT_SECRET": settings.jwt_secret,
+                "WORKERS": "2",
+            }
+        else:
+            mode_env = {}
+        yield from _serve(data_dir, mode_env)
 
-    data_dir = tmp_path_factory.mktemp("boxoffice-data")
+
+def _serve(data_dir: Path, mode_env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     env = {
         **os.environ,
@@ -78,9 +104,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "HOST": "127.0.0.1",
         "BOXOFFICE_DEMO": "0",
     }
-    # Embedded mode only: never let a developer's services configuration leak in.
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
+    # Only the mode's own configuration: never let a developer's environment leak in.
+    for name in ("DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "JWT_SECRET", "WORKERS"):
+        env.pop(name, None)
+    env.update(mode_env)
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
