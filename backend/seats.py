@@ -86,6 +86,46 @@ def seat_view(row: Mapping[str, Any], now_ms: int, user_id: str | None) -> SeatV
     )
 
 
+class SeatOut(msgspec.Struct, rename="camel", omit_defaults=True):
+    """A seat as the API shows it (`GET /events/{id}`, holds): every field a client
+    draws, and its look to the caller. `heldUntil` and `mine` are left out unless they
+    say something."""
+
+    id: str
+    label: str
+    section: str
+    row: str
+    number: int
+    category: str
+    accessible: bool
+    x: float
+    y: float
+    status: str
+    version: int
+    held_until: str | None = None
+    mine: bool = False
+
+
+def seat_out(row: Mapping[str, Any], now_ms: int, user_id: str | None) -> SeatOut:
+    """The seat in `row` (every column a client sees) as `user_id` sees it at `now_ms`."""
+    view = seat_view(row, now_ms, user_id)
+    return SeatOut(
+        id=str(row["id"]),
+        label=row["label"],
+        section=row["section"],
+        row=row["row"],
+        number=row["number"],
+        category=row["category"],
+        accessible=bool(row["accessible"]),
+        x=row["x"],
+        y=row["y"],
+        status=view.status,
+        version=int(row["version"]),
+        held_until=iso_from_ms(view.held_until_ms),
+        mine=view.mine,
+    )
+
+
 def live_seat(
     seat_id: str, version: int, status: str, held_until: str | None, mine: bool
 ) -> dict[str, Any]:

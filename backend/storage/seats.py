@@ -16,10 +16,9 @@ import msgspec
 from piccolo.columns import Column
 from piccolo.columns.combination import And, Or, Where
 
-from backend.seats import SeatStatus, seat_view
+from backend.seats import SeatOut, SeatStatus, seat_out, seat_view
 from backend.storage.database import Database
 from backend.storage.tables import Event, Seat
-from backend.timefmt import iso_from_ms
 
 AVAILABLE, HELD, BOOKED = SeatStatus.AVAILABLE, SeatStatus.HELD, SeatStatus.BOOKED
 
@@ -44,25 +43,6 @@ SEAT_FULL: tuple[Column, ...] = (
 )
 _EVENT_COLUMNS = tuple(c._meta.db_column_name for c in Event._meta.columns)
 _SEAT_COLUMNS = tuple(c._meta.db_column_name for c in SEAT_FULL)
-
-
-class SeatJson(msgspec.Struct, rename="camel", omit_defaults=True):
-    """A seat as `GET /events/{id}` writes it (the API's `SeatOut`, same keys and
-    omissions; tests/api/test_events.py compares the two)."""
-
-    id: str
-    label: str
-    section: str
-    row: str
-    number: int
-    category: str
-    accessible: bool
-    x: float
-    y: float
-    status: str
-    version: int
-    held_until: str | None = None
-    mine: bool = False
 
 
 def _free_now(now_ms: int) -> Or:
@@ -147,27 +127,11 @@ class SeatRepository:
         now = await self.db.now_ms()
         rows = await self.of_event(event_id)
         counts = {"total": len(rows), AVAILABLE: 0, HELD: 0, BOOKED: 0}
-        seats = []
+        seats: list[SeatOut] = []
         for row in rows:
-            view = seat_view(row, now, user_id)
-            counts[view.status] += 1
-            seats.append(
-                SeatJson(
-                    id=str(row["id"]),
-                    label=row["label"],
-                    section=row["section"],
-                    row=row["row"],
-                    number=row["number"],
-                    category=row["category"],
-                    accessible=bool(row["accessible"]),
-                    x=row["x"],
-                    y=row["y"],
-                    status=view.status,
-                    version=int(row["version"]),
-                    held_until=iso_from_ms(view.held_until_ms),
-                    mine=view.mine,
-                )
-            )
+            seat = seat_out(row, now, user_id)
+            counts[seat.status] += 1
+            seats.append(seat)
         return counts, msgspec.json.encode(seats)[1:-1].decode(), now
 
     async def seat_map(self, event_id: str) -> dict[str, Any]:

@@ -40,7 +40,7 @@ _EFFECTIVE = (
     f'THEN {AVAILABLE} ELSE "status" END'
 )
 
-# GET /events/{id}: the seats' JSON (exactly what `SeatJson` and msgspec write: same
+# GET /events/{id}: the seats' JSON (exactly what `seats.seat_out` and msgspec write: same
 # keys, same omissions) and the counts, built by PostgreSQL in one statement. For
 # 100,000 seats the server otherwise spends ~300 ms decoding 1.3 million values and
 # ~130 ms building and encoding 100,000 output objects. x and y are double precision,

@@ -16,6 +16,7 @@ from backend.booking.idempotency import Idempotency
 from backend.booking.layout import Category, RowSpec, SectionSpec, from_labels, from_sections
 from backend.booking.service import BookingService
 from backend.errors import InvalidInput
+from backend.seats import seat_out
 from backend.timefmt import iso_from_ms
 from backend.web.bookings import book_idempotently
 from backend.web.deps import current_user_id, parse_id
@@ -34,7 +35,6 @@ from backend.web.schemas import (
     event_json,
     event_out,
     event_summary_out,
-    seat_out,
 )
 
 PUBLIC = {"exclude_from_auth": True}

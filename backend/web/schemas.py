@@ -16,8 +16,8 @@ from msgspec import Meta, Struct
 
 from backend.booking.layout import MAX_SEATS
 from backend.booking.records import BookingRecord
-from backend.seats import seat_view
-from backend.timefmt import iso, iso_from_ms
+from backend.seats import SeatOut, seat_out
+from backend.timefmt import iso
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(max_length=200)]
@@ -124,22 +124,6 @@ class CategoryOut(Out):
     price: int
 
 
-class SeatOut(Out):
-    id: str
-    label: str
-    section: str
-    row: str
-    number: int
-    category: str
-    accessible: bool
-    x: float
-    y: float
-    status: str
-    version: int
-    held_until: str | None = None
-    mine: bool = False
-
-
 class EventSummaryOut(Out):
     id: str
     name: str
@@ -170,25 +154,6 @@ class EventOut(Out):
 
 class EventListOut(Out):
     events: list[EventSummaryOut]
-
-
-def seat_out(row: Mapping[str, Any], now: int, user_id: str | None) -> SeatOut:
-    view = seat_view(row, now, user_id)
-    return SeatOut(
-        id=str(row["id"]),
-        label=row["label"],
-        section=row["section"],
-        row=row["row"],
-        number=row["number"],
-        category=row["category"],
-        accessible=bool(row["accessible"]),
-        x=row["x"],
-        y=row["y"],
-        status=view.status,
-        version=int(row["version"]),
-        held_until=iso_from_ms(view.held_until_ms),
-        mine=view.mine,
-    )
 
 
 def counts_out(counts: dict[str, int]) -> CountsOut:

@@ -264,11 +264,12 @@ async def test_event_detail_shows_each_seat_as_each_caller_sees_it(settings: Set
 async def test_event_json_written_by_the_storage_equals_the_schema_path(
     settings: Settings,
 ) -> None:
-    """GET /events/{id} has the storage write the seats' JSON (`SeatJson`, and on
-    PostgreSQL the database itself); it must equal, value for value, what the API's own
-    `event_out` (`SeatOut` from the raw rows through `seat_view`) and msgspec write, for
-    anonymous callers and for each seat's owner. Two independent encodings in both
-    modes; tests/storage/test_seat_projection.py checks the SQL against the portable one."""
+    """GET /events/{id} has the storage write the seats' JSON items and counts (on
+    PostgreSQL the database itself) and splices them into the encoded event; it must
+    equal, value for value, `event_out` (the whole event from the rows, counts counted
+    from the seats) encoded by msgspec, for anonymous callers and each seat's owner.
+    tests/storage/test_seat_projection.py checks the SQL seat by seat against the
+    projection on both engines."""
     async with _idle_sweeper_api(settings) as api:
         owner, other, eid = await _every_kind_of_seat(api)
         events = api.client.app.state.events
