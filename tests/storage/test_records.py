@@ -71,3 +71,17 @@ async def test_idempotency_claims_are_compare_and_set(storage: Storage) -> None:
     assert await keys.claim(user, "k2", "digest", "token-z", 10)
     await keys.forget(user, "k2", "token-z")
     assert await keys.find(user, "k2") is None
+
+
+async def test_the_per_user_count_has_its_index(storage: Storage) -> None:
+    """(event, holder): without it the per-user limit's count scans every booked seat."""
+    if storage.engine.engine_type == "postgres":
+        rows = await storage.database.fetch(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'bo_seat_event_holder'"
+        )
+        assert [r["indexdef"] for r in rows] == [
+            "CREATE INDEX bo_seat_event_holder ON public.bo_seat USING btree (event, holder)"
+        ]
+    else:
+        rows = await storage.database.fetch("PRAGMA index_info('bo_seat_event_holder')")
+        assert [r["name"] for r in rows] == ["event", "holder"]
