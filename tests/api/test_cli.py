@@ -63,7 +63,10 @@ def test_concurrent_migrate_and_demo_on_postgres(tmp_path: Path) -> None:
             return events, seats, migrations
 
         events, seats, migrations = asyncio.run(counts())
-        assert events == 1 and seats > 300 and migrations == 2
+        # Each committed migration applied exactly once, whoever ran it first.
+        committed = len(list((ROOT / "backend/storage/piccolo_migrations").glob("storage_*.py")))
+        assert committed >= 3
+        assert events == 1 and seats > 300 and migrations == committed
     finally:
         asyncio.run(drop_pg_database(name))
 
