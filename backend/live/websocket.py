@@ -227,6 +227,11 @@ class Session:
         except msgspec.DecodeError:
             self.send_control(_error("bad_json", "messages must be JSON"))
             return
+        except RecursionError:
+            # Nested past the decoder's recursion limit, yet under the size limit: the
+            # client's mistake, answered like bad JSON (it closed the socket with 1011).
+            self.send_control(_error("bad_json", "the message is nested too deeply"))
+            return
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "ping":
             self.send_control({"type": "pong"})

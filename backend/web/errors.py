@@ -44,14 +44,21 @@ _HTTP_CODES = {
 }
 
 
+def _words(message: str) -> str:
+    # msgspec's words for a failed PLAIN pattern (web/schemas.py) quote the regex.
+    if "matching regex" in message and "x00-" in message and "x1f" in message:
+        return "must be text without control characters"
+    return message
+
+
 def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     details = exc.extra if isinstance(exc.extra, list) else []
     parts = []
     for item in details:
         if isinstance(item, dict):
             key = item.get("key")
-            msg = item.get("message", "")
-            parts.append(f"{key}: {msg}" if key else str(msg))
+            msg = _words(str(item.get("message", "")))
+            parts.append(f"{key}: {msg}" if key else msg)
     message = "; ".join(parts) or exc.detail or "invalid request"
     if message.startswith("Validation failed for"):
         message = "invalid request body"
@@ -87,6 +94,22 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     )
 
 
+def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """msgspec decodes nested JSON recursively: a body nested past the recursion limit
+    (about 1,000 levels on a request's thread) is the client's doing, not a bug. Any other
+    RecursionError still is one."""
+    if "deserializing" not in str(exc):
+        return _unexpected(request, exc)
+    return _json(
+        HTTP_400_BAD_REQUEST,
+        {
+            "success": False,
+            "message": "request body is nested too deeply",
+            "code": "invalid_input",
+        },
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # Never echo internals (or a hash) to the client; the traceback goes to the log.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -107,6 +130,7 @@ def exception_handlers(
     return {
         BoxofficeError: _domain_error,
         ValidationException: _validation_error,
+        RecursionError: _too_deep,
         HTTPException: _http_error,
         HTTP_500_INTERNAL_SERVER_ERROR: _unexpected,
         **{error: _unavailable for error in unavailable},

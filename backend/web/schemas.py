@@ -19,9 +19,13 @@ from backend.booking.records import BookingRecord
 from backend.seats import SeatOut, seat_out
 from backend.timefmt import iso
 
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-ShortText = Annotated[str, Meta(max_length=200)]
-SeatLabel = Annotated[str, Meta(min_length=1, max_length=32)]
+# No control characters (C0 and DEL) in any text a client sends: PostgreSQL refuses NUL
+# in text (a 500 in services mode while SQLite stored it), and none of them belongs in a
+# name, a label, an email or a password. web/errors.py words the refusal.
+PLAIN = r"^[^\x00-\x1f\x7f]*$"
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=PLAIN)]
+ShortText = Annotated[str, Meta(max_length=200, pattern=PLAIN)]
+SeatLabel = Annotated[str, Meta(min_length=1, max_length=32, pattern=PLAIN)]
 SeatIds = Annotated[list[UUID], Meta(min_length=1, max_length=1000)]
 Count = Annotated[int, Meta(ge=1, le=1000)]
 HoldSeconds = Annotated[int, Meta(ge=1, le=7200)]
@@ -43,8 +47,8 @@ class Out(Struct, rename="camel", omit_defaults=True):
 
 
 class CredentialsIn(In):
-    email: Annotated[str, Meta(max_length=1000)]
-    password: Annotated[str, Meta(max_length=4096)]
+    email: Annotated[str, Meta(max_length=1000, pattern=PLAIN)]
+    password: Annotated[str, Meta(max_length=4096, pattern=PLAIN)]
 
 
 class UserOut(Out):
@@ -68,20 +72,23 @@ def user_out(row: dict[str, Any]) -> UserOut:
 
 class CategoryIn(In):
     id: CategoryId
-    name: Annotated[str, Meta(min_length=1, max_length=64)]
+    name: Annotated[str, Meta(min_length=1, max_length=64, pattern=PLAIN)]
     colour: Colour = "#2563eb"
     price: Annotated[int, Meta(ge=0, le=100_000_000)] = 0
 
 
 class RowIn(In):
-    label: Annotated[str, Meta(min_length=1, max_length=8)]
+    label: Annotated[str, Meta(min_length=1, max_length=8, pattern=PLAIN)]
     seats: Annotated[int, Meta(ge=1, le=1000)]
     category: CategoryId | None = None
     accessible: Annotated[list[int], Meta(max_length=1000)] = []
 
 
 class SectionIn(In):
-    name: Annotated[str, Meta(min_length=1, max_length=24, pattern=r"^[^\s].*$")]
+    # Not starting with white space, and PLAIN.
+    name: Annotated[
+        str, Meta(min_length=1, max_length=24, pattern=r"^[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+    ]
     rows: Annotated[list[RowIn], Meta(min_length=1, max_length=1000)]
     category: CategoryId | None = None
 

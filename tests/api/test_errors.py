@@ -103,3 +103,111 @@ async def test_security_headers_on_json_and_pages(api: Api) -> None:
         assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def _deep(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+# Past the recursion limit of the decoder on a request's thread (found at ~1,000).
+DEEP = 5000
+
+
+async def test_deeply_nested_json_is_a_400_on_every_json_endpoint(api: Api) -> None:
+    owner = await api.user()
+    event = await api.event(owner)
+    seat = event["seats"][0]["id"]
+    before = await api.seats(event["id"])
+    targets = [
+        ("POST", "/signup", None),
+        ("POST", "/signin", None),
+        ("POST", "/events", owner),
+        ("PATCH", f"/events/{event['id']}", owner),
+        ("POST", f"/events/{event['id']}/holds", owner),
+        ("DELETE", f"/events/{event['id']}/holds", owner),
+        ("POST", f"/events/{event['id']}/bookings", owner),
+        ("POST", "/book", owner),
+    ]
+    bodies = [
+        _deep(DEEP),  # the whole body
+        b'{"email":' + _deep(DEEP) + b',"password":"x"}',  # a known field
+        b'{"unknown":' + _deep(DEEP) + b',"seatIds":["' + seat.encode() + b'"]}',  # skipped
+        b'{"a":' * DEEP + b"1" + b"}" * DEEP,  # objects, not arrays
+    ]
+    seen: set[str] = set()
+    for method, path, who in targets:
+        for body in bodies:
+            headers = {"Content-Type": "application/json", **(who["headers"] if who else {})}
+            response = await api.client.request(method, path, content=body, headers=headers)
+            assert response.status_code == 400, (method, path, body[:12], response.text)
+            payload = response.json()
+            assert payload["code"] == "invalid_input"
+            # Said as what is wrong: too deep, or (a typed decoder that stops at the
+            # first level) the wrong shape.
+            assert "nested too deeply" in payload["message"] or "Expected" in payload["message"]
+            seen.add(payload["message"])
+    assert "request body is nested too deeply" in seen
+    assert await api.seats(event["id"]) == before
+
+
+CONTROL = ["\u0000", "\u0007", "\u001b", "\u007f", "\t", "\n"]
+
+
+async def test_control_characters_in_text_fields_are_a_400_and_change_nothing(api: Api) -> None:
+    """PostgreSQL refuses NUL in text (it was a 500 in services mode, even on the
+    unauthenticated /signin and /signup) and SQLite stored it: both modes now say 400."""
+    owner = await api.user()
+    event = await api.event(owner)
+    before = await api.seats(event["id"])
+    events_before = len((await api.client.get("/events")).json()["events"])
+    layout = {"sections": [{"name": "Stalls", "rows": [{"label": "A", "seats": 2}]}]}
+    for char in CONTROL:
+        bad = f"a{char}b"
+        attempts = [
+            ("POST", "/signup", {"email": f"x{bad}@example.com", "password": "long enough pw"}),
+            ("POST", "/signup", {"email": "ok-ctrl@example.com", "password": f"long {bad} pw"}),
+            ("POST", "/signin", {"email": f"x{bad}@example.com", "password": "long enough pw"}),
+            ("POST", "/events", {"name": bad, "seats": ["A1"]}),
+            ("POST", "/events", {"name": "ok", "venue": bad, "seats": ["A1"]}),
+            ("POST", "/events", {"name": "ok", "seats": ["A1", f"A{bad}"]}),
+            (
+                "POST",
+                "/events",
+                {"name": "ok", "layout": {**layout, "categories": [{"id": "std", "name": bad}]}},
+            ),
+            (
+                "POST",
+                "/events",
+                {
+                    "name": "ok",
+                    "layout": {
+                        "sections": [{"name": f"S{bad}", "rows": [{"label": "A", "seats": 2}]}]
+                    },
+                },
+            ),
+            (
+                "POST",
+                "/events",
+                {
+                    "name": "ok",
+                    "layout": {
+                        "sections": [{"name": "S", "rows": [{"label": f"A{bad}", "seats": 2}]}]
+                    },
+                },
+            ),
+            ("PATCH", f"/events/{event['id']}", {"name": bad}),
+            ("PATCH", f"/events/{event['id']}", {"venue": bad}),
+        ]
+        for method, path, body in attempts:
+            response = await api.client.request(method, path, json=body, headers=owner["headers"])
+            assert response.status_code == 400, (method, path, body, response.text)
+            payload = response.json()
+            assert payload["code"] == "invalid_input"
+            assert "control characters" in payload["message"], payload
+            assert "regex" not in payload["message"]  # plain words, not the pattern
+    assert await api.seats(event["id"]) == before
+    assert len((await api.client.get("/events")).json()["events"]) == events_before
+    signin = await api.client.post(
+        "/signin", json={"email": "ok-ctrl@example.com", "password": "long enough pw"}
+    )
+    assert signin.status_code == 401  # the sign-up with a control character made nobody

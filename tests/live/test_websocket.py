@@ -280,6 +280,23 @@ async def test_bad_messages_get_errors_and_the_socket_carries_on(api: Api) -> No
         watcher.until(lambda m: m.seats[seat]["status"] == "held")
 
 
+async def test_a_deeply_nested_message_gets_an_error_and_the_socket_carries_on(
+    api: Api,
+) -> None:
+    """Under the size limit but past the decoder's recursion limit: it closed the socket
+    with 1011 (an internal error); it is the client's mistake, answered like bad JSON."""
+    event = await api.event(await api.user())
+    async with tab(api.client, event["id"]) as watcher:
+        for deep in ("[" * 2040 + "]" * 2040, '{"type":' + "[" * 2000 + "]" * 2000 + "}"):
+            assert len(deep.encode()) < MAX_INBOUND_BYTES
+            watcher.ws.send_text(deep)
+            error = watcher.next()
+            assert (error["type"], error["code"]) == ("error", "bad_json"), error
+            assert "nested too deeply" in error["message"]
+        watcher.ws.send_json({"type": "ping"})
+        assert watcher.next() == {"type": "pong"}
+
+
 async def test_an_idle_socket_gets_heartbeats(settings: Settings) -> None:
     async with custom_client(settings, ws_heartbeat_seconds=0.2) as client:
         api = Api(client)
