@@ -47,7 +47,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     services = Services(settings)
     stores = StoreRegistry({"throttle": services.throttle_store})
     throttle = Throttle(
-        stores.get("throttle"), settings.signin_attempts, settings.signin_window_seconds
+        services.throttle_store,  # the store registered above
+        settings.signin_attempts,
+        settings.signin_window_seconds,
+        on_unavailable=services.metrics.throttle_unavailable.inc,
     )
     jwt_auth = _jwt_auth(settings)
     return Litestar(

@@ -17,10 +17,6 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from litestar.stores.base import Store
-from litestar.stores.memory import MemoryStore
-from litestar.stores.redis import RedisStore
-
 from backend.accounts import AccountService
 from backend.booking.events import EventService
 from backend.booking.expiry import HoldSweeper
@@ -34,6 +30,7 @@ from backend.observability.metrics import Metrics
 from backend.observability.shutdown import Shutdown
 from backend.settings import Mode, Settings
 from backend.storage import make_storage
+from backend.web.throttle import CountingMemoryStore, CountingRedisStore, CountingStore
 
 log = logging.getLogger("boxoffice")
 
@@ -53,18 +50,18 @@ class Part(Protocol):
         """Disconnect or stop."""
 
 
-def _backends(settings: Settings) -> tuple[SeatLockStore, SeatChannel, Store]:
+def _backends(settings: Settings) -> tuple[SeatLockStore, SeatChannel, CountingStore]:
     """The lock store, seat channel and throttle store of the configured run mode."""
     if settings.mode is Mode.SERVICES:
         assert settings.redis_url is not None
         return (
             RedisSeatLockStore(settings.redis_url, settings.redis_prefix),
             RedisSeatChannel(settings.redis_url, settings.redis_prefix),
-            RedisStore.with_client(
-                url=settings.redis_url, namespace=f"{settings.redis_prefix}-throttle"
+            CountingRedisStore.from_url(
+                settings.redis_url, namespace=f"{settings.redis_prefix}-throttle"
             ),
         )
-    return MemorySeatLockStore(), MemorySeatChannel(), MemoryStore()
+    return MemorySeatLockStore(), MemorySeatChannel(), CountingMemoryStore()
 
 
 async def _bounded(name: str, step: Awaitable[None], seconds: float) -> None:

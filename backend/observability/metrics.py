@@ -123,6 +123,12 @@ class Metrics:
         self.seats_freed = Counter(
             "boxoffice_seats_freed", "Seats freed: released, expired or cancelled", registry=r
         )
+        self.throttle_unavailable = Counter(
+            "boxoffice_throttle_unavailable",
+            "Sign-in/sign-up attempts not counted because the throttle store was down "
+            "(throttling fails open)",
+            registry=r,
+        )
         self.websockets = Counter(
             "boxoffice_websocket_connections",
             "Websocket connections accepted or refused",

@@ -16,7 +16,9 @@ from backend.web.schemas import CredentialsIn, TokenOut, UserOut, user_out
 from backend.web.throttle import Throttle
 
 PUBLIC = {"exclude_from_auth": True}
-ADDRESS_FACTOR = 5  # one address may try several accounts (a shared office, a NAT)
+# One address may try several accounts (a shared office, a NAT); one account may be
+# tried from several addresses (a phone and a laptop) before it is shut for the window.
+ADDRESS_FACTOR = 5
 
 
 def _client(request: Request[Any, Any, Any]) -> str:
@@ -43,6 +45,7 @@ class AccountController(Controller):
     ) -> UserOut:
         """Create an account. 409 if the email is taken; 400 for a bad email or short password."""
         await throttle.hit("signup-ip", _client(request), throttle.limit * ADDRESS_FACTOR)
+        await throttle.hit("signup-account", _email_key(data.email))
         return user_out(await accounts.sign_up(data.email, data.password))
 
     @post("/signin", status_code=HTTP_200_OK, opt=PUBLIC)
@@ -54,9 +57,18 @@ class AccountController(Controller):
         throttle: NamedDependency[Throttle],
     ) -> TokenOut:
         """Exchange credentials for a bearer token (HS256 JWT, one hour or less)."""
-        await throttle.hit("signin-ip", _client(request), throttle.limit * ADDRESS_FACTOR)
-        await throttle.hit("signin-account", _email_key(data.email))
+        address, email = _client(request), _email_key(data.email)
+        await throttle.hit("signin-ip", address, throttle.limit * ADDRESS_FACTOR)
+        # Failures per account: each attempt is counted before its password is checked
+        # (so concurrent guesses cannot overrun the limit) and a correct password clears
+        # the count. Per account *and* address, so a stranger's guesses from one address
+        # cannot lock the owner out; per account alone at 5x, against guessing from many.
+        here = f"{email}|{address}"
+        await throttle.hit("signin-fail", here)
+        await throttle.hit("signin-fail-account", email, throttle.limit * ADDRESS_FACTOR)
         user = await accounts.authenticate(data.email, data.password)
+        await throttle.forget("signin-fail", here)
+        await throttle.forget("signin-fail-account", email)
         auth: JWTAuth[Any, Any] = request.app.state.jwt_auth
         lifetime = auth.default_token_expiration
         token = auth.create_token(identifier=str(user["id"]), token_expiration=lifetime)
