@@ -7,6 +7,7 @@ per line with ts, level, logger, message, request_id, the access line's fields a
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,20 @@ def quiet_loggers(names: tuple[str, ...]) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+# Control characters (C0, DEL, and the C1 range) in a logged field would let a client
+# write forged lines into a text log (a `%0a` in a URL path): escaped as \n, \x1b ...
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _escape(char: re.Match[str]) -> str:
+    return char.group().encode("unicode_escape").decode("ascii")
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character escaped: it stays one log line."""
+    return _CONTROL.sub(_escape, text)
+
+
 class LogFormatter(logging.Formatter):
     """`text`: level, time, logger, message, [request id]; `json`: one object per line."""
 
@@ -74,7 +89,7 @@ class LogFormatter(logging.Formatter):
                 entry["exc"] = "".join(traceback.format_exception(*record.exc_info))[-4000:]
             return msgspec.json.encode(entry).decode()
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        text = f"{record.levelname} - {stamp} - {record.name} - {message}"
+        text = f"{record.levelname} - {stamp} - {record.name} - {one_line(message)}"
         if request_id:
             text += f" [request_id={request_id}]"
         if record.exc_info:
