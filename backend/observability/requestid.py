@@ -100,3 +100,29 @@ def request_context(
         return handle
 
     return middleware
+
+
+def record_unrouted(metrics: Metrics, scope: Scope, status: int) -> str | None:
+    """Log and count a response made before the route's middleware ran: the router's
+    404 and 405, the auth middleware's 401. Returns the request id it gave the request,
+    or None when the request went through `request_context` (already logged)."""
+    if REQUEST_ID.get() is not None:
+        return None
+    request_id = uuid.uuid4().hex
+    method = str(scope.get("method", "WS"))
+    route = str(scope.get("path_template") or "unmatched")
+    metrics.requests.labels(method, route, str(status)).inc()
+    if access_log.isEnabledFor(logging.INFO):
+        path = str(scope.get("path", ""))
+        token = REQUEST_ID.set(request_id)  # the record factory stamps it on the line
+        try:
+            access_log.info(
+                "%s %s %s",
+                method,
+                path,
+                status,
+                extra={"method": method, "path": path, "status": status},
+            )
+        finally:
+            REQUEST_ID.reset(token)
+    return request_id

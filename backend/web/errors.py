@@ -18,6 +18,7 @@ from litestar.status_codes import (
 )
 
 from backend.errors import BoxofficeError, Throttled
+from backend.observability.requestid import record_unrouted
 
 log = logging.getLogger("boxoffice.errors")
 
@@ -68,9 +69,16 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
     )
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     headers = dict(exc.headers or {})
+    # The router's 404/405 and the auth middleware's 401 never reach the route's
+    # middleware: give them their access line, request count and request id here.
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        request_id = record_unrouted(metrics, request.scope, status)
+        if request_id is not None:
+            headers["X-Request-ID"] = request_id
     body = {
         "success": False,
         "message": exc.detail or "error",

@@ -1,4 +1,4 @@
-"""A client cannot write forged lines into the text log (issue 11, item 11)."""
+"""The access log: one line per request, always, and never a forged one (issue 11, items 11, 12)."""
 
 from __future__ import annotations
 
@@ -47,3 +47,27 @@ async def test_a_newline_in_a_url_path_stays_in_its_access_line(api: Api) -> Non
         assert "\n" not in line and "\r" not in line
         assert line.startswith("INFO - ")
         assert "\\n" in line  # the newline, escaped
+
+
+async def test_401_404_and_405_are_logged_and_counted(api: Api) -> None:
+    """They are made before the route's middleware runs (router, auth middleware), and
+    left no access line, no request count and no request id (issue 11, item 12)."""
+    lines = Lines()
+    logger = logging.getLogger("boxoffice.access")
+    logger.addHandler(lines)
+    try:
+        cases = [("GET", "/no-such-page", 404), ("DELETE", "/events", 405), ("GET", "/me", 401)]
+        for method, path, status in cases:
+            response = await api.client.request(method, path)
+            assert response.status_code == status
+            request_id = response.headers["x-request-id"]
+            [line] = [x for x in lines.out if f"{method} {path} {status}" in x]
+            assert f"[request_id={request_id}]" in line
+    finally:
+        logger.removeHandler(lines)
+    metrics = (await api.client.get("/metrics")).text
+    assert 'method="GET",route="unmatched",status="404"' in metrics
+    assert 'method="DELETE",route="unmatched",status="405"' in metrics or (
+        'method="DELETE",route="/events",status="405"' in metrics
+    )
+    assert 'status="401"' in metrics
