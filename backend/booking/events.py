@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from backend.booking.layout import Layout
-from backend.errors import EventHasBookings, Forbidden, InvalidInput, NotFound
-from backend.storage import Storage
+from backend.errors import EventHasBookings, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from backend.storage import MissingReference, Storage
 
 MAX_HOLD_SECONDS = 7200
 DEFAULT_HOLD_SECONDS = 600
@@ -64,7 +64,10 @@ class EventService:
             "height": layout.height,
             "is_demo": is_demo,
         }
-        return await self.storage.events.create(event, seats)
+        try:
+            return await self.storage.events.create(event, seats)
+        except MissingReference:
+            raise NotAuthenticated("this account no longer exists") from None
 
     async def counts(self, event_ids: list[str] | None = None) -> dict[str, dict[str, int]]:
         return await self.storage.events.counts(event_ids)

@@ -33,6 +33,7 @@ from backend.errors import (
     Forbidden,
     InvalidInput,
     NoAdjacentSeats,
+    NotAuthenticated,
     NotFound,
     SeatLimitExceeded,
     SeatsBooked,
@@ -40,7 +41,7 @@ from backend.errors import (
 )
 from backend.locks.base import SeatLockStore
 from backend.seats import SeatStatus, effective_status, is_mine
-from backend.storage import DuplicateKey, Storage
+from backend.storage import DuplicateKey, MissingReference, Storage
 from backend.timefmt import iso_from_ms
 
 log = logging.getLogger("boxoffice.booking")
@@ -109,6 +110,15 @@ class BookingService:
         if event is None:
             raise NotFound(f"no event with id {event_id}")
         return event
+
+    async def _lock_user(self, user_id: str) -> int:
+        """The user's row lock and the clock, inside the write transaction. A valid
+        token whose account is gone is refused like no token (its writes would name a
+        missing user)."""
+        now = await self.seats.lock_user_now(user_id)
+        if now is None:
+            raise NotAuthenticated("this account no longer exists")
+        return now
 
     async def event_of_seat(self, seat_id: str) -> str:
         """The id of the event a seat belongs to (the seed's `POST /book` names a seat)."""
@@ -184,7 +194,7 @@ class BookingService:
         self._refuse_early(seats, user_id, read_at)
         hold_ms = int(event["hold_seconds"]) * 1000
         async with self._locked(event_id, seat_ids), self.storage.transaction():
-            now = await self.seats.lock_user_now(user_id)
+            now = await self._lock_user(user_id)
             until = now + hold_ms
             mine = await self.seats.own_live_holds(event_id, seat_ids, user_id, now)
             mine_ids = [str(r["id"]) for r in mine]
@@ -279,7 +289,7 @@ class BookingService:
         async with self._locked(event_id, seat_ids):
             try:
                 async with self.storage.transaction():
-                    now = await self.seats.lock_user_now(user_id)
+                    now = await self._lock_user(user_id)
                     changed = await self.seats.book(
                         event_id, seat_ids, user_id, now, guard=self._guard
                     )
@@ -294,6 +304,8 @@ class BookingService:
                     ]
                     if on_commit is not None:
                         await on_commit(records)
+            except MissingReference:
+                raise NotAuthenticated("this account no longer exists") from None
             except DuplicateKey as exc:
                 # The guard did its job: another transaction booked one of these seats.
                 log.info("unique index refused a second booking: %s", exc)
@@ -324,6 +336,8 @@ class BookingService:
 
     async def list_bookings(self, user_id: str) -> list[BookingRecord]:
         """The caller's own bookings (active and cancelled), newest first."""
+        if await self.storage.users.get(user_id) is None:
+            raise NotAuthenticated("this account no longer exists")
         rows = await self.storage.bookings.of_user(user_id)
         seats = await self.storage.bookings.seats(sorted({str(r["seat"]) for r in rows}))
         events = await self.storage.events.many(sorted({str(r["event"]) for r in rows}))

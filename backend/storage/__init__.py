@@ -1,12 +1,19 @@
 """The database behind one interface: `Storage` (see storage.py)."""
 
-from backend.storage.errors import DRIVER_LOGGERS, UNAVAILABLE, DuplicateKey, StorageError
+from backend.storage.errors import (
+    DRIVER_LOGGERS,
+    UNAVAILABLE,
+    DuplicateKey,
+    MissingReference,
+    StorageError,
+)
 from backend.storage.storage import Storage, make_storage
 
 __all__ = [
     "DRIVER_LOGGERS",
     "UNAVAILABLE",
     "DuplicateKey",
+    "MissingReference",
     "Storage",
     "StorageError",
     "make_storage",

@@ -39,7 +39,7 @@ class BookingRepository:
             )
             for seat_id in seat_ids
         ]
-        async with self.db.unique("an active booking of this seat exists"):
+        async with self.db.constraints("an active booking of this seat exists"):
             return await Booking.insert(*rows).returning(
                 Booking.id, Booking.seat, Booking.status, Booking.created_at
             )

@@ -20,7 +20,12 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
 from backend.settings import DatabaseLocation, Settings
-from backend.storage.errors import DuplicateKey, is_duplicate
+from backend.storage.errors import (
+    DuplicateKey,
+    MissingReference,
+    is_duplicate,
+    is_missing_reference,
+)
 
 POOL_CLOSE_TIMEOUT = 10.0
 
@@ -77,13 +82,16 @@ class Database:
         await self.fetch("SELECT 1 AS ok")
 
     @asynccontextmanager
-    async def unique(self, what: str) -> AsyncIterator[None]:
-        """Turn a unique-index violation inside the block into `DuplicateKey(what)`."""
+    async def constraints(self, what: str) -> AsyncIterator[None]:
+        """Turn a constraint violation inside the block into the storage's own error:
+        a unique index into `DuplicateKey(what)`, a foreign key into `MissingReference`."""
         try:
             yield
         except Exception as exc:
             if is_duplicate(exc):
                 raise DuplicateKey(what) from exc
+            if is_missing_reference(exc):
+                raise MissingReference(what) from exc
             raise
 
 

@@ -21,6 +21,10 @@ class DuplicateKey(StorageError):
     """A unique index refused a write (an active booking of a seat, an email, a key)."""
 
 
+class MissingReference(StorageError):
+    """A foreign key refused a write: the row it names is gone (an account removed)."""
+
+
 # A connection-level failure: not a bug, not the client's fault; retry later.
 UNAVAILABLE: tuple[type[Exception], ...] = (
     ConnectionError,
@@ -39,3 +43,10 @@ def is_duplicate(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.UniqueViolationError):
         return True
     return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc).upper()
+
+
+def is_missing_reference(exc: BaseException) -> bool:
+    """Whether a driver exception is a foreign-key violation."""
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "FOREIGN KEY" in str(exc).upper()

@@ -37,7 +37,7 @@ class EventRepository:
             )
             for seat in seats
         ]
-        async with self.db.transaction():
+        async with self.db.transaction(), self.db.constraints("the organiser's account"):
             await Event.insert(Event(id=event_id, **event))
             for start in range(0, len(rows), INSERT_CHUNK):
                 await Seat.insert(*rows[start : start + INSERT_CHUNK])

@@ -27,7 +27,7 @@ class IdempotencyRepository:
     async def claim(self, user_id: str, key: str, digest: str, token: str, until_ms: int) -> bool:
         """Insert an in-flight claim; False if another request claimed the key first."""
         try:
-            async with self.db.unique("this key is claimed"):
+            async with self.db.constraints("this key is claimed"):
                 await Key.insert(
                     Key(
                         id=uuid.uuid4(),

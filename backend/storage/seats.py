@@ -202,11 +202,17 @@ class SeatRepository:
         )
         return int(rows[0]["n"])
 
-    async def lock_user_now(self, user_id: str) -> int:
+    async def lock_user_now(self, user_id: str) -> int | None:
         """Serialise one user's holds and bookings (so the per-user seat limit cannot be
-        raced) and read the clock. Portable: the writer slot already serialises writers
-        (SQLite); PostgreSQL takes the user's row lock (`seats_pg.py`)."""
-        return await self.db.now_ms()
+        raced) and read the clock; None if the account no longer exists. Portable: the
+        writer slot already serialises writers (SQLite); PostgreSQL takes the user's row
+        lock (`seats_pg.py`)."""
+        rows = await self.db.fetch(
+            f'SELECT {self.db.NOW_MS_SQL} AS now, EXISTS (SELECT 1 FROM "bo_user" '  # noqa: S608
+            'WHERE "id" = {}) AS known',
+            user_id,
+        )
+        return int(rows[0]["now"]) if rows[0]["known"] else None
 
     # ----------------------------------------------------------------- writes
 

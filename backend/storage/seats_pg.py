@@ -135,8 +135,6 @@ class PostgresSeatRepository(SeatRepository):
             "taken": list(zip(taken_i, row["taken_by"] or [], strict=True)),
         }
 
-    async def lock_user_now(self, user_id: str) -> int:
+    async def lock_user_now(self, user_id: str) -> int | None:
         rows = await self.db.fetch(_LOCK_USER_NOW, user_id)
-        if rows:
-            return int(rows[0]["now"])
-        return await self.db.now_ms()
+        return int(rows[0]["now"]) if rows else None  # no row: no such account

@@ -18,7 +18,7 @@ class UserRepository:
     async def create(self, email: str, password_hash: str) -> dict[str, Any]:
         """Insert a user; `DuplicateKey` if the email is taken (the unique index decides
         when two sign-ups race)."""
-        async with self.db.unique("an account with this email exists"):
+        async with self.db.constraints("an account with this email exists"):
             rows = await User.insert(
                 User(id=uuid.uuid4(), email=email, password_hash=password_hash)
             ).returning(*PUBLIC)

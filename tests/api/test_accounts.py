@@ -253,3 +253,26 @@ async def test_over_the_seat_limit_is_refused(api: Api) -> None:
         headers=owner["headers"],
     )
     assert response.status_code == 400 and "100000" in response.json()["message"]
+
+
+async def test_a_token_whose_account_is_gone_is_refused_everywhere(api: Api) -> None:
+    """Holds succeeded, bookings and POST /events answered 500 (services) or a misleading
+    409 (embedded) for a valid token of a removed account (issue 11, item 8)."""
+    owner, ghost = await api.user(), await api.user()
+    event = await api.event(owner)
+    seat = event["seats"][0]["id"]
+    await api.db(User.delete().where(User.id == ghost["id"]))
+    attempts = [
+        ("POST", f"/events/{event['id']}/holds", {"seatIds": [seat]}),
+        ("POST", f"/events/{event['id']}/holds", {"count": 2}),
+        ("POST", f"/events/{event['id']}/bookings", {"seatIds": [seat]}),
+        ("POST", "/book", {"seatId": seat}),
+        ("POST", "/events", {"name": "Ghost night", "seats": ["A1"]}),
+        ("GET", "/bookings", None),
+        ("GET", "/me", None),
+    ]
+    for method, path, body in attempts:
+        response = await api.client.request(method, path, json=body, headers=ghost["headers"])
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.json()["code"] == "not_authenticated"
+    assert all(s["status"] == "available" for s in (await api.seats(event["id"])).values())

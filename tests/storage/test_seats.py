@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.seats import SeatStatus
-from backend.storage import DuplicateKey, Storage
+from backend.storage import DuplicateKey, MissingReference, Storage
 from tests.storage.conftest import new_user, new_venue
 
 HOUR = 3_600_000
@@ -159,3 +159,13 @@ async def test_a_users_writes_are_serialised_by_lock_user_now(storage: Storage) 
     async with storage.transaction():
         second = await storage.seats.lock_user_now(alice)
     assert first <= second
+
+
+async def test_a_missing_account_is_said_not_raised_as_a_driver_error(storage: Storage) -> None:
+    venue = await new_venue(storage)
+    nobody = "00000000-0000-4000-8000-000000000001"
+    async with storage.transaction():
+        assert await storage.seats.lock_user_now(nobody) is None
+    with pytest.raises(MissingReference):
+        async with storage.transaction():
+            await storage.bookings.insert(venue.id, [venue.seats["A1"]], nobody)
