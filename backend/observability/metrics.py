@@ -152,4 +152,6 @@ class Metrics:
 def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus text exposition of this process's metrics."""
     metrics: Metrics = request.app.state.metrics
-    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    # Litestar adds "; charset=utf-8" to a text/ type itself: give it the type without it.
+    media_type = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
+    return Response(metrics.render(), media_type=media_type)

@@ -211,3 +211,14 @@ async def test_control_characters_in_text_fields_are_a_400_and_change_nothing(ap
         "/signin", json={"email": "ok-ctrl@example.com", "password": "long enough pw"}
     )
     assert signin.status_code == 401  # the sign-up with a control character made nobody
+
+
+async def test_sockets_only_to_our_origin_and_one_charset_on_metrics(api: Api) -> None:
+    """The CSP allowed websockets to any host (`ws: wss:`); /metrics said its charset
+    twice (issue 11, item 14)."""
+    csp = (await api.client.get("/")).headers["content-security-policy"]
+    connect = next(d for d in csp.split(";") if d.strip().startswith("connect-src"))
+    assert connect.split() == ["connect-src", "'self'"]
+    content_type = (await api.client.get("/metrics")).headers["content-type"]
+    assert content_type.count("charset") == 1, content_type
+    assert content_type.startswith("text/plain; version=")
