@@ -305,7 +305,11 @@ class BookingService:
                     if on_commit is not None:
                         await on_commit(records)
             except MissingReference:
-                raise NotAuthenticated("this account no longer exists") from None
+                # A row the bookings name is gone: the account, or (deleted meanwhile)
+                # the event with its seats.
+                if await self.storage.users.get(user_id) is None:
+                    raise NotAuthenticated("this account no longer exists") from None
+                raise NotFound(f"event {event_id} no longer exists") from None
             except DuplicateKey as exc:
                 # The guard did its job: another transaction booked one of these seats.
                 log.info("unique index refused a second booking: %s", exc)

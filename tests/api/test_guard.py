@@ -180,3 +180,27 @@ async def test_lock_expiring_mid_transaction_cannot_double_book(api: Api) -> Non
     # the lock the fast request held at that moment.
     slow_token, fast_token = locks.acquired
     assert locks.after_release[slow_token] in (fast_token, None)
+
+
+async def test_a_booking_whose_event_vanished_is_a_404_not_an_account_error(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert's foreign key can fail because the event (and its seats) was deleted
+    meanwhile, not only because the account is gone: each gets its own answer."""
+    from backend.storage import MissingReference
+
+    owner, buyer = await api.user(), await api.user()
+    event = await api.event(owner)
+    seat = event["seats"][0]["id"]
+
+    async def event_deleted_meanwhile(*_: Any, **__: Any) -> Any:
+        raise MissingReference("the event")
+
+    storage = api.client.app.state.storage
+    monkeypatch.setattr(storage.bookings, "insert", event_deleted_meanwhile)
+    response = await api.client.post(
+        f"/events/{event['id']}/bookings", json={"seatIds": [seat]}, headers=buyer["headers"]
+    )
+    assert response.status_code == 404, response.text
+    assert "no longer exists" in response.json()["message"]
+    assert (await api.seats(event["id"]))[seat]["status"] == "available"  # rolled back
