@@ -48,6 +48,9 @@ def test_services_and_wiring() -> None:
     nginx = services["nginx"]
     assert any(v.startswith("./deploy/nginx.conf:") for v in nginx["volumes"])
     assert [s for s, spec in services.items() if "ports" in spec] == ["nginx"]
+    # The apps trust X-Forwarded-For from nginx's fixed address only, not from anyone.
+    proxy_address = nginx["networks"]["default"]["ipv4_address"]
+    assert services["app1"]["environment"]["FORWARDED_ALLOW_IPS"] == proxy_address
     assert (ROOT / "deploy" / "Dockerfile").read_text().count("backend.cli") >= 1
 
 
@@ -57,6 +60,11 @@ def test_nginx_config_proxies_websockets_to_both_replicas() -> None:
     assert "proxy_set_header Upgrade $http_upgrade;" in conf
     assert "proxy_set_header Connection $connection_upgrade;" in conf
     assert "proxy_set_header Host $http_host;" in conf  # the same-origin check needs the port
+    # nginx sets the client address (never appends to a client's own header), and it is
+    # the one proxy the apps trust.
+    assert "$proxy_add_x_forwarded_for" not in conf
+    assert conf.count("proxy_set_header X-Forwarded-For $remote_addr;") == 2
+    assert "location ^~ /metrics {" in conf
     directives = [
         line.split()[0]
         for line in conf.splitlines()

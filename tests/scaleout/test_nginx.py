@@ -49,8 +49,10 @@ def require_nginx() -> None:
 @contextlib.contextmanager
 def topology(tmp: Path) -> Iterator[tuple[Nginx, AppProcess, AppProcess, str, str]]:
     with services_database(tmp) as settings:
-        a = AppProcess(settings, "a", tmp, DB_POOL_MAX="8")
-        b = AppProcess(settings, "b", tmp, DB_POOL_MAX="8")
+        # SIGNIN_ATTEMPTS=2: 10 sign-in attempts per client address and window, few
+        # enough for the scenario to show whose address the apps count.
+        a = AppProcess(settings, "a", tmp, DB_POOL_MAX="8", SIGNIN_ATTEMPTS="2")
+        b = AppProcess(settings, "b", tmp, DB_POOL_MAX="8", SIGNIN_ATTEMPTS="2")
         proxy = Nginx(tmp, [])
         try:
             for app in (a, b):
@@ -107,8 +109,24 @@ async def scenario(proxy: Nginx, a: AppProcess, b: AppProcess, dsn: str, secret:
         assert me.status_code == 200 and me.json()["email"] == creds["email"]
         # nginx's request id reaches the app and comes back.
         assert re.fullmatch(r"[0-9a-f]{32}", me.headers["x-request-id"])
-        # Metrics stay off the public proxy.
-        assert (await web.get("/metrics")).status_code == 404
+        # Metrics stay off the public proxy, however the path is spelled.
+        for spelling in ("/metrics", "/metrics/", "/metrics%2F", "/metrics/.", "/./metrics"):
+            hidden = await web.get(spelling)
+            assert hidden.status_code == 404, (spelling, hidden.status_code, hidden.text[:80])
+            assert "boxoffice_" not in hidden.text
+        # A client cannot choose the address the apps count: nginx sets X-Forwarded-For
+        # to the address it sees (it appended to the client's own, which was believed).
+        codes = [
+            (
+                await web.post(
+                    "/signin",
+                    json={"email": f"nobody{i}@example.com", "password": "wrong password"},
+                    headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                )
+            ).status_code
+            for i in range(12)
+        ]
+        assert codes[-1] == 429 and set(codes) == {401, 429}, codes
 
         created = await web.post(
             "/events",
