@@ -69,6 +69,8 @@ class Settings:
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
     # Each live `seats` message also carries its oldest change's commit time (benchmarks).
     live_commit_stamps: bool = False
+    # Bearer token that GET /metrics requires when set (scrapers send it).
+    metrics_token: str | None = None
 
     @property
     def sqlite_path(self) -> Path:
@@ -260,7 +262,15 @@ def load_settings() -> Settings:
         ws_max_per_user=_int("WS_MAX_PER_USER", 20, 1, 1000),
         forwarded_allow_ips=_proxies("FORWARDED_ALLOW_IPS", ("127.0.0.1",)),
         live_commit_stamps=_flag("LIVE_COMMIT_STAMPS", False),
+        metrics_token=_metrics_token(),
     )
+
+
+def _metrics_token() -> str | None:
+    token = os.environ.get("METRICS_TOKEN") or None
+    if token is not None and (len(token) < 16 or not token.isprintable() or " " in token):
+        raise ConfigError("METRICS_TOKEN must be at least 16 printable characters, no spaces")
+    return token
 
 
 @lru_cache(maxsize=1)

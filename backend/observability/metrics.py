@@ -8,10 +8,12 @@ directly (the compose file keeps /metrics off the public proxy).
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from litestar import Request, Response, get
+from litestar.exceptions import NotAuthorizedException
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -150,7 +152,16 @@ class Metrics:
 
 @get("/metrics", opt={"exclude_from_auth": True}, include_in_schema=False, sync_to_thread=False)
 def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Prometheus text exposition of this process's metrics."""
+    """Prometheus text exposition of this process's metrics; with METRICS_TOKEN set,
+    only for `Authorization: Bearer <METRICS_TOKEN>`."""
+    token = request.app.state.settings.metrics_token
+    if token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+            raise NotAuthorizedException(
+                "metrics need the METRICS_TOKEN bearer token",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
     metrics: Metrics = request.app.state.metrics
     # Litestar adds "; charset=utf-8" to a text/ type itself: give it the type without it.
     media_type = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")

@@ -222,3 +222,27 @@ async def test_sockets_only_to_our_origin_and_one_charset_on_metrics(api: Api) -
     content_type = (await api.client.get("/metrics")).headers["content-type"]
     assert content_type.count("charset") == 1, content_type
     assert content_type.startswith("text/plain; version=")
+
+
+async def test_metrics_need_the_metrics_token_when_one_is_set(settings: Any) -> None:
+    """Anyone reaching the app port could read /metrics (issue 11, item 9): with
+    METRICS_TOKEN set, only a scraper that sends it can."""
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from backend.app import create_app
+
+    token = "scrape-" + "k" * 24
+    async with AsyncTestClient(app=create_app(replace(settings, metrics_token=token))) as c:
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-token-wrong"},
+            {"Authorization": token},
+        ):
+            refused = await c.get("/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert "boxoffice_" not in refused.text
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+        allowed = await c.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert allowed.status_code == 200 and "boxoffice_http_requests_total" in allowed.text

@@ -69,6 +69,12 @@ def test_live_commit_stamps_are_off_unless_asked_for(monkeypatch: pytest.MonkeyP
     assert load_settings().live_commit_stamps is False
 
 
+def test_metrics_are_open_unless_a_metrics_token_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().metrics_token is None
+    monkeypatch.setenv("METRICS_TOKEN", "a-scraper-token-0123456789")
+    assert load_settings().metrics_token == "a-scraper-token-0123456789"
+
+
 @pytest.mark.parametrize(
     ("env", "fragment"),
     [
@@ -82,6 +88,8 @@ def test_live_commit_stamps_are_off_unless_asked_for(monkeypatch: pytest.MonkeyP
         ({"FORWARDED_ALLOW_IPS": "10.0.0.1/8"}, "got '10.0.0.1/8'"),  # host bits set
         ({"FORWARDED_ALLOW_IPS": "*,10.0.0.1"}, "got '\\*'"),  # * trusts all, or list them
         ({"LIVE_COMMIT_STAMPS": "sometimes"}, "LIVE_COMMIT_STAMPS must be true or false"),
+        ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16"),
+        ({"METRICS_TOKEN": "has a space in it, long enough"}, "no spaces"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(
