@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,7 +48,7 @@ def bind_tables(engine: Engine[Any]) -> None:
         table._meta.db = engine
 
 
-class Database:
+class Database(ABC):
     """One engine's primitives. Subclasses: `SqliteDatabase`, `PostgresDatabase`."""
 
     # The database clock in epoch milliseconds, as an SQL expression.
@@ -60,12 +61,13 @@ class Database:
         """Connect (bind the tables to this engine first)."""
         bind_tables(self.engine)
 
+    @abstractmethod
     async def on_shutdown(self) -> None:
         """Disconnect; bounded."""
 
+    @abstractmethod
     def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
         """A read-write transaction; commits on success, rolls back on any exception."""
-        raise NotImplementedError
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Rows of `sql` with `{}` placeholders bound to `args` (Piccolo's QueryString)."""
@@ -113,6 +115,10 @@ class SqliteDatabase(Database):
         await asyncio.to_thread(_make_parent, path)
         # WAL lets readers run while the one writer writes; it persists in the file.
         await self.engine.run_ddl("PRAGMA journal_mode=WAL")
+
+    async def on_shutdown(self) -> None:
+        """Nothing to close: Piccolo's SQLite engine opens a connection per query or
+        transaction and closes it after."""
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
