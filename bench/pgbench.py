@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 from string import Template
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,7 +86,9 @@ def run_once(settings: Settings, seconds: int, clients: int, seats: int) -> dict
     url = settings.database_url
     _psql(url, "-v", f"seats={seats}", "-f", str(ROOT / "bench" / "pgbench_setup.sql"))
     event = _psql(url, "-c", EVENT_SQL)
-    script = Path(tempfile.mkdtemp(prefix="bo-pgbench-")) / "pgbench_booking.sql"
+    # The rendered script sits beside the run's results: what pgbench ran, kept with them.
+    script = ROOT / "bench" / "results" / "pgbench_booking.sql"
+    script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text(render_script())
     options = [
         pgbench,
