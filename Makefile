@@ -52,8 +52,14 @@ check: lint test
 # The benchmarks (bench/): flash sale with its ceilings, live fan-out, huge venue. Needs
 # PostgreSQL + Redis on 127.0.0.1 (and pgbench, Chromium for their parts); loopback only,
 # about 5 minutes. BENCH_ARGS=--quick for a small run; `python -m bench --help` for flags.
+# Scenarios may follow: `make bench book BENCH_ARGS="--peer-url http://127.0.0.1:3000"`,
+# `make bench fanout BENCH_ARGS=--quick`.
+BENCH_SCENARIOS := $(filter flash fanout huge book,$(MAKECMDGOALS))
 bench: setup  ## run every benchmark; figures in bench/results/*.json and summary.md
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_SCENARIOS) $(BENCH_ARGS)
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+flash fanout huge book: ; @:
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,9 @@
 """`python -m bench [scenarios] [flags]`: run the benchmarks, print figures, write JSON.
 
 Scenarios: flash (services + embedded; in services mode also the bare-handler and
-pgbench ceilings), fanout, huge. Default: all of them. `--quick` is a small version of
+pgbench ceilings), fanout, huge, book (the seed's `POST /book` load and a hot seat, on
+Boxoffice and, with --peer-url, on any server speaking the seed's API, taking turns; see
+bench/book.py and bench/README.md). Default: all of them. `--quick` is a small version of
 everything (a minute or two). Results go to bench/results/<scenario>.json, and a
 markdown summary to bench/results/summary.md.
 """
@@ -17,11 +19,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench import book as book_scenario
 from bench.common import RESULTS, machine, say, write_result
 from bench.scenarios import Options, fanout, flash, huge
 from bench.summary import write_summary
 
-SCENARIOS = ("flash", "fanout", "huge")
+SCENARIOS = ("flash", "fanout", "huge", "book")
 
 
 def parse(argv: list[str] | None) -> tuple[list[str], Options]:
@@ -62,6 +65,19 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         action="store_true",
         help="fan-out watchers offer permessage-deflate (as browsers do)",
     )
+    parser.add_argument(
+        "--peer-url", help="book: a server speaking the seed's API, measured beside Boxoffice"
+    )
+    parser.add_argument(
+        "--peer-database-url",
+        help="book: the peer's PostgreSQL (the seed's tables), for seats and the SQL audit",
+    )
+    parser.add_argument("--peer-pid", type=int, help="book: the peer's pid, for its CPU")
+    parser.add_argument("--book-seconds", type=int, help="book: seconds of load a round (15)")
+    parser.add_argument("--book-seats", type=int, help="book: seats of each round's event (20000)")
+    parser.add_argument(
+        "--book-client", choices=["auto", "wrk", "asyncio"], help="book: load client (auto: wrk)"
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
@@ -79,6 +95,8 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
             pgbench_seconds=5,
             changes_per_s=300,
             repeat=1,
+            book_seconds=5,
+            book_seats=5_000,
         )
     for name in (
         "seats",
@@ -91,6 +109,12 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         "pgbench_seconds",
         "client_processes",
         "repeat",
+        "peer_url",
+        "peer_database_url",
+        "peer_pid",
+        "book_seconds",
+        "book_seats",
+        "book_client",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -104,6 +128,19 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
     if args.deflate:
         opts = replace(opts, deflate=True)
     return list(args.scenarios) or list(SCENARIOS), opts
+
+
+def book_options(opts: Options) -> book_scenario.BookOptions:
+    return book_scenario.BookOptions(
+        peer_url=opts.peer_url,
+        peer_database_url=opts.peer_database_url,
+        peer_pid=opts.peer_pid,
+        seconds=opts.book_seconds,
+        seats=opts.book_seats,
+        rounds=opts.repeat,
+        workers=opts.workers,
+        client=opts.book_client,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
         if "huge" in scenarios:
             results["huge"] = huge(opts, base / "huge")
             write_result("huge", {"options": opts.__dict__, **results["huge"]})
+        if "book" in scenarios:
+            results["book"] = book_scenario.run(book_options(opts), base / "book")
+            write_result("book", results["book"])
     path = write_summary(RESULTS, info)
     say(f"done in {time.monotonic() - started:.0f} s; summary: {path}")
     say(path.read_text())

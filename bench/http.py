@@ -54,6 +54,11 @@ class Connection:
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    async def connect(self) -> None:
+        """Open the connection now (a request opens it anyway when it is closed)."""
+        if self._writer is None:
+            await self._connect()
+
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()

@@ -51,6 +51,13 @@ class Options:
     repeat: int = 3
     watch_processes: int = 2
     deflate: bool = False
+    # `book`: the seed's load on Boxoffice and on a server speaking the seed's API.
+    peer_url: str | None = None
+    peer_database_url: str | None = None
+    peer_pid: int | None = None
+    book_seconds: int = 15
+    book_seats: int = 20_000
+    book_client: str = "auto"
 
 
 @contextlib.contextmanager
