@@ -1,0 +1,376 @@
+"""Redis waiting rooms: sorted sets, and one Lua script per transition.
+
+Keys, all under one hash tag per event so a room sits in one Redis Cluster slot (which
+a multi-key script needs):
+
+    <prefix>:{<event-id>}:wr:meta   hash: opens_at, opened_at, arrivals, admitted_total,
+                                    first_admitted_at, last_admitted_at
+    <prefix>:{<event-id>}:wr:queue  zset: waiter -> pre-queue ticket, or TICKET_SPAN + arrival
+    <prefix>:{<event-id>}:wr:shop   zset: shopper -> admitted until (ms)
+    <prefix>:{<event-id>}:wr:seen   zset: waiter or shopper -> last seen (ms)
+    <prefix>:{<event-id>}:wr:gone   hash: account -> left | expired
+
+Every script gets the same five keys and opens the room itself when its sale time has
+come, so the opening is atomic with whatever call first sees it, in any app process.
+Pre-queue tickets come from Python's `secrets` (a script's `math.random` is seeded the
+same on every run). Numbers go back to Redis formatted with `%.0f`: Lua's default
+`%.14g` would round a 16-digit score.
+
+A connection error retries the call once on a fresh connection. `join`, `status`,
+`touch`, `leave` and `finish` are safe to repeat; if the reply to `admit` or
+`expire_shoppers` is lost, the transition has still happened in Redis: the admitted
+read it from `status`, and an expired shopper's holds lapse by their own time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from backend.waitingroom.base import (
+    TICKET_BITS,
+    TICKET_SPAN,
+    Abandoned,
+    Admission,
+    QueueState,
+    QueueStatus,
+    RoomSummary,
+    WaitingRoomNotStarted,
+    WaitingRoomStore,
+)
+
+KEY_PARTS = ("meta", "queue", "shop", "seen", "gone")
+
+# Shared by every script: the keys by name, the opening and one account's status. The
+# room opens at the first call at or after `opens_at`; `opened_at` then never changes.
+PRELUDE = f"""
+local META, QUEUE, SHOP, SEEN, GONE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local TICKET_SPAN = {TICKET_SPAN}
+
+local function room_open(now)
+  if redis.call('HEXISTS', META, 'opened_at') == 1 then
+    return true
+  end
+  local opens = redis.call('HGET', META, 'opens_at')
+  if opens and now >= tonumber(opens) then
+    redis.call('HSET', META, 'opened_at', opens)
+    return true
+  end
+  return false
+end
+
+-- {{state, ahead or -1, admitted until or -1}}
+local function status(user, now)
+  local open = room_open(now)
+  local until_ms = redis.call('ZSCORE', SHOP, user)
+  if until_ms then
+    until_ms = tonumber(until_ms)
+    if until_ms > now then
+      return {{'admitted', -1, until_ms}}
+    end
+    return {{'expired', -1, until_ms}}
+  end
+  if redis.call('ZSCORE', QUEUE, user) then
+    if not open then
+      return {{'waiting', -1, -1}}
+    end
+    return {{'waiting', redis.call('ZRANK', QUEUE, user), -1}}
+  end
+  return {{redis.call('HGET', GONE, user) or 'none', -1, -1}}
+end
+
+local function see(user, now)
+  local seen = redis.call('ZSCORE', SEEN, user)
+  -- Never backwards: heartbeats from app processes with slightly different clocks.
+  if not seen or tonumber(seen) < now then
+    redis.call('ZADD', SEEN, string.format('%.0f', now), user)
+  end
+end
+"""
+
+# ARGV: now, sale time ('' = on sale now), pre-queue ticket, user. An account already
+# waiting or shopping keeps its place; anyone else gets a ticket (room closed) or the
+# next arrival number (room open).
+JOIN_LUA = (
+    PRELUDE
+    + """
+local now, user = tonumber(ARGV[1]), ARGV[4]
+if redis.call('HEXISTS', META, 'opened_at') == 0 then
+  local opens = ARGV[2]
+  if opens == '' then
+    opens = ARGV[1]
+  end
+  redis.call('HSET', META, 'opens_at', opens)
+end
+local open = room_open(now)
+if not redis.call('ZSCORE', QUEUE, user) and not redis.call('ZSCORE', SHOP, user) then
+  if open then
+    local arrival = redis.call('HINCRBY', META, 'arrivals', 1)
+    redis.call('ZADD', QUEUE, string.format('%.0f', TICKET_SPAN + arrival), user)
+  else
+    redis.call('ZADD', QUEUE, ARGV[3], user)
+  end
+  redis.call('HDEL', GONE, user)
+end
+see(user, now)
+return status(user, now)
+"""
+)
+
+# ARGV: now, user.
+STATUS_LUA = (
+    PRELUDE
+    + """
+return status(ARGV[2], tonumber(ARGV[1]))
+"""
+)
+
+# ARGV: user, 'any' (leave: a waiter or a shopper) or 'shopper' (finish).
+LEAVE_LUA = (
+    PRELUDE
+    + """
+local user = ARGV[1]
+local removed = redis.call('ZREM', SHOP, user)
+if removed == 0 and ARGV[2] == 'any' then
+  removed = redis.call('ZREM', QUEUE, user)
+end
+if removed == 0 then
+  return 0
+end
+redis.call('ZREM', SEEN, user)
+redis.call('HSET', GONE, user, 'left')
+return 1
+"""
+)
+
+# ARGV: now, max shoppers, shopper ms, limit. Counting the shoppers and taking the head
+# of the queue in one script is what keeps concurrent admitters under the bound.
+ADMIT_LUA = (
+    PRELUDE
+    + """
+local now = tonumber(ARGV[1])
+if not room_open(now) then
+  return {}
+end
+local count = math.min(tonumber(ARGV[2]) - redis.call('ZCARD', SHOP), tonumber(ARGV[4]))
+if count <= 0 then
+  return {}
+end
+local users = redis.call('ZRANGE', QUEUE, 0, count - 1)
+if #users == 0 then
+  return {}
+end
+redis.call('ZREMRANGEBYRANK', QUEUE, 0, #users - 1)
+local until_ms = now + tonumber(ARGV[3])
+local score = string.format('%.0f', until_ms)
+for _, user in ipairs(users) do
+  redis.call('ZADD', SHOP, score, user)
+end
+redis.call('HINCRBY', META, 'admitted_total', #users)
+redis.call('HSETNX', META, 'first_admitted_at', ARGV[1])
+redis.call('HSET', META, 'last_admitted_at', ARGV[1])
+table.insert(users, 1, until_ms)
+return users
+"""
+)
+
+# ARGV: now. Windows ending at or before now.
+EXPIRE_LUA = (
+    PRELUDE
+    + """
+local users = redis.call('ZRANGEBYSCORE', SHOP, '-inf', ARGV[1])
+for _, user in ipairs(users) do
+  redis.call('ZREM', SHOP, user)
+  redis.call('ZREM', SEEN, user)
+  redis.call('HSET', GONE, user, 'expired')
+end
+return users
+"""
+)
+
+# ARGV: now, user. Only an account with a live place is recorded.
+TOUCH_LUA = (
+    PRELUDE
+    + """
+local user = ARGV[2]
+if not redis.call('ZSCORE', QUEUE, user) and not redis.call('ZSCORE', SHOP, user) then
+  return 0
+end
+see(user, tonumber(ARGV[1]))
+return 1
+"""
+)
+
+# ARGV: cutoff (now - grace). Last seen strictly before it: gone longer than the grace.
+ABANDON_LUA = (
+    PRELUDE
+    + """
+local stale = redis.call('ZRANGEBYSCORE', SEEN, '-inf', '(' .. ARGV[1])
+local shoppers, waiters = {}, {}
+for _, user in ipairs(stale) do
+  redis.call('ZREM', SEEN, user)
+  local freed = false
+  if redis.call('ZREM', SHOP, user) == 1 then
+    shoppers[#shoppers + 1] = user
+    freed = true
+  elseif redis.call('ZREM', QUEUE, user) == 1 then
+    waiters[#waiters + 1] = user
+    freed = true
+  end
+  if freed then
+    redis.call('HSET', GONE, user, 'left')
+  end
+end
+return {shoppers, waiters}
+"""
+)
+
+# Read only, in one script so the counters agree with each other.
+SUMMARY_LUA = (
+    PRELUDE
+    + """
+local meta = redis.call('HMGET', META, 'admitted_total', 'opens_at', 'opened_at',
+  'first_admitted_at', 'last_admitted_at')
+return {redis.call('ZCARD', QUEUE), redis.call('ZCARD', SHOP),
+  meta[1], meta[2], meta[3], meta[4], meta[5]}
+"""
+)
+
+
+def room_keys(prefix: str, event_id: str) -> list[str]:
+    """The room's five keys, in the order every script expects them."""
+    return [f"{prefix}:{{{event_id}}}:wr:{part}" for part in KEY_PARTS]
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _status(reply: list[Any]) -> QueueStatus:
+    state = QueueState(reply[0].decode())
+    ahead, until_ms = int(reply[1]), int(reply[2])
+    return QueueStatus(
+        state,
+        position=ahead + 1 if ahead >= 0 else None,
+        ahead=ahead if ahead >= 0 else None,
+        admitted_until_ms=until_ms if until_ms >= 0 else None,
+    )
+
+
+class RedisWaitingRoomStore(WaitingRoomStore):
+    def __init__(self, url: str, prefix: str = "bo") -> None:
+        self._url = url
+        self._prefix = prefix
+        self._redis: Redis | None = None
+        self._scripts: dict[str, Any] = {}
+
+    async def on_startup(self) -> None:
+        """Create the client and register the scripts (loaded lazily by EVALSHA)."""
+        # After a Redis restart the pooled connections are dead; retry once on a fresh one.
+        self._redis = Redis.from_url(
+            self._url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=10,
+            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        scripts = {
+            "join": JOIN_LUA,
+            "status": STATUS_LUA,
+            "leave": LEAVE_LUA,
+            "admit": ADMIT_LUA,
+            "expire": EXPIRE_LUA,
+            "touch": TOUCH_LUA,
+            "abandon": ABANDON_LUA,
+            "summary": SUMMARY_LUA,
+        }
+        self._scripts = {name: self._redis.register_script(lua) for name, lua in scripts.items()}
+
+    async def on_shutdown(self) -> None:
+        """Close the client's connections."""
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    def _client(self) -> Redis:
+        if self._redis is None:
+            raise WaitingRoomNotStarted("RedisWaitingRoomStore used before on_startup()")
+        return self._redis
+
+    async def _run(self, script: str, event_id: str, *args: str | int) -> Any:
+        self._client()
+        return await self._scripts[script](keys=room_keys(self._prefix, event_id), args=args)
+
+    async def join(
+        self, event_id: str, user_id: str, now_ms: int, on_sale_at_ms: int | None
+    ) -> QueueStatus:
+        """Give the account a place (or return the one it has); see the module docstring."""
+        sale = "" if on_sale_at_ms is None else on_sale_at_ms
+        ticket = secrets.randbits(TICKET_BITS)
+        return _status(await self._run("join", event_id, now_ms, sale, ticket, user_id))
+
+    async def status(self, event_id: str, user_id: str, now_ms: int) -> QueueStatus:
+        """The account's place, without changing it (the call may open the room)."""
+        return _status(await self._run("status", event_id, now_ms, user_id))
+
+    async def leave(self, event_id: str, user_id: str) -> bool:
+        """Drop a waiter or free a shopper's slot (state `left`); False if neither."""
+        return bool(await self._run("leave", event_id, user_id, "any"))
+
+    async def finish(self, event_id: str, user_id: str) -> bool:
+        """Free a shopper's slot when they are done (state `left`); False if not shopping."""
+        return bool(await self._run("leave", event_id, user_id, "shopper"))
+
+    async def admit(
+        self, event_id: str, now_ms: int, max_shoppers: int, shopper_ms: int, limit: int
+    ) -> list[Admission]:
+        """Admit up to `limit` waiters in order while fewer than `max_shoppers` shop."""
+        reply = await self._run("admit", event_id, now_ms, max_shoppers, shopper_ms, limit)
+        if not reply:
+            return []
+        until_ms = int(reply[0])
+        return [Admission(user.decode(), until_ms) for user in reply[1:]]
+
+    async def expire_shoppers(self, event_id: str, now_ms: int) -> list[str]:
+        """Free the slots whose window has ended (state `expired`); return those users."""
+        return [user.decode() for user in await self._run("expire", event_id, now_ms)]
+
+    async def touch(self, event_id: str, user_id: str, now_ms: int) -> bool:
+        """Record that the account is present; False if it has no live place."""
+        return bool(await self._run("touch", event_id, now_ms, user_id))
+
+    async def abandon(self, event_id: str, now_ms: int, grace_ms: int) -> Abandoned:
+        """Drop waiters and free shoppers not seen for longer than `grace_ms` (state `left`)."""
+        shoppers, waiters = await self._run("abandon", event_id, now_ms - grace_ms)
+        return Abandoned(
+            shoppers=[user.decode() for user in shoppers],
+            waiters=[user.decode() for user in waiters],
+        )
+
+    async def summary(self, event_id: str) -> RoomSummary:
+        """The room's counters (read only: it does not open the room)."""
+        waiting, shopping, total, opens, opened, first, last = await self._run("summary", event_id)
+        return RoomSummary(
+            waiting=int(waiting),
+            shopping=int(shopping),
+            admitted_total=int(total or 0),
+            opens_at_ms=_optional_int(opens),
+            opened_at_ms=_optional_int(opened),
+            first_admitted_at_ms=_optional_int(first),
+            last_admitted_at_ms=_optional_int(last),
+        )
+
+    async def clear(self, event_id: str) -> None:
+        """Forget the room entirely (its event is over or deleted)."""
+        await self._client().delete(*room_keys(self._prefix, event_id))
+
+    async def ping(self) -> None:
+        """Raise if Redis does not answer."""
+        await self._client().ping()
