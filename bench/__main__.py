@@ -78,6 +78,19 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
     parser.add_argument(
         "--book-client", choices=["auto", "wrk", "asyncio"], help="book: load client (auto: wrk)"
     )
+    parser.add_argument(
+        "--peers",
+        type=str,
+        help="fanout: who serves the watchers, taking turns (default boxoffice,ws)",
+    )
+    parser.add_argument(
+        "--fanout-feed",
+        choices=["sale", "publish"],
+        help="fanout: changes from the flash sale on Boxoffice (default), or published "
+        "straight onto the channel (fan-out only)",
+    )
+    parser.add_argument("--publish-rate", type=int, help="fanout publish feed: changes/s (200)")
+    parser.add_argument("--publish-seconds", type=int, help="fanout publish feed: seconds (15)")
     args = parser.parse_args(argv)
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
@@ -97,6 +110,7 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
             repeat=1,
             book_seconds=5,
             book_seats=5_000,
+            publish_seconds=5,
         )
     for name in (
         "seats",
@@ -115,6 +129,9 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         "book_seconds",
         "book_seats",
         "book_client",
+        "fanout_feed",
+        "publish_rate",
+        "publish_seconds",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -123,6 +140,11 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         opts = replace(opts, watchers=tuple(int(k) for k in args.watchers.split(",")))
     if args.modes:
         opts = replace(opts, modes=tuple(m.strip() for m in args.modes.split(",")))
+    if args.peers:
+        opts = replace(opts, peers=tuple(p.strip() for p in args.peers.split(",")))
+        unknown_peers = set(opts.peers) - {"boxoffice", "ws"}
+        if unknown_peers:
+            parser.error(f"unknown peer(s) {', '.join(sorted(unknown_peers))}: boxoffice, ws")
     if args.no_browser:
         opts = replace(opts, browser=False)
     if args.deflate:

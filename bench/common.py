@@ -128,14 +128,17 @@ def rss_mib(pids: Sequence[int]) -> float:
     return round(total / 1024, 1)
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system CPU time of these processes so far."""
+def cpu_seconds(pids: Sequence[int], reaped: bool = False) -> float:
+    """User + system CPU time of these processes so far; with `reaped`, also that of their
+    children that have ended and been waited for (a database backend that disconnected)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
+            if reaped:
+                total += int(fields[13]) + int(fields[14])
     return total / tick
 
 
@@ -162,30 +165,28 @@ def named_pids(*names: str) -> list[int]:
 class CpuMeter:
     """CPU seconds used by groups of processes between `start()` and `stop()`.
 
-    Each group is a function listing its pids, asked at both ends, so processes started
-    in between (new database backends, say) count from zero.
+    Each group is a function listing its pids, asked at both ends. A group's figure is the
+    change in its total, counting each process's own time and its ended children's: so a
+    process started in between counts from zero, and one that ended in between (a database
+    backend whose client disconnected) still counts, in its parent's total, instead of
+    taking its whole past out of the figure.
     """
 
     def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
         self.groups = groups
-        self.before: dict[str, dict[int, float]] = {}
+        self.before: dict[str, float] = {}
         self.wall = 0.0
 
     def start(self) -> None:
         self.wall = time.monotonic()
-        self.before = {
-            name: {pid: cpu_seconds([pid]) for pid in pids()} for name, pids in self.groups.items()
-        }
+        self.before = {name: cpu_seconds(pids(), reaped=True) for name, pids in self.groups.items()}
 
     def stop(self) -> dict[str, Any]:
         wall = time.monotonic() - self.wall
-        used = {}
-        for name, pids in self.groups.items():
-            start = self.before[name]
-            used[name] = round(
-                sum(cpu_seconds([pid]) - start.get(pid, 0.0) for pid in set(pids()) | set(start)),
-                2,
-            )
+        used = {
+            name: round(max(0.0, cpu_seconds(pids(), reaped=True) - self.before[name]), 2)
+            for name, pids in self.groups.items()
+        }
         return {
             "wall_s": round(wall, 2),
             "cpu_s": used,

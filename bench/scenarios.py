@@ -8,9 +8,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,11 @@ class Options:
     book_seconds: int = 15
     book_seats: int = 20_000
     book_client: str = "auto"
+    # `fanout`: who serves the watchers, taking turns, and what makes the changes.
+    peers: tuple[str, ...] = ("boxoffice", "ws")
+    fanout_feed: str = "sale"
+    publish_rate: int = 200
+    publish_seconds: int = 15
 
 
 @contextlib.contextmanager
@@ -347,88 +351,98 @@ async def _sample_signins(url: str, accounts: list[Account]) -> dict[str, Any]:
     }
 
 
-def _rss_sampler(pids: list[int], stop: threading.Event, peak: list[float]) -> None:
-    from bench.common import rss_mib
-
-    while not stop.wait(0.25):
-        peak[0] = max(peak[0], rss_mib(pids))
-
-
 def fanout(opts: Options, tmp: Path) -> dict[str, Any]:
-    """K watchers on one event's websocket while the flash sale runs (services mode)."""
-    from bench import fanout as fan
-    from bench.common import rss_mib
+    """K watchers on one event's websocket, on Boxoffice and on the `ws` peer, taking turns
+    at each K (services mode; see bench/fanout_peers.py for the peer and the two feeds)."""
+    from bench import fanout_peers as peers
 
-    out: dict[str, Any] = {"mode": "services", "workers": opts.workers, "runs": []}
+    out: dict[str, Any] = {
+        "mode": "services",
+        "workers": opts.workers,
+        "feed": opts.fanout_feed,
+        "peers": list(opts.peers),
+        "runs": [],
+    }
+    if "ws" in opts.peers:
+        peers.npm_ci()
     with database("services", tmp) as settings:
         organiser, *_ = asyncio.run(insert_accounts(settings, 1, "organiser"))
-        buyers = asyncio.run(insert_accounts(settings, opts.buyers, "buyer"))
-        with boxoffice(settings, opts.workers, LIVE_COMMIT_STAMPS="1", WS_BACKLOG="256") as server:
-            pids = process_tree(server.process.pid)
+        buyers = (
+            asyncio.run(insert_accounts(settings, opts.buyers, "buyer"))
+            if opts.fanout_feed == "sale"
+            else []
+        )
+        # Both servers get the same batch-window rule (the app's defaults unless set).
+        live = {
+            "LIVE_BATCH_MS": os.environ.get("LIVE_BATCH_MS", "25"),
+            "LIVE_SENDS_PER_SECOND": os.environ.get("LIVE_SENDS_PER_SECOND", "40000"),
+        }
+        # Every watcher comes from 127.0.0.1: lift the per-address cap on anonymous sockets.
+        caps = {"WS_MAX_ANONYMOUS_PER_ADDRESS": "100000"}
+        with boxoffice(
+            settings, opts.workers, LIVE_COMMIT_STAMPS="1", WS_BACKLOG="256", **live, **caps
+        ) as server:
+            app_pids = peers.boxoffice_pids(server.process.pid)
             for count in opts.watchers:
-                event = asyncio.run(
-                    create_event(server.url, organiser, opts.seats, f"Fan-out {count}")
-                )
-                say(f"[fanout] {count} watchers, {opts.seats} seats, {opts.buyers} buyers")
-                rss_idle = rss_mib(pids)
-                control = tempfile.mkdtemp(prefix="bench-fanout-")
-                fleet = fan.Fleet(
-                    server.url,
-                    event["id"],
-                    count,
-                    opts.watch_processes,
-                    control,
-                    deflate=opts.deflate,
-                )
-                if not fleet.wait_ready(timeout=600):
-                    raise RuntimeError(f"{count} watchers did not connect in 600 s")
-                rss_connected = rss_mib(pids)
-                stop, peak = threading.Event(), [rss_connected]
-                sampler = threading.Thread(
-                    target=_rss_sampler, args=(pids, stop, peak), daemon=True
-                )
-                sampler.start()
-                fleet.go()
-                sale = run_sale(
-                    opts,
-                    server.url,
-                    event["id"],
-                    _seat_ids(event),
-                    buyers,
-                    server.process.pid,
-                    "sale under watch",
-                )
-                time.sleep(1.0)  # the last batches reach the sockets
-                results = fleet.stop()
-                stop.set()
-                sampler.join()
-                summary = fan.summarise(results, count)
-                sale.pop("_bookings")
-                summary["server_rss_mib"] = {
-                    "before_watchers": rss_idle,
-                    "watchers_connected": rss_connected,
-                    "peak_during_sale": peak[0],
-                }
-                summary["sale"] = {
-                    k: sale[k]
-                    for k in (
-                        "bookings",
-                        "bookings_per_s",
-                        "latency",
-                        "status_counts",
-                        "server_errors_5xx",
-                        "cpu",
+                for name in opts.peers:
+                    event = asyncio.run(
+                        create_event(server.url, organiser, opts.seats, f"Fan-out {count} {name}")
                     )
-                }
-                lat = summary["commit_to_socket_ms"]
-                say(
-                    f"  {count} watchers: commit-to-socket p50/p99 {lat['p50']}/{lat['p99']} ms, "
-                    f"{summary['messages_per_s']} msg/s, {summary['bytes_per_s'] / 1e6:.1f} MB/s, "
-                    f"RSS {summary['server_rss_mib']}, fell behind {summary['fell_behind']} "
-                    f"{summary['fell_behind_detail']}, connect {summary['connect_seconds']} s"
-                )
-                out["runs"].append(summary)
+                    what = (
+                        f"the sale ({opts.seats} seats, {opts.buyers} buyers) on Boxoffice"
+                        if opts.fanout_feed == "sale"
+                        else f"{opts.publish_rate} changes/s published for {opts.publish_seconds} s"
+                    )
+                    say(f"[fanout] {name}: {count} watchers; changes from {what}")
+                    feed = _feed(opts, settings, server.url, server.process.pid, event, buyers)
+                    if name == "boxoffice":
+                        turn = peers.Turn("boxoffice", server.url, event, app_pids, feed)
+                        out["runs"].append(
+                            peers.run_turn(turn, count, opts.watch_processes, opts.deflate)
+                        )
+                        continue
+                    with peers.ws_peer(event, opts.workers, tmp / "ws", settings, live) as (
+                        url,
+                        peer,
+                    ):
+                        turn = peers.Turn(
+                            "ws", url, event, peers.boxoffice_pids(peer.pid), feed, app_pids
+                        )
+                        out["runs"].append(
+                            peers.run_turn(turn, count, opts.watch_processes, opts.deflate)
+                        )
+    out["table"] = peers.table(out["runs"])
+    say(out["table"])
     return out
+
+
+def _feed(
+    opts: Options,
+    settings: Settings,
+    url: str,
+    pid: int,
+    event: dict[str, Any],
+    buyers: list[Account],
+) -> Callable[[], dict[str, Any]]:
+    """What makes the changes during a fan-out turn: the sale, or the publisher."""
+    from bench import fanout_peers as peers
+
+    def sale() -> dict[str, Any]:
+        result = run_sale(opts, url, event["id"], _seat_ids(event), buyers, pid, "sale under watch")
+        result.pop("_bookings")
+        keep = ("bookings", "bookings_per_s", "latency", "status_counts", "server_errors_5xx")
+        return {"kind": "sale", **{k: result[k] for k in (*keep, "cpu")}}
+
+    def publish() -> dict[str, Any]:
+        with peers.Publisher(settings, event, opts.publish_rate) as publisher:
+            time.sleep(opts.publish_seconds)
+        return {
+            "kind": "publish",
+            "changes": publisher.sent,
+            "changes_per_s": round(publisher.sent / opts.publish_seconds, 1),
+        }
+
+    return sale if opts.fanout_feed == "sale" else publish
 
 
 def huge(opts: Options, tmp: Path) -> dict[str, Any]:
