@@ -102,6 +102,7 @@ class Services:
             MeteredPublisher(self.hub, self.metrics),
             lock_ttl_ms=settings.lock_ttl_ms,
             unsafe_disable_guard=settings.unsafe_disable_guard,
+            batching=settings.write_batching,
         )
         if settings.unsafe_disable_guard:
             log.critical(

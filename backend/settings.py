@@ -71,6 +71,13 @@ class Settings:
     live_commit_stamps: bool = False
     # Bearer token that GET /metrics requires when set (scrapers send it).
     metrics_token: str | None = None
+    # A websocket whose send buffer stays over its high-water mark this long is closed.
+    ws_stall_seconds: int = 10
+    # Anonymous websockets per client address per process (signed-in: ws_max_per_user).
+    ws_max_anonymous_per_address: int = 50
+    # Group commit of one event's holds and bookings (backend/booking/batch.py); off
+    # only to measure what it gains.
+    write_batching: bool = True
 
     @property
     def sqlite_path(self) -> Path:
@@ -257,12 +264,15 @@ def load_settings() -> Settings:
         signin_window_seconds=_int("SIGNIN_WINDOW_SECONDS", 60, 1, 86_400),
         idempotency_lease_ms=_int("IDEMPOTENCY_LEASE_MS", 30_000, 500, 600_000),
         unsafe_disable_guard=unsafe_disable_guard,
+        write_batching=_flag("WRITE_BATCHING", True),
         log_format=log_format,
         log_level=log_level,
         ws_max_per_user=_int("WS_MAX_PER_USER", 20, 1, 1000),
         forwarded_allow_ips=_proxies("FORWARDED_ALLOW_IPS", ("127.0.0.1",)),
         live_commit_stamps=_flag("LIVE_COMMIT_STAMPS", False),
         metrics_token=_metrics_token(),
+        ws_stall_seconds=_int("WS_STALL_SECONDS", 10, 1, 600),
+        ws_max_anonymous_per_address=_int("WS_MAX_ANONYMOUS_PER_ADDRESS", 50, 1, 100_000),
     )
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from backend.booking.batch import WriteBatcher
 from backend.booking.best import FreeSeat, choose_adjacent
 from backend.booking.records import (
     BookingRecord,
@@ -28,8 +29,8 @@ from backend.booking.records import (
     HoldResult,
     SeatChange,
 )
+from backend.booking.rules import all_found, booking_record, check_request_size, refusal
 from backend.errors import (
-    BoxofficeError,
     Forbidden,
     InvalidInput,
     NoAdjacentSeats,
@@ -40,9 +41,7 @@ from backend.errors import (
     SeatsLocked,
 )
 from backend.locks.base import SeatLockStore
-from backend.seats import SeatStatus, effective_status, is_mine
 from backend.storage import DuplicateKey, MissingReference, Storage
-from backend.timefmt import iso_from_ms
 
 log = logging.getLogger("boxoffice.booking")
 
@@ -62,6 +61,7 @@ class BookingService:
         publisher: ChangePublisher,
         lock_ttl_ms: int = 5000,
         unsafe_disable_guard: bool = False,
+        batching: bool = True,
     ) -> None:
         self.storage = storage
         self.seats = storage.seats
@@ -70,6 +70,14 @@ class BookingService:
         self.lock_ttl_ms = lock_ttl_ms
         # Only the chaos tests' negative control sets this (settings refuse it otherwise).
         self._guard = not unsafe_disable_guard
+        # Group commit of one event's holds and bookings (batch.py); off for comparison
+        # (WRITE_BATCHING=0) and for the negative control, which must write unguarded.
+        self.batcher = WriteBatcher(self) if batching and self._guard else None
+
+    @property
+    def guarded(self) -> bool:
+        """False only in the chaos tests' negative control."""
+        return self._guard
 
     # ------------------------------------------------------------------ locks
 
@@ -128,7 +136,7 @@ class BookingService:
         return event_id
 
     async def _seats(self, event_id: str, seat_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return _all_found(event_id, seat_ids, await self.seats.by_id(event_id, seat_ids))
+        return all_found(event_id, seat_ids, await self.seats.by_id(event_id, seat_ids))
 
     async def _event_and_seats(
         self, event_id: str, seat_ids: Sequence[str]
@@ -138,8 +146,8 @@ class BookingService:
         event, rows, now = await self.seats.event_with_seats(event_id, seat_ids)
         if event is None:
             raise NotFound(f"no event with id {event_id}")
-        _check_request_size(event, seat_ids)
-        return event, _all_found(event_id, seat_ids, rows), now
+        check_request_size(event, seat_ids)
+        return event, all_found(event_id, seat_ids, rows), now
 
     def _refuse_early(self, seats: dict[str, dict[str, Any]], user_id: str, now: int) -> None:
         """Refuse at once, with no lock and no transaction, when the read just made shows
@@ -149,9 +157,9 @@ class BookingService:
         success still goes through the lock and the compare-and-set."""
         if not self._guard:
             return  # the negative control must reach the unguarded writes
-        refusal = _refusal(seats.values(), user_id, now)
-        if refusal is not None:
-            raise refusal
+        found = refusal(seats.values(), user_id, now)
+        if found is not None:
+            raise found
 
     async def _explain_refusal(
         self,
@@ -168,9 +176,9 @@ class BookingService:
         """
         ours = {str(r["id"]) for r in taken}
         refused = [s for s in seat_ids if s not in ours]
-        refusal = _refusal(await self.seats.by_id(event_id, refused), user_id, now)
-        if refusal is not None:
-            return refusal
+        found = refusal(await self.seats.by_id(event_id, refused), user_id, now)
+        if found is not None:
+            return found
         # The state moved between the update and this read (an expiry, a release):
         # the client can simply retry.
         return SeatsLocked(
@@ -190,6 +198,12 @@ class BookingService:
 
     async def hold_seats(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
         """Hold all the seats, or none; re-holding your own live holds extends them."""
+        if self.batcher is not None:
+            return await self.batcher.hold(user_id, event_id, seat_ids)
+        return await self.hold_alone(user_id, event_id, seat_ids)
+
+    async def hold_alone(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
+        """`hold_seats` as its own lock call and transaction (no batch)."""
         event, seats, read_at = await self._event_and_seats(event_id, seat_ids)
         self._refuse_early(seats, user_id, read_at)
         hold_ms = int(event["hold_seconds"]) * 1000
@@ -284,6 +298,18 @@ class BookingService:
         on_commit: CommitHook | None = None,
     ) -> list[BookingRecord]:
         """Book seats the caller holds, or free seats, all or nothing."""
+        if self.batcher is not None:
+            return await self.batcher.book(user_id, event_id, seat_ids, on_commit)
+        return await self.book_alone(user_id, event_id, seat_ids, on_commit)
+
+    async def book_alone(
+        self,
+        user_id: str,
+        event_id: str,
+        seat_ids: Sequence[str],
+        on_commit: CommitHook | None = None,
+    ) -> list[BookingRecord]:
+        """`book_seats` as its own lock call and transaction (no batch)."""
         event, seats, read_at = await self._event_and_seats(event_id, seat_ids)
         self._refuse_early(seats, user_id, read_at)
         async with self._locked(event_id, seat_ids):
@@ -300,7 +326,7 @@ class BookingService:
                         event_id, seat_ids, user_id, guard=self._guard
                     )
                     records = [
-                        _record(row, user_id, seats[str(row["seat"])], event) for row in rows
+                        booking_record(row, user_id, seats[str(row["seat"])], event) for row in rows
                     ]
                     if on_commit is not None:
                         await on_commit(records)
@@ -336,7 +362,7 @@ class BookingService:
         current = await self.storage.bookings.get(booking_id)
         assert current is not None
         seat = (await self.seats.by_id(str(event["id"]), [seat_id]))[0]
-        return _record(current, user_id, seat, event)
+        return booking_record(current, user_id, seat, event)
 
     async def list_bookings(self, user_id: str) -> list[BookingRecord]:
         """The caller's own bookings (active and cancelled), newest first."""
@@ -345,56 +371,6 @@ class BookingService:
         rows = await self.storage.bookings.of_user(user_id)
         seats = await self.storage.bookings.seats(sorted({str(r["seat"]) for r in rows}))
         events = await self.storage.events.many(sorted({str(r["event"]) for r in rows}))
-        return [_record(r, user_id, seats[str(r["seat"])], events[str(r["event"])]) for r in rows]
-
-
-def _all_found(
-    event_id: str, seat_ids: Sequence[str], rows: Iterable[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """The rows by seat id; 404 naming every requested seat that is not in the event."""
-    found = {str(row["id"]): row for row in rows}
-    missing = [seat_id for seat_id in seat_ids if seat_id not in found]
-    if missing:
-        raise NotFound(f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing)
-    return found
-
-
-def _refusal(rows: Iterable[dict[str, Any]], user_id: str, now: int) -> BoxofficeError | None:
-    """What these seat states refuse a request by `user_id`: booked (409) before held
-    live by someone else (423), or nothing."""
-    rows = list(rows)
-    booked = [str(r["id"]) for r in rows if r["status"] == SeatStatus.BOOKED]
-    if booked:
-        return SeatsBooked("Seat already booked", seatIds=booked)
-    held = [
-        {"id": str(r["id"]), "heldUntil": iso_from_ms(r["held_until_ms"])}
-        for r in rows
-        if effective_status(r["status"], r["held_until_ms"], now) == SeatStatus.HELD
-        and not is_mine(SeatStatus.HELD, r["holder"], user_id)
-    ]
-    if held:
-        return SeatsLocked("Seat is held by someone else", seats=held)
-    return None
-
-
-def _check_request_size(event: dict[str, Any], seat_ids: Sequence[str]) -> None:
-    limit = int(event["max_seats_per_user"])
-    if len(seat_ids) > limit:
-        raise SeatLimitExceeded(
-            f"at most {limit} seats per person for this event; asked for {len(seat_ids)}",
-            limit=limit,
-        )
-
-
-def _record(
-    row: dict[str, Any], user_id: str, seat: dict[str, Any], event: dict[str, Any]
-) -> BookingRecord:
-    return BookingRecord(
-        id=str(row["id"]),
-        status=row["status"],
-        created_at=row["created_at"],
-        cancelled_at=row.get("cancelled_at"),
-        user_id=user_id,
-        seat=seat,
-        event=event,
-    )
+        return [
+            booking_record(r, user_id, seats[str(r["seat"])], events[str(r["event"])]) for r in rows
+        ]

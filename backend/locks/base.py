@@ -34,6 +34,15 @@ class SeatLockStore(ABC):
     ) -> list[str]:
         """Lock all seats for `token`, or none; return the seat ids that were already locked."""
 
+    async def acquire_each(
+        self, event_id: str, groups: Sequence[Sequence[str]], token: str, ttl_ms: int
+    ) -> list[list[str]]:
+        """`acquire` for each group of seats in order, all or none per group, under one
+        token (a write batch, backend/booking/batch.py): the seat ids already locked, per
+        group (empty: that group's locks are now the token's). The groups must not share
+        seats. This default takes them one call at a time; Redis does it in one script."""
+        return [await self.acquire(event_id, group, token, ttl_ms) for group in groups]
+
     @abstractmethod
     async def release(self, event_id: str, seat_ids: Sequence[str], token: str) -> int:
         """Delete the locks `token` still owns; return how many were deleted."""

@@ -37,6 +37,33 @@ end
 return taken
 """
 
+# A write batch's locks: ARGV[3..] are the sizes of consecutive groups of KEYS; each group
+# is taken all or none, in order, under the one token; the reply lists, per group, the
+# (1-based, within the group) keys another token holds. Empty list: that group is ours.
+ACQUIRE_EACH_LUA = """
+local token, ttl = ARGV[1], ARGV[2]
+local replies = {}
+local first = 1
+for g = 3, #ARGV do
+  local size = tonumber(ARGV[g])
+  local taken = {}
+  for i = first, first + size - 1 do
+    local owner = redis.call('GET', KEYS[i])
+    if owner and owner ~= token then
+      taken[#taken + 1] = i - first + 1
+    end
+  end
+  if #taken == 0 then
+    for i = first, first + size - 1 do
+      redis.call('SET', KEYS[i], token, 'PX', ttl)
+    end
+  end
+  replies[#replies + 1] = taken
+  first = first + size
+end
+return replies
+"""
+
 # Compare-and-delete: a release that comes after the TTL must not delete the lock the
 # next owner has taken since.
 RELEASE_LUA = """
@@ -61,6 +88,7 @@ class RedisSeatLockStore(SeatLockStore):
         self._prefix = prefix
         self._redis: Redis | None = None
         self._acquire: Any = None
+        self._acquire_each: Any = None
         self._release: Any = None
 
     async def on_startup(self) -> None:
@@ -76,6 +104,7 @@ class RedisSeatLockStore(SeatLockStore):
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self._acquire = self._redis.register_script(ACQUIRE_LUA)
+        self._acquire_each = self._redis.register_script(ACQUIRE_EACH_LUA)
         self._release = self._redis.register_script(RELEASE_LUA)
 
     async def on_shutdown(self) -> None:
@@ -99,6 +128,19 @@ class RedisSeatLockStore(SeatLockStore):
         self._client()
         taken = await self._acquire(keys=self._keys(event_id, seat_ids), args=[token, ttl_ms])
         return [seat_ids[int(i) - 1] for i in taken]
+
+    async def acquire_each(
+        self, event_id: str, groups: Sequence[Sequence[str]], token: str, ttl_ms: int
+    ) -> list[list[str]]:
+        """Every group in one script call (see `SeatLockStore.acquire_each`)."""
+        self._client()
+        keys = [key for group in groups for key in self._keys(event_id, group)]
+        replies = await self._acquire_each(
+            keys=keys, args=[token, ttl_ms, *(len(group) for group in groups)]
+        )
+        return [
+            [group[int(i) - 1] for i in taken] for group, taken in zip(groups, replies, strict=True)
+        ]
 
     async def release(self, event_id: str, seat_ids: Sequence[str], token: str) -> int:
         """Delete the locks `token` still owns; return how many were deleted."""

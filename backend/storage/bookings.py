@@ -44,6 +44,28 @@ class BookingRepository:
                 Booking.id, Booking.seat, Booking.status, Booking.created_at
             )
 
+    async def insert_many(
+        self, event_id: str, seats_and_users: Sequence[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """`insert` for a whole batch (backend/booking/batch.py): one active booking row
+        per (seat, user), in one statement; `DuplicateKey` as `insert`. Rows come back
+        with their `user` so the batch can hand each request its own."""
+        rows = [
+            Booking(
+                id=uuid.uuid4(),
+                seat=seat_id,
+                event=event_id,
+                user=user_id,
+                status=ACTIVE.value,
+                active_seat=seat_id,
+            )
+            for seat_id, user_id in seats_and_users
+        ]
+        async with self.db.constraints("an active booking of this seat exists"):
+            return await Booking.insert(*rows).returning(
+                Booking.id, Booking.seat, Booking.user, Booking.status, Booking.created_at
+            )
+
     async def get(self, booking_id: str) -> dict[str, Any] | None:
         return await Booking.select().where(Booking.id == booking_id).first()
 

@@ -163,8 +163,12 @@ class PostgresDatabase(Database):
         self.engine.pool = None
 
     async def records(self, sql: str, *args: Any) -> list[Any]:
-        """`sql` ($1, $2 … placeholders) on the pool as asyncpg Records: read by key like
-        Piccolo's dicts, without its per-row conversion (the fast paths' reason to be)."""
+        """`sql` ($1, $2 … placeholders) as asyncpg Records: read by key like Piccolo's
+        dicts, without its per-row conversion (the fast paths' reason to be). Inside
+        `transaction()` it runs on the transaction's connection, else on the pool."""
+        current = self.engine.current_transaction.get()
+        if current is not None:
+            return list(await current.connection.fetch(sql, *args))
         pool = self.engine.pool
         if pool is None:
             raise ConnectionError("the PostgreSQL pool is not started")

@@ -214,6 +214,79 @@ class SeatRepository:
         )
         return int(rows[0]["now"]) if rows[0]["known"] else None
 
+    # ---------------------------------------------------------- batched writes
+    # The group commit (backend/booking/batch.py) reads every seat and account of a
+    # batch once, decides each request in Python, and writes the outcome in one
+    # statement. These are its reads and its one write, portable; `seats_pg.py` locks
+    # the rows and writes set-based.
+
+    async def lock_users(self, user_ids: Sequence[str]) -> set[str]:
+        """Those of `user_ids` that still exist, each account serialised like
+        `lock_user_now` (PostgreSQL: their row locks, in id order)."""
+        marks = ", ".join("{}" for _ in user_ids) or "NULL"
+        rows = await self.db.fetch(
+            f'SELECT "id" FROM "bo_user" WHERE "id" IN ({marks})',  # noqa: S608
+            *user_ids,
+        )
+        return {str(r["id"]) for r in rows}
+
+    async def for_update(self, event_id: str, seat_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Those of `seat_ids` that are the event's seats, every column the rules read
+        (`SEAT_FULL` and `held_since_ms`), locked until the transaction ends (the writer
+        slot does it on SQLite; PostgreSQL takes the row locks in id order)."""
+        return await Seat.select(*SEAT_FULL, Seat.held_since_ms).where(
+            (Seat.event == event_id) & Seat.id.is_in(list(seat_ids))
+        )
+
+    async def clock_and_counts(
+        self, event_id: str, user_ids: Sequence[str]
+    ) -> tuple[int, dict[str, int]]:
+        """The database clock, then each user's seats on the event at that clock (booked
+        or held live: what `count_for_user` counts), in one statement."""
+        marks = ", ".join("{}" for _ in user_ids) or "NULL"
+        rows = await self.db.fetch(
+            f'SELECT c.now AS now, s."holder" AS holder, count(s."id") AS n '  # noqa: S608
+            f"FROM (SELECT {self.db.NOW_MS_SQL} AS now) AS c "
+            'LEFT JOIN "bo_seat" AS s ON s."event" = {} '
+            f'AND s."holder" IN ({marks}) '
+            'AND (s."status" = {} OR (s."status" = {} AND s."held_until_ms" > c.now)) '
+            'GROUP BY c.now, s."holder"',
+            event_id,
+            *user_ids,
+            BOOKED.value,
+            HELD.value,
+        )
+        counts = {str(r["holder"]): int(r["n"]) for r in rows if r["holder"] is not None}
+        return int(rows[0]["now"]), counts
+
+    async def apply(
+        self, event_id: str, states: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Write each seat's new state (`id`, `status`, `holder`, `held_since_ms`,
+        `held_until_ms`) if its `version` is still the one given: compare-and-set, one
+        version up. Returns the rows written (`SEAT_STATE`); a row whose version moved
+        is left alone and missing from the answer."""
+        changed: list[dict[str, Any]] = []
+        for state in states:
+            changed += await (
+                Seat.update(
+                    {
+                        Seat.status: state["status"],
+                        Seat.holder: state["holder"],
+                        Seat.held_since_ms: state["held_since_ms"],
+                        Seat.held_until_ms: state["held_until_ms"],
+                        Seat.version: Seat.version + 1,
+                    }
+                )
+                .where(
+                    (Seat.event == event_id)
+                    & (Seat.id == state["id"])
+                    & (Seat.version == state["version"])
+                )
+                .returning(*SEAT_STATE)
+            )
+        return changed
+
     # ----------------------------------------------------------------- writes
 
     async def hold_free(

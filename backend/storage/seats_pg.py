@@ -92,6 +92,30 @@ _LOCK_USER_NOW = (
     f"SELECT {NOW_MS} AS now FROM u"  # runs inside the write transaction (Piccolo's)
 )
 
+# The group commit's statements (`seats.py`, "batched writes"): row locks in id order,
+# so two app processes' batches over the same seats or accounts queue instead of
+# deadlocking; one set-based compare-and-set for a whole batch.
+_LOCK_USERS = 'SELECT "id" FROM "bo_user" WHERE "id" = ANY($1::uuid[]) ORDER BY "id" FOR UPDATE'
+_FOR_UPDATE = (
+    f'SELECT {_columns(SEAT_FULL)}, "held_since_ms" FROM "bo_seat" '  # noqa: S608
+    'WHERE "event" = $1 AND "id" = ANY($2::uuid[]) ORDER BY "id" FOR UPDATE'
+)
+_CLOCK_AND_COUNTS = f"""
+SELECT c.now AS now, s."holder" AS holder, count(s."id") AS n
+FROM (SELECT {NOW_MS} AS now) AS c
+LEFT JOIN "bo_seat" AS s ON s."event" = $1 AND s."holder" = ANY($2::uuid[])
+  AND (s."status" = {BOOKED} OR (s."status" = {HELD} AND s."held_until_ms" > c.now))
+GROUP BY c.now, s."holder"
+"""  # noqa: S608 - no values are formatted in
+_APPLY = f"""
+UPDATE "bo_seat" AS s SET "status" = v.status, "holder" = v.holder,
+  "held_since_ms" = v.since, "held_until_ms" = v.until, "version" = s."version" + 1
+FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::bigint[], $6::bigint[], $7::bigint[])
+  AS v(id, status, holder, since, until, version)
+WHERE s."id" = v.id AND s."event" = $1 AND s."version" = v.version
+RETURNING {", ".join(f"s.{c}" for c in _columns(SEAT_STATE).split(", "))}
+"""  # noqa: S608 - column names only
+
 _HELD_LETTER = re.compile("h")
 _TAKEN_LETTER = re.compile("[hb]")
 
@@ -138,3 +162,37 @@ class PostgresSeatRepository(SeatRepository):
     async def lock_user_now(self, user_id: str) -> int | None:
         rows = await self.db.fetch(_LOCK_USER_NOW, user_id)
         return int(rows[0]["now"]) if rows else None  # no row: no such account
+
+    async def lock_users(self, user_ids: Sequence[str]) -> set[str]:
+        rows = await self.db.records(_LOCK_USERS, [uuid.UUID(u) for u in user_ids])
+        return {str(r["id"]) for r in rows}
+
+    async def for_update(self, event_id: str, seat_ids: Sequence[str]) -> list[dict[str, Any]]:
+        rows = await self.db.records(
+            _FOR_UPDATE, uuid.UUID(event_id), [uuid.UUID(s) for s in seat_ids]
+        )
+        return [dict(r) for r in rows]
+
+    async def clock_and_counts(
+        self, event_id: str, user_ids: Sequence[str]
+    ) -> tuple[int, dict[str, int]]:
+        rows = await self.db.records(
+            _CLOCK_AND_COUNTS, uuid.UUID(event_id), [uuid.UUID(u) for u in user_ids]
+        )
+        counts = {str(r["holder"]): int(r["n"]) for r in rows if r["holder"] is not None}
+        return int(rows[0]["now"]), counts
+
+    async def apply(
+        self, event_id: str, states: Sequence[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
+        rows = await self.db.records(
+            _APPLY,
+            uuid.UUID(event_id),
+            [uuid.UUID(str(s["id"])) for s in states],
+            [str(s["status"]) for s in states],
+            [None if s["holder"] is None else uuid.UUID(str(s["holder"])) for s in states],
+            [s["held_since_ms"] for s in states],
+            [s["held_until_ms"] for s in states],
+            [int(s["version"]) for s in states],
+        )
+        return [dict(r) for r in rows]

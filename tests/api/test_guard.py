@@ -198,6 +198,7 @@ async def test_a_booking_whose_event_vanished_is_a_404_not_an_account_error(
 
     storage = api.client.app.state.storage
     monkeypatch.setattr(storage.bookings, "insert", event_deleted_meanwhile)
+    monkeypatch.setattr(storage.bookings, "insert_many", event_deleted_meanwhile)  # batched
     response = await api.client.post(
         f"/events/{event['id']}/bookings", json={"seatIds": [seat]}, headers=buyer["headers"]
     )

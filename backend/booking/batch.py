@@ -1,0 +1,421 @@
+"""Group commit: one event's holds and bookings, written together.
+
+Every write alone pays a seat-lock call, a transaction (its round trips and its commit)
+and a publish. On a busy night most of one event's requests arrive while its previous
+write is still in the database, so they wait here and go as one batch:
+
+1. one read of the event and every seat the batch names; requests it already refuses
+   (404, too many seats, booked, held by someone else) are answered at once, as alone;
+2. one seat-lock call, each request's seats all or none, in arrival order;
+3. one transaction: the accounts and the seats locked (in id order, so batches of two app
+   processes queue instead of deadlocking), the clock and each buyer's seat count read,
+   every request decided in arrival order by the same rules as alone (`rules.py`), then
+   one compare-and-set write of every seat's new state (on its version), one insert of
+   every booking (the unique index is still the guard) and each request's idempotency
+   record;
+4. the locks released and every change published in one call.
+
+No timer: a request that finds no batch of its event in flight starts one at once, so a
+quiet system answers as fast as before. Requests whose seats overlap an earlier one's in
+the same batch wait for the next batch, so each gets exactly the answer it would get
+after the earlier one. If anything unexpected fails in a batch (the database, a
+constraint, a hook), its undecided requests are run again one at a time by the
+one-request path: a failing request never fails its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from backend.booking.records import BookingRecord, HoldResult, SeatChange
+from backend.booking.rules import all_found, booking_record, check_request_size, refusal
+from backend.errors import (
+    NotAuthenticated,
+    NotFound,
+    SeatLimitExceeded,
+    SeatsLocked,
+)
+from backend.seats import SeatStatus, effective_status
+
+if TYPE_CHECKING:
+    from backend.booking.service import BookingService, CommitHook
+
+log = logging.getLogger("boxoffice.booking.batch")
+
+AVAILABLE, HELD, BOOKED = SeatStatus.AVAILABLE, SeatStatus.HELD, SeatStatus.BOOKED
+
+# At most this many requests in one batch (the rest wait for the next): bounds one
+# transaction's row locks, one script's keys and one statement's arrays.
+MAX_BATCH = 256
+
+
+@dataclass(eq=False)
+class _Request:
+    kind: Literal["hold", "book"]
+    user_id: str
+    seat_ids: list[str]
+    on_commit: CommitHook | None
+    future: asyncio.Future[Any]
+    # Filled while the batch is decided:
+    states: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def answer(self, result: Any) -> None:
+        if not self.future.done():
+            self.future.set_result(result)
+
+    def refuse(self, error: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(error)
+
+
+class _RunAlone(Exception):
+    """The batch could not be decided or written as a whole: run its requests alone."""
+
+
+@dataclass
+class BatchStats:
+    """Counts for /metrics and the benchmarks: mean batch size = requests / batches."""
+
+    batches: int = 0
+    requests: int = 0
+    largest: int = 0
+    run_alone: int = 0
+
+
+class WriteBatcher:
+    """Per event: at most one batch in flight; what arrives meanwhile is the next one."""
+
+    def __init__(self, service: BookingService) -> None:
+        self.service = service
+        self.stats = BatchStats()
+        self._waiting: dict[str, list[_Request]] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def hold(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
+        result: HoldResult = await self._submit("hold", user_id, event_id, seat_ids, None)
+        return result
+
+    async def book(
+        self,
+        user_id: str,
+        event_id: str,
+        seat_ids: Sequence[str],
+        on_commit: CommitHook | None,
+    ) -> list[BookingRecord]:
+        result: list[BookingRecord] = await self._submit(
+            "book", user_id, event_id, seat_ids, on_commit
+        )
+        return result
+
+    async def _submit(
+        self,
+        kind: Literal["hold", "book"],
+        user_id: str,
+        event_id: str,
+        seat_ids: Sequence[str],
+        on_commit: CommitHook | None,
+    ) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(event_id, []).append(
+            _Request(kind, user_id, list(seat_ids), on_commit, future)
+        )
+        if event_id not in self._running:
+            self._running[event_id] = asyncio.create_task(self._drain(event_id))
+        # A caller that goes away (client disconnect) leaves its request to the batch:
+        # once decided, it is written with its neighbours, as a request alone would be
+        # once its transaction has begun.
+        return await future
+
+    async def _drain(self, event_id: str) -> None:
+        """Run this event's batches until nobody waits. No await between the last check
+        and leaving `_running`, so a request never waits without a batch to come."""
+        try:
+            while waiting := self._waiting.pop(event_id, None):
+                batch = [r for r in waiting if not r.future.done()][:MAX_BATCH]
+                later = [r for r in waiting if not r.future.done()][MAX_BATCH:]
+                if later:
+                    self._waiting[event_id] = later + self._waiting.get(event_id, [])
+                if not batch:
+                    continue
+                deferred = await self._run(event_id, batch)
+                if deferred:
+                    self._waiting[event_id] = deferred + self._waiting.get(event_id, [])
+        finally:
+            del self._running[event_id]
+            for request in self._waiting.pop(event_id, []):  # only on cancellation
+                request.refuse(asyncio.CancelledError())
+
+    async def _run(self, event_id: str, requests: list[_Request]) -> list[_Request]:
+        """One batch; returns the requests that overlap an earlier one (the next batch's)."""
+        batch, deferred = _split_overlaps(requests)
+        self.stats.batches += 1
+        self.stats.requests += len(batch)
+        self.stats.largest = max(self.stats.largest, len(batch))
+        try:
+            await self._write(event_id, batch)
+        except BaseException as exc:
+            undecided = [r for r in batch if not r.future.done()]
+            if isinstance(exc, asyncio.CancelledError) or not isinstance(exc, Exception):
+                for request in undecided:
+                    request.refuse(asyncio.CancelledError())
+                raise
+            if undecided:
+                self.stats.run_alone += len(undecided)
+                log.warning(
+                    "write batch of %d failed (%s); running %d requests alone",
+                    len(batch),
+                    exc,
+                    len(undecided),
+                )
+                await asyncio.gather(*(self._alone(event_id, r) for r in undecided))
+        return deferred
+
+    async def _alone(self, event_id: str, request: _Request) -> None:
+        service = self.service
+        try:
+            if request.kind == "hold":
+                request.answer(
+                    await service.hold_alone(request.user_id, event_id, request.seat_ids)
+                )
+            else:
+                request.answer(
+                    await service.book_alone(
+                        request.user_id, event_id, request.seat_ids, request.on_commit
+                    )
+                )
+        except Exception as exc:
+            request.refuse(exc)
+
+    async def _write(self, event_id: str, batch: list[_Request]) -> None:
+        service = self.service
+        seats_repo = service.seats
+        union = list(dict.fromkeys(s for r in batch for s in r.seat_ids))
+
+        # 1. One read: what it already refuses is answered as alone.
+        event, rows, read_at = await seats_repo.event_with_seats(event_id, union)
+        if event is None:
+            for request in batch:
+                request.refuse(NotFound(f"no event with id {event_id}"))
+            return
+        live: list[_Request] = []
+        for request in batch:
+            try:
+                check_request_size(event, request.seat_ids)
+                found = all_found(event_id, request.seat_ids, rows)
+                if service.guarded:
+                    early = refusal((found[s] for s in request.seat_ids), request.user_id, read_at)
+                    if early is not None:
+                        raise early
+            except Exception as exc:
+                request.refuse(exc)
+                continue
+            live.append(request)
+        if not live:
+            return
+        full = {str(row["id"]): row for row in rows}
+
+        # 2. One lock call, all or none per request, in arrival order.
+        token = secrets.token_hex(16)
+        try:
+            taken = await service.locks.acquire_each(
+                event_id, [r.seat_ids for r in live], token, service.lock_ttl_ms
+            )
+        except Exception as exc:  # the lock is an accelerator; the database still guards
+            log.warning("seat lock store unavailable, continuing without locks: %s", exc)
+            taken, token = [[] for _ in live], ""
+        locked: list[_Request] = []
+        for request, busy in zip(live, taken, strict=True):
+            if busy:
+                request.refuse(
+                    SeatsLocked(
+                        "Seat is being booked, try again.",
+                        seats=[{"id": s, "heldUntil": None} for s in busy],
+                    )
+                )
+            else:
+                locked.append(request)
+        if not locked:
+            return
+        locked_seats = [s for r in locked for s in r.seat_ids]
+        try:
+            changed, results = await self._transaction(event_id, event, full, locked)
+        finally:
+            if token:
+                try:
+                    await service.locks.release(event_id, locked_seats, token)
+                except Exception as exc:  # they expire by themselves
+                    log.warning("seat lock release failed (locks will expire): %s", exc)
+
+        # 4. One publish; then every answer.
+        if changed:
+            await service.publisher.publish(event_id, [SeatChange.from_row(r) for r in changed])
+        for request, result in results:
+            if isinstance(result, BaseException):
+                request.refuse(result)
+            else:
+                request.answer(result)
+
+    async def _transaction(
+        self,
+        event_id: str,
+        event: dict[str, Any],
+        full: dict[str, dict[str, Any]],
+        batch: list[_Request],
+    ) -> tuple[list[dict[str, Any]], list[tuple[_Request, Any]]]:
+        """3. Decide every request against the locked rows and write the outcome.
+        Returns the changed rows and each request's answer (a result or an error), to be
+        given only once the transaction has committed."""
+        service = self.service
+        seats_repo = service.seats
+        users = sorted({r.user_id for r in batch})
+        seat_ids = sorted({s for r in batch for s in r.seat_ids})
+        limit = int(event["max_seats_per_user"])
+        hold_ms = int(event["hold_seconds"]) * 1000
+        results: list[tuple[_Request, Any]] = []
+        async with service.storage.transaction():
+            present = await seats_repo.lock_users(users)
+            rows = {str(r["id"]): r for r in await seats_repo.for_update(event_id, seat_ids)}
+            if len(rows) != len(seat_ids):
+                raise _RunAlone("seats vanished under the batch (event deleted?)")
+            now, counts = await seats_repo.clock_and_counts(event_id, users)
+            accepted: list[_Request] = []
+            for request in batch:
+                if request.user_id not in present:
+                    results.append((request, NotAuthenticated("this account no longer exists")))
+                    continue
+                error = _decide(request, rows, counts, now, limit, hold_ms, service.guarded)
+                if error is not None:
+                    results.append((request, error))
+                else:
+                    accepted.append(request)
+            states = [state for r in accepted for state in r.states]
+            changed = await seats_repo.apply(event_id, states) if states else []
+            if len(changed) != len(states):
+                raise _RunAlone("a seat's version moved under its row lock")
+            after = {str(r["id"]): r for r in changed}
+            pairs = [(s, r.user_id) for r in accepted if r.kind == "book" for s in r.seat_ids]
+            booked = await service.storage.bookings.insert_many(event_id, pairs) if pairs else []
+            by_user_seat = {(str(b["user"]), str(b["seat"])): b for b in booked}
+            for request in accepted:
+                if request.kind == "hold":
+                    ordered = [
+                        {**full[s], **(after.get(s) or request.unchanged[s])}
+                        for s in request.seat_ids
+                    ]
+                    expires = min(int(r["held_until_ms"]) for r in ordered)
+                    results.append((request, HoldResult(event_id, ordered, expires)))
+                else:
+                    records = [
+                        booking_record(
+                            by_user_seat[(request.user_id, s)], request.user_id, full[s], event
+                        )
+                        for s in request.seat_ids
+                    ]
+                    if request.on_commit is not None:
+                        await request.on_commit(records)
+                    results.append((request, records))
+        return changed, results
+
+
+def _split_overlaps(requests: list[_Request]) -> tuple[list[_Request], list[_Request]]:
+    """The requests that share no seat with an earlier one, and the rest (in order)."""
+    batch: list[_Request] = []
+    deferred: list[_Request] = []
+    seen: set[str] = set()
+    for request in requests:
+        mine = set(request.seat_ids)
+        (deferred if mine & seen else batch).append(request)
+        seen |= mine  # a deferred request's seats block later ones too: arrival order
+    return batch, deferred
+
+
+def _decide(
+    request: _Request,
+    rows: dict[str, dict[str, Any]],
+    counts: dict[str, int],
+    now: int,
+    limit: int,
+    hold_ms: int,
+    guarded: bool,
+) -> BaseException | None:
+    """The request's answer by the rules of `BookingService` alone, against the locked
+    rows: an error, or None with its new seat states in `request.states`."""
+    user = request.user_id
+    seats = [rows[s] for s in request.seat_ids]
+
+    def own_live(row: dict[str, Any]) -> bool:
+        return (
+            row["status"] == HELD
+            and str(row["holder"]) == user
+            and int(row["held_until_ms"] or 0) > now
+        )
+
+    def free(row: dict[str, Any]) -> bool:
+        return effective_status(row["status"], row["held_until_ms"], now) == AVAILABLE
+
+    if request.kind == "hold":
+        others = [r for r in seats if not own_live(r)]
+        if guarded:
+            refused = [r for r in others if not free(r)]
+            if refused:
+                return refusal(refused, user, now) or _try_again(refused)
+        added = len(others)
+    else:
+        if guarded:
+            refused = [
+                r
+                for r in seats
+                if not (free(r) or (r["status"] == HELD and str(r["holder"]) == user))
+            ]
+            if refused:
+                return refusal(refused, user, now) or _try_again(refused)
+        added = sum(1 for r in seats if not own_live(r))
+    if counts.get(user, 0) + added > limit:
+        return SeatLimitExceeded(
+            f"at most {limit} seats per person for this event (held and booked together)",
+            limit=limit,
+        )
+    counts[user] = counts.get(user, 0) + added
+    if request.kind == "book":
+        request.states = [_state(r, BOOKED, user, None, None) for r in seats]
+        return None
+    until = now + hold_ms
+    cap = 2 * hold_ms  # HOLD_CAP_FACTOR, as `BookingService.hold_seats`
+    for row in seats:
+        if not own_live(row):
+            request.states.append(_state(row, HELD, user, now, until))
+            continue
+        since = int(row["held_since_ms"])
+        if since >= until - cap:
+            request.states.append(_state(row, HELD, user, since, until))
+        elif int(row["held_until_ms"]) < since + cap:
+            request.states.append(_state(row, HELD, user, since, since + cap))
+        else:  # already at its cap: unchanged, answered as read under the lock
+            request.unchanged[str(row["id"])] = row
+    return None
+
+
+def _state(
+    row: dict[str, Any], status: str, holder: str, since: int | None, until: int | None
+) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "status": str(status),
+        "holder": holder,
+        "held_since_ms": since,
+        "held_until_ms": until,
+        "version": int(row["version"]),
+    }
+
+
+def _try_again(rows: list[dict[str, Any]]) -> SeatsLocked:
+    return SeatsLocked(
+        "Seat is being booked, try again.",
+        seats=[{"id": str(r["id"]), "heldUntil": None} for r in rows],
+    )

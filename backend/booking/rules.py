@@ -1,0 +1,64 @@
+"""The booking rules' pure parts, shared by the one-request path (`service.py`) and the
+group commit (`batch.py`): what a request is refused for, and what it is answered with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from backend.booking.records import BookingRecord
+from backend.errors import BoxofficeError, NotFound, SeatLimitExceeded, SeatsBooked, SeatsLocked
+from backend.seats import SeatStatus, effective_status, is_mine
+from backend.timefmt import iso_from_ms
+
+
+def all_found(
+    event_id: str, seat_ids: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The rows by seat id; 404 naming every requested seat that is not in the event."""
+    found = {str(row["id"]): row for row in rows}
+    missing = [seat_id for seat_id in seat_ids if seat_id not in found]
+    if missing:
+        raise NotFound(f"no seat {', '.join(missing)} in event {event_id}", seatIds=missing)
+    return found
+
+
+def refusal(rows: Iterable[dict[str, Any]], user_id: str, now: int) -> BoxofficeError | None:
+    """What these seat states refuse a request by `user_id`: booked (409) before held
+    live by someone else (423), or nothing."""
+    rows = list(rows)
+    booked = [str(r["id"]) for r in rows if r["status"] == SeatStatus.BOOKED]
+    if booked:
+        return SeatsBooked("Seat already booked", seatIds=booked)
+    held = [
+        {"id": str(r["id"]), "heldUntil": iso_from_ms(r["held_until_ms"])}
+        for r in rows
+        if effective_status(r["status"], r["held_until_ms"], now) == SeatStatus.HELD
+        and not is_mine(SeatStatus.HELD, r["holder"], user_id)
+    ]
+    if held:
+        return SeatsLocked("Seat is held by someone else", seats=held)
+    return None
+
+
+def check_request_size(event: dict[str, Any], seat_ids: Sequence[str]) -> None:
+    limit = int(event["max_seats_per_user"])
+    if len(seat_ids) > limit:
+        raise SeatLimitExceeded(
+            f"at most {limit} seats per person for this event; asked for {len(seat_ids)}",
+            limit=limit,
+        )
+
+
+def booking_record(
+    row: dict[str, Any], user_id: str, seat: dict[str, Any], event: dict[str, Any]
+) -> BookingRecord:
+    return BookingRecord(
+        id=str(row["id"]),
+        status=row["status"],
+        created_at=row["created_at"],
+        cancelled_at=row.get("cancelled_at"),
+        user_id=user_id,
+        seat=seat,
+        event=event,
+    )
