@@ -14,19 +14,39 @@ protocol plus a `boxoffice.frames` extension holding a `FrameSink` for the conne
 another ASGI server) the hub uses the plain ASGI send; the messages are the same.
 
 A sink writes only while the websocket is open, uncompressed, and its transport is not
-paused (past uvicorn's write high-water mark); otherwise `write` returns False and the
-hub queues the message for the socket's writer task, whose ASGI send waits for the
-buffer to drain, and the capped backlog and resync rules apply as before.
+paused (past its write high-water mark, asyncio's 64 KiB); otherwise `write` returns
+False and the hub queues the message for the socket's writer task, and the capped
+backlog and resync rules apply as before.
+
+The writer task sends through the sink too (`send`), so that what one socket buffers
+stays bounded: a message is written a fragment (`FRAGMENT_BYTES`) at a time, each only
+once the transport is under its high-water mark again, so a client that stops reading
+holds at most the mark plus one fragment in the server, never a whole 7.9 MB snapshot
+(before: 50 such clients took a server from +0 to +413 MiB). A transport that stays over
+the mark for the deadline raises `Stalled`, and the socket is aborted: its buffer is
+dropped at once, which a graceful close would keep until the client read it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import Iterator
 from typing import Any, Final
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 
 EXTENSION: Final = "boxoffice.frames"
+# A large message goes out in fragments of this size (RFC 6455 §5.4): the transport never
+# holds more than its high-water mark plus one of them for a socket.
+FRAGMENT_BYTES: Final = 64 * 1024
+
+
+class Stalled(Exception):
+    """The client stopped reading: its send buffer stayed over its high-water mark."""
 
 
 def text_frame(data: str) -> bytes:
@@ -34,8 +54,26 @@ def text_frame(data: str) -> bytes:
     return Frame(Opcode.TEXT, data.encode()).serialize(mask=False, extensions=[])
 
 
+def text_fragments(data: bytes) -> Iterator[bytes]:
+    """`data` as one text message in frames of at most FRAGMENT_BYTES of payload.
+
+    Uvicorn writes its own control frames (keepalive pings, pongs, a close) to the same
+    transport at any time; the RFC allows them between fragments, and each fragment is
+    written whole, so they never land inside one.
+    """
+    if len(data) <= FRAGMENT_BYTES:
+        yield Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
+        return
+    view = memoryview(data)
+    for start in range(0, len(data), FRAGMENT_BYTES):
+        opcode = Opcode.TEXT if start == 0 else Opcode.CONT
+        last = start + FRAGMENT_BYTES >= len(data)
+        chunk = view[start : start + FRAGMENT_BYTES]
+        yield Frame(opcode, chunk, fin=last).serialize(mask=False, extensions=[])
+
+
 class FrameSink:
-    """Writes whole pre-built frames to one websocket's transport, when it safely can."""
+    """Writes pre-built frames to one websocket's transport, when it safely can."""
 
     __slots__ = ("_protocol",)
 
@@ -57,6 +95,42 @@ class FrameSink:
             return False
         protocol.transport.write(frame)
         return True
+
+    @property
+    def framing(self) -> bool:
+        """Whether frames can be written as built: no negotiated extension transforms them."""
+        return not self._protocol.conn.extensions
+
+    async def send(self, data: bytes, stall_seconds: float) -> None:
+        """Write `data` as one text message, a fragment at a time, each once the transport
+        is under its high-water mark: Stalled if it stays over it for `stall_seconds`,
+        ConnectionResetError if the connection closes meanwhile."""
+        protocol = self._protocol
+        for frame in text_fragments(data):
+            if not protocol.writable.is_set():
+                try:
+                    async with asyncio.timeout(stall_seconds):
+                        await protocol.writable.wait()
+                except TimeoutError:
+                    buffered = protocol.transport.get_write_buffer_size()
+                    raise Stalled(
+                        f"{buffered} bytes still unsent after {stall_seconds:g}s"
+                    ) from None
+            if protocol.close_sent or protocol.disconnected or protocol.transport.is_closing():
+                raise ConnectionResetError("the websocket closed while a message was sent")
+            protocol.transport.write(frame)
+
+    def abort(self) -> None:
+        """Drop the connection now, and whatever it still had to send (a graceful close
+        waits for a client that stopped reading to read it all, which it never does)."""
+        transport = self._protocol.transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger 0: the kernel drops its send queue too and answers with a reset,
+            # instead of keeping an orphaned socket retrying into a zero window.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
 
 
 class FramingWebSocketProtocol(WebSocketsSansIOProtocol):

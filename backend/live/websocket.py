@@ -18,7 +18,16 @@ snapshot is about 0.3 MB instead of 7.9 MB, and PostgreSQL builds it.
 
 Close codes: 1008 origin refused (before the handshake completes, so HTTP 403),
 4400 malformed event id, 4404 unknown event, 1009 message too large,
-4429 too many messages, 1011 the server could not read the seat map.
+4429 too many messages, 1011 the server could not read the seat map, 4409 too many
+sockets (per account, or anonymous ones per address), 4408 too slow: the client stopped
+reading (the socket is dropped, so the client rarely sees the code).
+
+Memory per socket is bounded: what the hub queues is capped (`WS_BACKLOG`), a message
+is written a fragment at a time once the transport has room (frames.py), and a socket
+whose send buffer stays over its high-water mark for `WS_STALL_SECONDS` is aborted.
+Anonymous sockets are capped per client address (`WS_MAX_ANONYMOUS_PER_ADDRESS`, per
+process); one over the cap has ANONYMOUS_GRACE_SECONDS to sign in (the browser sends
+its token first thing) before it is closed with 4409.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
 import msgspec
@@ -38,7 +47,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
 from backend.booking.events import EventService
-from backend.live.frames import frame_sink
+from backend.live.frames import FrameSink, Stalled, frame_sink
 from backend.live.hub import LiveHub, Watcher
 from backend.seats import live_seats
 from backend.settings import Settings
@@ -55,12 +64,14 @@ WS_4400_BAD_EVENT_ID: Final = 4400
 WS_4404_UNKNOWN_EVENT: Final = 4404
 WS_4429_TOO_MANY_MESSAGES: Final = 4429
 WS_4409_TOO_MANY_CONNECTIONS: Final = 4409
+WS_4408_TOO_SLOW: Final = 4408
 
 MAX_INBOUND_BYTES: Final = 4096
 RATE_PER_SECOND: Final = 5.0
 RATE_BURST: Final = 20.0
 CLOSE_GRACE_SECONDS: Final = 1.0  # for a last error message, and for the close frame
-HEARTBEAT: Final = '{"type":"heartbeat"}'
+ANONYMOUS_GRACE_SECONDS: Final = 1.0  # an over-the-cap socket's chance to sign in
+HEARTBEAT: Final = b'{"type":"heartbeat"}'
 
 
 def origin_allowed(headers: Any, allowed: tuple[str, ...]) -> bool:
@@ -109,6 +120,7 @@ class Session:
         events: EventService,
         settings: Settings,
         compact: bool = False,
+        address: str | None = None,
     ) -> None:
         self.socket = socket
         self.event_id = event_id
@@ -116,19 +128,40 @@ class Session:
         self.events = events
         self.settings = settings
         self.compact = compact
-        self.watcher: Watcher = hub.watch(event_id, None)
-        self.control: list[str] = []
+        self.watcher: Watcher = hub.watch(event_id, None, address)
+        self.control: list[bytes] = []
         self.closing: tuple[int, str] | None = None
+        # Why a limit closed it (a label of the limit-closes metric), if one did.
+        self.limit: str | None = None
+        self.signed_in = asyncio.Event()
+        self.sink: FrameSink | None = None  # the transport, where the server offers it
 
     def send_control(self, message: dict[str, Any]) -> None:
-        self.control.append(msgspec.json.encode(message).decode())
+        self.control.append(msgspec.json.encode(message))
         self.watcher.wake.set()
 
     def close(self, code: int, reason: str) -> None:
         self.closing = (code, reason)
         self.watcher.wake.set()
 
-    async def snapshot(self) -> str:
+    async def send(self, data: str | bytes) -> None:
+        """Send one text message; Stalled if the client has not taken what it was sent
+        before for WS_STALL_SECONDS."""
+        stall = self.settings.ws_stall_seconds
+        encoded = data.encode() if isinstance(data, str) else data
+        if self.sink is not None:
+            await self.sink.send(encoded, stall)
+            return
+        # No transport to watch (another ASGI server, the test client): the send itself,
+        # which waits while the transport is paused, has the deadline.
+        text = data if isinstance(data, str) else data.decode()
+        try:
+            async with asyncio.timeout(stall):
+                await self.socket.send_text(text)
+        except TimeoutError:
+            raise Stalled(f"a send took over {stall}s") from None
+
+    async def snapshot(self) -> bytes:
         if self.compact:
             return await self.compact_snapshot()
         # Watchers asking at the same time share one read (never one older than their
@@ -138,21 +171,23 @@ class Session:
         )
         user_id = self.watcher.user_id
         if user_id is None and None in memo:
-            return str(memo[None])
+            return cast(bytes, memo[None])
         seats = snapshot_seats(rows, now, user_id)
         message = {"type": "snapshot", "eventId": self.event_id, "seats": seats}
-        encoded = msgspec.json.encode(message).decode()
+        # Bytes, shared by every anonymous socket of this read and sent as they are: a
+        # socket that stops reading holds a reference to them, not a copy (frames.py).
+        encoded = msgspec.json.encode(message)
         if user_id is None:
-            memo[None] = encoded
+            memo[None] = encoded = self.hub.shared_snapshot(self.event_id, encoded)
         return encoded
 
-    async def compact_snapshot(self) -> str:
+    async def compact_snapshot(self) -> bytes:
         state, memo = await self.hub.snapshot_reads.read(
             f"{self.event_id}:compact", lambda: self.events.seat_map(self.event_id)
         )
         user_id = self.watcher.user_id
         if user_id is None and None in memo:
-            return str(memo[None])
+            return cast(bytes, memo[None])
         message = {
             "type": "snapshot",
             "eventId": self.event_id,
@@ -163,14 +198,41 @@ class Session:
             "heldUntil": {str(i): iso_from_ms(until) for i, until in state["held"]},
             "mine": [i for i, holder in state["taken"] if holder == user_id] if user_id else [],
         }
-        encoded = msgspec.json.encode(message).decode()
+        encoded = msgspec.json.encode(message)
         if user_id is None:
-            memo[None] = encoded
+            key = f"{self.event_id}:compact"
+            memo[None] = encoded = self.hub.shared_snapshot(key, encoded)
         return encoded
 
     async def writer(self) -> None:
+        try:
+            await self.admit()
+            await self.write()
+        except Stalled as exc:
+            log.info("closing a websocket that stopped reading (%s)", exc)
+            self.limit = "too_slow"
+            self.close(WS_4408_TOO_SLOW, "too slow: the client stopped reading")
+
+    async def admit(self) -> None:
+        """Close an anonymous socket over its address's cap unless it signs in within
+        the grace period (the count includes this socket)."""
+        address = self.watcher.address
+        cap = self.settings.ws_max_anonymous_per_address
+        if address is None or self.hub.anonymous_count(address) <= cap:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ANONYMOUS_GRACE_SECONDS):
+                await self.signed_in.wait()
+        if self.watcher.user_id is None and self.closing is None:
+            self.limit = "anonymous_limit"
+            self.close(
+                WS_4409_TOO_MANY_CONNECTIONS,
+                "too many anonymous seat maps from this address: sign in to open more",
+            )
+
+    async def write(self) -> None:
         watcher = self.watcher
-        send = self.socket.send_text
+        send = self.send
         while True:
             # Cleared before the work, so anything arriving during a send wakes us again.
             watcher.wake.clear()
@@ -252,11 +314,13 @@ class Session:
             self.hub.user_watcher_count(user_id) >= self.settings.ws_max_per_user
         ):
             # Per process: each app process caps its own sockets for one account.
+            self.limit = "user_limit"
             self.close(WS_4409_TOO_MANY_CONNECTIONS, "too many open seat maps for this account")
             return
         # The hub groups watchers by user at each flush, so from now on batches carry
         # `mine` for this user; a fresh snapshot brings the current ones.
-        self.watcher.user_id = user_id
+        self.hub.identify(self.watcher, user_id)
+        self.signed_in.set()
         self.send_control({"type": "auth", "userId": user_id})
         self.watcher.needs_snapshot = True
 
@@ -318,13 +382,22 @@ async def event_socket(socket: WebSocket[Any, Any, Any], event_id: FromPath[str]
         return
     hub: LiveHub = state.hub
     compact = socket.query_params.get("encoding") == "compact"
-    session = Session(socket, eid, hub, events, settings, compact=compact)
-    session.watcher.sink = frame_sink(socket.scope)
+    client = socket.scope.get("client")
+    address = str(client[0]) if client else None
+    session = Session(socket, eid, hub, events, settings, compact=compact, address=address)
+    sink = frame_sink(socket.scope)
+    session.watcher.sink = sink
+    session.sink = sink if sink is not None and sink.framing else None
     try:
         await _run_session(session)
     finally:
         # The last watcher of an event leaving removes the event's entry in the hub.
         hub.unwatch(session.watcher)
+    if session.limit is not None:
+        hub.limit_closes[session.limit] += 1
+    if session.limit == "too_slow" and sink is not None:
+        sink.abort()  # a close frame would wait behind everything the client did not read
+        return
     code, reason = session.closing or (WS_1000_NORMAL_CLOSURE, "")
     # Bounded: a client that stopped reading would hold the close frame back forever.
     with contextlib.suppress(Exception):

@@ -48,6 +48,10 @@ class LiveStats(Protocol):
     def sent_queued(self) -> int:
         """Batches left to a socket's writer task."""
 
+    @property
+    def limit_closes(self) -> Mapping[str, int]:
+        """Websockets closed by a limit, by reason."""
+
     def watcher_count(self) -> int:
         """Open seat-map websockets."""
 
@@ -89,6 +93,16 @@ class _LiveCollector(Collector):
         sends.add_metric(["direct"], float(self.hub.sent_direct))
         sends.add_metric(["queued"], float(self.hub.sent_queued))
         yield sends
+        closes = CounterMetricFamily(
+            "boxoffice_websocket_limit_closes",
+            "Websockets closed by a limit: too_slow (its send buffer stayed over its "
+            "high-water mark for WS_STALL_SECONDS), anonymous_limit "
+            "(WS_MAX_ANONYMOUS_PER_ADDRESS), user_limit (WS_MAX_PER_USER)",
+            labels=["reason"],
+        )
+        for reason in ("too_slow", "anonymous_limit", "user_limit"):
+            closes.add_metric([reason], float(self.hub.limit_closes.get(reason, 0)))
+        yield closes
 
 
 class Metrics:
