@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -394,7 +395,15 @@ def run(opts: BookOptions, tmp: Path) -> dict[str, Any]:
     from bench.common import create_event, database, insert_accounts
     from bench.scenarios import boxoffice
 
-    out: dict[str, Any] = {"options": opts.__dict__, "rounds": opts.rounds}
+    shown = dict(opts.__dict__)
+    if opts.peer_database_url:  # the results file never keeps a password
+        parts = urlsplit(opts.peer_database_url)
+        host = parts.hostname or ""
+        netloc = f"{parts.username}@{host}" if parts.username else host
+        shown["peer_database_url"] = urlunsplit(
+            parts._replace(netloc=netloc + (f":{parts.port}" if parts.port else ""))
+        )
+    out: dict[str, Any] = {"options": shown, "rounds": opts.rounds}
     results: dict[str, list[dict[str, Any]]] = {"boxoffice": []}
     peer_ids: list[list[str]] = []
     peer_keys: list[str] = []
