@@ -1,0 +1,227 @@
+"""The group commit (backend/booking/batch.py), on both run modes, over HTTP.
+
+A batch is made for real: a first request is held at the start of its transaction (a
+gate on the batch's account lock), the requests under test queue behind it in a known
+order, and the gate opens; they then go as one batch, which the batcher's counts prove.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Api
+from tests.support.waiting import eventually
+
+BASE = "http://testserver.local"
+Call = tuple[str, dict[str, Any], list[str], dict[str, str]]  # kind, user, seat labels, headers
+
+
+class Gate:
+    """Holds the first batch at its lock call (before its transaction, which on SQLite
+    would hold the one writer the next requests' idempotency records need) until opened."""
+
+    def __init__(self, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.booking = api.client.app.state.booking
+        self.entered = False
+        self.open: asyncio.Event | None = None
+        locks = self.booking.locks
+        original = locks.acquire_each
+
+        async def gated(*args: Any) -> Any:
+            if self.open is not None and not self.entered:
+                self.entered = True
+                await self.open.wait()
+            return await original(*args)
+
+        monkeypatch.setattr(locks, "acquire_each", gated)
+
+    def waiting(self, event_id: str) -> int:
+        return len(self.booking.batcher._waiting.get(event_id, []))
+
+
+def _url(kind: str, event_id: str) -> str:
+    return f"/events/{event_id}/{'holds' if kind == 'hold' else 'bookings'}"
+
+
+def _ids(event: dict[str, Any], labels: list[str]) -> list[str]:
+    by_label = {s["label"]: s["id"] for s in event["seats"]}
+    return [by_label[label] for label in labels]
+
+
+async def _send(api: Api, event: dict[str, Any], call: Call) -> Any:
+    kind, user, labels, headers = call
+    return await api.client.post(
+        _url(kind, event["id"]),
+        json={"seatIds": _ids(event, labels)},
+        headers={**user["headers"], **headers},
+    )
+
+
+async def _as_one_batch(
+    api: Api, gate: Gate, event: dict[str, Any], blocker: dict[str, Any], calls: list[Call]
+) -> list[Any]:
+    """Send `calls` so that they queue, in order, behind a gated first batch (a hold of
+    seat C10 by `blocker`), then let them go; their responses, in order.
+
+    The test client serves one request at a time (its transport blocks on the app's
+    loop), so the concurrent requests are made on the app's own loop, through ASGI."""
+    app = api.client.app
+    stats = gate.booking.batcher.stats
+
+    async def scenario() -> tuple[list[httpx.Response], int, int]:
+        gate.open = asyncio.Event()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+
+            async def send(call: Call) -> httpx.Response:
+                kind, user, labels, headers = call
+                return await http.post(
+                    _url(kind, event["id"]),
+                    json={"seatIds": _ids(event, labels)},
+                    headers={**user["headers"], **headers},
+                )
+
+            first = asyncio.ensure_future(send(("hold", blocker, ["C10"], {})))
+            await eventually(lambda: gate.entered, what="the first batch to reach its lock call")
+            batches_before = stats.batches
+            tasks = []
+            for n, call in enumerate(calls, start=1):
+                tasks.append(asyncio.ensure_future(send(call)))
+                await eventually(
+                    lambda n=n: gate.waiting(event["id"]) == n,
+                    what=f"request {n} to queue in order",
+                )
+            gate.open.set()
+            assert (await first).status_code == 201
+            responses = await asyncio.gather(*tasks)
+            return list(responses), batches_before, stats.batches
+
+    responses, before, after = await api.run(scenario)
+    # The first batch, then the queued requests as one (more only for overlaps).
+    assert after >= before + 1 and stats.largest >= 2
+    return responses
+
+
+def _shape(response: Any, event: dict[str, Any]) -> tuple[int, Any]:
+    """Status and body with what differs between two events (ids, times) named by label."""
+    labels = {s["id"]: s["label"] for s in event["seats"]}
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: clean(v)
+                for k, v in value.items()
+                if k not in {"heldUntil", "expiresAt", "createdAt", "requestId", "eventId"}
+                and not (k == "id" and v not in labels)
+            }
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, str):
+            text = value
+            for seat_id, label in labels.items():
+                text = text.replace(seat_id, label)
+            return text.replace(event["id"], "EVENT")
+        return value
+
+    return response.status_code, clean(response.json())
+
+
+@pytest.fixture
+def gate(api: Api, monkeypatch: pytest.MonkeyPatch) -> Gate:
+    return Gate(api, monkeypatch)
+
+
+async def test_overlapping_requests_in_a_batch_resolve_in_arrival_order_all_or_none(
+    api: Api, gate: Gate
+) -> None:
+    owner, a, b, c, blocker = [await api.user() for _ in range(5)]
+    event = await api.event(owner)
+    responses = await _as_one_batch(
+        api,
+        gate,
+        event,
+        blocker,
+        [
+            ("hold", a, ["A1", "A2"], {}),
+            ("hold", b, ["A2", "A3"], {}),  # overlaps a: after it, refused whole
+            ("hold", c, ["A3"], {}),  # overlaps b: after b, so A3 is still free
+            ("book", a, ["A1"], {}),  # a's own hold from the same batch
+        ],
+    )
+    assert [r.status_code for r in responses] == [201, 423, 201, 201]
+    assert [s["id"] for s in responses[1].json()["seats"]] == _ids(event, ["A2"])
+    seats = {s["label"]: s for s in (await api.seats(event["id"])).values()}
+    assert seats["A1"]["status"] == "booked"
+    assert seats["A2"]["status"] == "held"
+    assert seats["A3"]["status"] == "held"
+    mine = await api.seats(event["id"], c)
+    assert mine[_ids(event, ["A3"])[0]].get("mine") is True
+
+
+async def test_a_request_alone_and_in_a_batch_gets_the_same_answer(
+    api: Api, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same requests against two identical events: one at a time with batching off,
+    then as one batch. Failures (booked, held by another, over the limit, too many seats,
+    an unknown seat) leave their neighbours' answers exactly as alone."""
+    owner, a, b, c, d, blocker = [await api.user() for _ in range(6)]
+    events = [await api.event(owner, maxSeatsPerUser=3) for _ in range(2)]
+    for event in events:  # the state both start from: B1 booked by d, B2 held by d
+        assert (await _send(api, event, ("book", d, ["B1"], {}))).status_code == 201
+        assert (await _send(api, event, ("hold", d, ["B2"], {}))).status_code == 201
+    calls: list[Call] = [
+        ("hold", a, ["A1", "A2"], {}),
+        ("book", b, ["B1"], {}),  # booked: 409
+        ("hold", c, ["B2"], {}),  # held by d: 423
+        ("hold", c, ["A4", "A5", "A6", "A7"], {}),  # more than 3 at once
+        ("hold", a, ["A8", "A9"], {}),  # a would have 4: over the limit
+        ("book", c, ["A3"], {}),
+        ("book", d, ["B2"], {}),  # d books its own hold
+        ("hold", b, ["A10"], {}),
+    ]
+    booking = api.client.app.state.booking
+    batcher = booking.batcher
+    monkeypatch.setattr(booking, "batcher", None)
+    alone = [_shape(await _send(api, events[0], call), events[0]) for call in calls]
+    monkeypatch.setattr(booking, "batcher", batcher)
+    batched = await _as_one_batch(api, gate, events[1], blocker, calls)
+    assert [_shape(r, events[1]) for r in batched] == alone
+    assert [status for status, _ in alone] == [201, 409, 423, 409, 409, 201, 201, 201]
+    state = [
+        {s["label"]: (s["status"], s.get("mine")) for s in (await api.seats(e["id"], c)).values()}
+        for e in events
+    ]
+    state[1].pop("C10")  # the gate's own hold
+    state[0].pop("C10")
+    assert state[0] == state[1]
+
+
+async def test_idempotent_bookings_in_one_batch_each_keep_their_own_answer(
+    api: Api, gate: Gate
+) -> None:
+    owner, a, b, blocker = [await api.user() for _ in range(4)]
+    event = await api.event(owner)
+    keyed: Callable[[str], dict[str, str]] = lambda key: {"Idempotency-Key": key}  # noqa: E731
+    calls: list[Call] = [
+        ("book", a, ["A1"], keyed("k1")),
+        ("book", b, ["A2"], keyed("k2")),
+        ("book", a, ["A3"], keyed("k3")),
+        ("book", b, ["A1"], keyed("k4")),  # overlaps k1: after it, refused, not stored
+    ]
+    first = await _as_one_batch(api, gate, event, blocker, calls)
+    assert [r.status_code for r in first] == [201, 201, 201, 409]
+    replays = [await _send(api, event, call) for call in calls[:3]]
+    for original, replay in zip(first, replays, strict=False):
+        assert replay.status_code == original.status_code
+        assert replay.headers.get("idempotent-replayed") == "true"
+        assert replay.json() == original.json()
+    bookings = {
+        who["id"]: (await api.client.get("/bookings", headers=who["headers"])).json()["bookings"]
+        for who in (a, b)
+    }
+    assert len(bookings[a["id"]]) == 2 and len(bookings[b["id"]]) == 1  # no replay booked again
