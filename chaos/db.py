@@ -123,13 +123,15 @@ async def row_blocker(dsn: str, seat_ids: Sequence[str]) -> AsyncIterator[asyncp
 
 
 async def waiting_seat_updates(dsn: str) -> int:
-    """How many sessions are waiting for a lock inside an UPDATE of bo_seat right now."""
+    """How many sessions are waiting for a seat's row lock right now: inside an UPDATE of
+    bo_seat (one request's compare-and-set) or a batch's SELECT ... FOR UPDATE."""
     conn = await asyncpg.connect(dsn)
     try:
         return int(
             await conn.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query ILIKE 'UPDATE%bo_seat%'"
+                "AND wait_event_type = 'Lock' AND (query ILIKE 'UPDATE%bo_seat%' "
+                "OR query ILIKE 'SELECT%FROM \"bo_seat\"%FOR UPDATE')"
             )
         )
     finally:

@@ -1,8 +1,8 @@
 """The fault scenarios. Each is a bounded run (counts and seconds) on loopback only.
 
-CI selection (`make test`): negative-control, hot-seat, lock-expiry, redis-restart,
-app-kill9. Everything (`make chaos`): those plus app-pause, redis-proxy, postgres-restart,
-expired-hold, slow-watchers and the lock-expiry negative control.
+CI selection (`make test`): negative-control, hot-seat, lock-expiry, lock-expiry-alone,
+redis-restart, app-kill9. Everything (`make chaos`): those plus app-pause, redis-proxy,
+postgres-restart, expired-hold, slow-watchers and the lock-expiry negative control.
 """
 
 from __future__ import annotations
@@ -128,7 +128,14 @@ async def lock_expiry(run: Run, rounds: int = 3, per_round: int = 24) -> None:
     A test connection holds the seat's row lock, so the first booker waits inside its
     UPDATE; the 50 ms seat lock expires, retrying clients take it and queue up inside
     the transaction too. When the row lock goes, the database alone decides.
+
+    With the group commit (the default) an app process has one batch of an event in
+    flight, the rest queue behind it in the process: the batches of both app processes
+    wait inside the database at once (one each). `lock-expiry-alone` runs the
+    one-request path, where every client's transaction can queue there.
     """
+    want = run.scenario.apps if run.scenario.app_env.get("WRITE_BATCHING") != "0" else 0
+    want = want or per_round // 2
     users = await run.users(rounds * per_round)
     event_id, seats = await run.event(seats=10)
     await run.watch(event_id)
@@ -140,7 +147,7 @@ async def lock_expiry(run: Run, rounds: int = 3, per_round: int = 24) -> None:
             tasks = [asyncio.create_task(c.book(event_id, [seat], deadline=12)) for c in clients]
             peak = 0
             deadline = time.monotonic() + 6
-            while time.monotonic() < deadline and peak < per_round // 2:
+            while time.monotonic() < deadline and peak < want:
                 peak = max(peak, await chaosdb.waiting_seat_updates(run.dsn))
                 await asyncio.sleep(0.05)
         results = await asyncio.gather(*tasks)
@@ -488,6 +495,14 @@ SCENARIOS: dict[str, Scenario] = {
             lock_expiry,
             ci=True,
             app_env={"LOCK_TTL_MS": "50"},
+        ),
+        Scenario(
+            "lock-expiry-alone",
+            "lock-expiry with the group commit off (WRITE_BATCHING=0): each request its own "
+            "transaction",
+            lock_expiry,
+            ci=True,
+            app_env={"LOCK_TTL_MS": "50", "WRITE_BATCHING": "0"},
         ),
         Scenario(
             "redis-restart",
