@@ -8,11 +8,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from backend.seats import BookingStatus
-from backend.storage.database import Database
+from backend.storage.database import Database, PostgresDatabase
 from backend.storage.seats import SEAT_FULL
 from backend.storage.tables import Booking, Seat
 
 ACTIVE, CANCELLED = BookingStatus.ACTIVE, BookingStatus.CANCELLED
+
+
+_INSERT_MANY = """
+INSERT INTO "bo_booking" ("id", "seat", "event", "user", "status", "active_seat", "created_at")
+SELECT b.id, b.seat, $3, b.holder, $5, b.seat, now()
+FROM unnest($1::uuid[], $2::uuid[], $4::uuid[]) AS b(id, seat, holder)
+RETURNING "id", "seat", "user", "status", "created_at"
+"""
 
 
 class BookingRepository:
@@ -50,6 +58,21 @@ class BookingRepository:
         """`insert` for a whole batch (backend/booking/batch.py): one active booking row
         per (seat, user), in one statement; `DuplicateKey` as `insert`. Rows come back
         with their `user` so the batch can hand each request its own."""
+        if isinstance(self.db, PostgresDatabase):
+            # One statement over arrays: building Piccolo rows was 8% of a batched
+            # booking's app CPU (profile, issue 13).
+            seats = [uuid.UUID(seat) for seat, _ in seats_and_users]
+            users = [uuid.UUID(user) for _, user in seats_and_users]
+            async with self.db.constraints("an active booking of this seat exists"):
+                records = await self.db.records(
+                    _INSERT_MANY,
+                    [uuid.uuid4() for _ in seats],
+                    seats,
+                    uuid.UUID(event_id),
+                    users,
+                    ACTIVE.value,
+                )
+            return [dict(r) for r in records]
         rows = [
             Booking(
                 id=uuid.uuid4(),

@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from backend.booking.idempotency import Idempotency, Replay, request_hash
 from backend.booking.records import BookingRecord
 from backend.booking.service import BookingService
-from backend.web.deps import parse_id
+from backend.web.deps import BookingDesk, current_user_id, parse_id
 from backend.web.schemas import BookingsOut, OneBookingOut, SeedBookIn, booking_out
 
 Hook = Callable[[list[BookingRecord]], Awaitable[None]]
@@ -63,11 +63,12 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[SeedBookIn],
-        user_id: NamedDependency[str],
-        booking: NamedDependency[BookingService],
-        idempotency: NamedDependency[Idempotency],
+        desk: NamedDependency[BookingDesk],
     ) -> Response[Any]:
         """The seed's single-seat booking: `{seatId}` → `{success: true, booking}`."""
+        # One dependency and the caller read off the request, as `EventController.hold`.
+        user_id = current_user_id(request)
+        booking, idempotency = desk
         seat_id = str(data.seat_id)
         event_id = await booking.event_of_seat(seat_id)
 

@@ -12,14 +12,13 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from backend.booking.events import EventService
-from backend.booking.idempotency import Idempotency
 from backend.booking.layout import Category, RowSpec, SectionSpec, from_labels, from_sections
 from backend.booking.service import BookingService
 from backend.errors import InvalidInput
 from backend.seats import seat_out
 from backend.timefmt import iso_from_ms
 from backend.web.bookings import book_idempotently
-from backend.web.deps import current_user_id, parse_id
+from backend.web.deps import BookingDesk, current_user_id, parse_id
 from backend.web.schemas import (
     BookIn,
     BookingsOut,
@@ -213,11 +212,11 @@ class EventController(Controller):
         request: Request[Any, Any, Any],
         event_id: FromPath[str],
         data: JSONBody[BookIn],
-        booking: NamedDependency[BookingService],
-        idempotency: NamedDependency[Idempotency],
+        desk: NamedDependency[BookingDesk],
     ) -> Response[Any]:
         """Book seats the caller holds (or free seats), all or nothing. Honours Idempotency-Key."""
         user_id = current_user_id(request)  # as in `hold`
+        booking, idempotency = desk
         eid = parse_id(event_id, "event id")
         seat_ids = unique_ids(data.seat_ids)
 
