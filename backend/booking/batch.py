@@ -17,10 +17,11 @@ write is still in the database, so they wait here and go as one batch:
 
 No timer: a request that finds no batch of its event in flight starts one at once, so a
 quiet system answers as fast as before. Requests whose seats overlap an earlier one's in
-the same batch wait for the next batch, so each gets exactly the answer it would get
-after the earlier one. If anything unexpected fails in a batch (the database, a
-constraint, a hook), its undecided requests are run again one at a time by the
-one-request path: a failing request never fails its neighbours.
+the same batch (and that its read does not already refuse) wait for the next batch, so
+each gets exactly the answer it would get after the earlier one. If anything unexpected
+fails in a batch (the database, a constraint, a hook), its undecided requests are run
+again one at a time by the one-request path: a failing request never fails its
+neighbours.
 """
 
 from __future__ import annotations
@@ -153,12 +154,13 @@ class WriteBatcher:
 
     async def _run(self, event_id: str, requests: list[_Request]) -> list[_Request]:
         """One batch; returns the requests that overlap an earlier one (the next batch's)."""
-        batch, deferred = _split_overlaps(requests)
+        batch = requests
+        deferred: list[_Request] = []
         self.stats.batches += 1
         self.stats.requests += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
         try:
-            await self._write(event_id, batch)
+            deferred = await self._write(event_id, batch)
         except BaseException as exc:
             undecided = [r for r in batch if not r.future.done()]
             if isinstance(exc, asyncio.CancelledError) or not isinstance(exc, Exception):
@@ -192,7 +194,9 @@ class WriteBatcher:
         except Exception as exc:
             request.refuse(exc)
 
-    async def _write(self, event_id: str, batch: list[_Request]) -> None:
+    async def _write(self, event_id: str, batch: list[_Request]) -> list[_Request]:
+        """Answer the batch; return the requests left for the next one (those whose
+        seats overlap an earlier request's that the read did not already refuse)."""
         service = self.service
         seats_repo = service.seats
         union = list(dict.fromkeys(s for r in batch for s in r.seat_ids))
@@ -202,7 +206,7 @@ class WriteBatcher:
         if event is None:
             for request in batch:
                 request.refuse(NotFound(f"no event with id {event_id}"))
-            return
+            return []
         live: list[_Request] = []
         for request in batch:
             try:
@@ -216,8 +220,13 @@ class WriteBatcher:
                 request.refuse(exc)
                 continue
             live.append(request)
+        # Refusals by that read are right whatever order the batch is in (they change
+        # nothing); of the rest, a request that shares a seat with an earlier one goes in
+        # the next batch, to be read again after it. A hot seat's stampede is thus
+        # answered by one read, not one batch each.
+        live, deferred = _split_overlaps(live)
         if not live:
-            return
+            return deferred
         full = {str(row["id"]): row for row in rows}
 
         # 2. One lock call, all or none per request, in arrival order.
@@ -241,7 +250,7 @@ class WriteBatcher:
             else:
                 locked.append(request)
         if not locked:
-            return
+            return deferred
         locked_seats = [s for r in locked for s in r.seat_ids]
         try:
             changed, results = await self._transaction(event_id, event, full, locked)
@@ -260,6 +269,7 @@ class WriteBatcher:
                 request.refuse(result)
             else:
                 request.answer(result)
+        return deferred
 
     async def _transaction(
         self,
