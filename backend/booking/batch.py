@@ -97,6 +97,10 @@ class WriteBatcher:
         self.stats = BatchStats()
         self._waiting: dict[str, list[_Request]] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
+        # The seats whose locks the event's batch in flight holds: a request for one of
+        # them is answered 423 at once, as the lock would answer it alone, instead of
+        # waiting for the batch to end (a hot seat's stampede).
+        self._claimed: dict[str, set[str]] = {}
 
     async def hold(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
         result: HoldResult = await self._submit("hold", user_id, event_id, seat_ids, None)
@@ -122,6 +126,14 @@ class WriteBatcher:
         seat_ids: Sequence[str],
         on_commit: CommitHook | None,
     ) -> Any:
+        busy = self._claimed.get(event_id)
+        if busy:
+            taken = [s for s in seat_ids if s in busy]
+            if taken:
+                raise SeatsLocked(
+                    "Seat is being booked, try again.",
+                    seats=[{"id": s, "heldUntil": None} for s in taken],
+                )
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(event_id, []).append(
             _Request(kind, user_id, list(seat_ids), on_commit, future)
@@ -252,9 +264,12 @@ class WriteBatcher:
         if not locked:
             return deferred
         locked_seats = [s for r in locked for s in r.seat_ids]
+        if token:
+            self._claimed[event_id] = set(locked_seats)
         try:
             changed, results = await self._transaction(event_id, event, full, locked)
         finally:
+            self._claimed.pop(event_id, None)
             if token:
                 try:
                     await service.locks.release(event_id, locked_seats, token)

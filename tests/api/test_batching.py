@@ -25,12 +25,14 @@ class Gate:
     """Holds the first batch at its lock call (before its transaction, which on SQLite
     would hold the one writer the next requests' idempotency records need) until opened."""
 
-    def __init__(self, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self, api: Api, monkeypatch: pytest.MonkeyPatch, at: tuple[Any, str] | None = None
+    ) -> None:
         self.booking = api.client.app.state.booking
         self.entered = False
         self.open: asyncio.Event | None = None
-        locks = self.booking.locks
-        original = locks.acquire_each
+        owner, name = at or (self.booking.locks, "acquire_each")
+        original = getattr(owner, name)
 
         async def gated(*args: Any) -> Any:
             if self.open is not None and not self.entered:
@@ -38,7 +40,7 @@ class Gate:
                 await self.open.wait()
             return await original(*args)
 
-        monkeypatch.setattr(locks, "acquire_each", gated)
+        monkeypatch.setattr(owner, name, gated)
 
     def waiting(self, event_id: str) -> int:
         return len(self.booking.batcher._waiting.get(event_id, []))
@@ -225,3 +227,33 @@ async def test_idempotent_bookings_in_one_batch_each_keep_their_own_answer(
         for who in (a, b)
     }
     assert len(bookings[a["id"]]) == 2 and len(bookings[b["id"]]) == 1  # no replay booked again
+
+
+async def test_a_seat_the_batch_in_flight_has_locked_is_refused_at_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request for a seat whose lock the event's batch in flight holds gets the 423 the
+    lock would give it alone, without waiting for that batch (a hot seat's stampede)."""
+    owner, a, b = [await api.user() for _ in range(3)]
+    event = await api.event(owner)
+    gate = Gate(api, monkeypatch, at=(api.client.app.state.booking.seats, "lock_users"))
+    app = api.client.app
+
+    async def scenario() -> tuple[int, int, int]:
+        gate.open = asyncio.Event()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+            url = _url("hold", event["id"])
+            body = {"seatIds": _ids(event, ["A1"])}
+            first = asyncio.ensure_future(http.post(url, json=body, headers=a["headers"]))
+            await eventually(lambda: gate.entered, what="the first batch inside its transaction")
+            second = await http.post(url, json=body, headers=b["headers"])  # gate still shut
+            other = asyncio.ensure_future(
+                http.post(url, json={"seatIds": _ids(event, ["A2"])}, headers=b["headers"])
+            )
+            await eventually(lambda: gate.waiting(event["id"]) == 1, what="A2's hold to queue")
+            gate.open.set()
+            return (await first).status_code, second.status_code, (await other).status_code
+
+    first, second, other = await api.run(scenario)
+    assert (first, second, other) == (201, 423, 201)
