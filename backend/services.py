@@ -104,6 +104,8 @@ class Services:
             unsafe_disable_guard=settings.unsafe_disable_guard,
             batching=settings.write_batching,
         )
+        if self.booking.batcher is not None:
+            self.metrics.watch_batches(self.booking.batcher.stats)
         if settings.unsafe_disable_guard:
             log.critical(
                 "BOXOFFICE_UNSAFE_DISABLE_GUARD is on: seats CAN be sold twice (test only)"

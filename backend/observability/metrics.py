@@ -105,6 +105,44 @@ class _LiveCollector(Collector):
         yield closes
 
 
+class BatchCounts(Protocol):
+    """The group commit's counts (backend/booking/batch.py `BatchStats`)."""
+
+    batches: int
+    requests: int
+    largest: int
+    run_alone: int
+
+
+class _BatchCollector(Collector):
+    """The write batcher's counts, read when scraped: mean batch size is
+    boxoffice_write_batch_requests / boxoffice_write_batches."""
+
+    def __init__(self, stats: BatchCounts) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        for name, value, doc in (
+            ("boxoffice_write_batches", self.stats.batches, "Write batches run (group commit)"),
+            (
+                "boxoffice_write_batch_requests",
+                self.stats.requests,
+                "Holds and bookings that went through a write batch",
+            ),
+            (
+                "boxoffice_write_batch_run_alone",
+                self.stats.run_alone,
+                "Requests of a failed batch run again alone",
+            ),
+        ):
+            counter = CounterMetricFamily(name, doc)
+            counter.add_metric([], float(value))
+            yield counter
+        largest = GaugeMetricFamily("boxoffice_write_batch_largest", "Largest batch so far")
+        largest.add_metric([], float(self.stats.largest))
+        yield largest
+
+
 class Metrics:
     LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
     LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -159,6 +197,9 @@ class Metrics:
 
     def watch_hub(self, hub: LiveStats) -> None:
         self.registry.register(_LiveCollector(hub))
+
+    def watch_batches(self, stats: BatchCounts) -> None:
+        self.registry.register(_BatchCollector(stats))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

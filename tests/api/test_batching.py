@@ -163,6 +163,11 @@ async def test_overlapping_requests_in_a_batch_resolve_in_arrival_order_all_or_n
     assert seats["A3"]["status"] == "held"
     mine = await api.seats(event["id"], c)
     assert mine[_ids(event, ["A3"])[0]].get("mine") is True
+    metrics = (await api.client.get("/metrics")).text
+    stats = api.client.app.state.booking.batcher.stats
+    assert f"boxoffice_write_batches_total {float(stats.batches)}" in metrics
+    assert f"boxoffice_write_batch_requests_total {float(stats.requests)}" in metrics
+    assert stats.requests > stats.batches  # some batch held more than one request
 
 
 async def test_a_request_alone_and_in_a_batch_gets_the_same_answer(
