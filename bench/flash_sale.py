@@ -306,6 +306,12 @@ async def audit(
             all_rows = await conn.fetchval(
                 "SELECT count(*) FROM bo_booking WHERE event = $1", event_id
             )
+            # Rows inserted by one transaction share its xmin: bookings per committing
+            # transaction is the group commit's mean batch size for bookings, measured
+            # from outside the app (1.0 when each request is its own transaction).
+            commits = await conn.fetchval(
+                "SELECT count(DISTINCT xmin::text) FROM bo_booking WHERE event = $1", event_id
+            )
         finally:
             await conn.close()
     else:
@@ -329,6 +335,7 @@ async def audit(
             all_rows = conn.execute(
                 "SELECT count(*) FROM bo_booking WHERE event = ?", (event_id,)
             ).fetchone()[0]
+            commits = None  # SQLite keeps no per-row transaction id
     norm = lambda v: v.replace("-", "").lower()  # noqa: E731  (SQLite stores UUIDs as text)
     per_seat = Counter(norm(seat) for _, seat, _ in active)
     double = sum(1 for n in per_seat.values() if n > 1)
@@ -352,4 +359,5 @@ async def audit(
         "booked_seats": len(booked_n),
         "seat_booking_mismatches": seat_mismatch,
         "ok": double == 0 and not acked_missing and not acked_wrong and seat_mismatch == 0,
+        "bookings_per_commit": round(int(all_rows) / int(commits), 2) if commits else None,
     }

@@ -83,6 +83,15 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
                 "0 double: " + _ok(audit["double_bookings"] == 0),
             )
         )
+        if audit.get("bookings_per_commit") is not None:
+            rows.append(
+                (
+                    tag,
+                    "bookings per committing transaction (mean batch size)",
+                    str(audit["bookings_per_commit"]),
+                    "",
+                )
+            )
         if "bare" in data:
             bare, pg, r = data["bare"], data["pgbench"], data["ratios"]
             rows.append(
