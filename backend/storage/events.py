@@ -16,7 +16,17 @@ from backend.storage.tables import Booking, Event, Seat
 
 INSERT_CHUNK = 1000
 # The columns `update` may change (the caller's names are the table's).
-EDITABLE = ("name", "venue", "starts_at", "hold_seconds", "max_seats_per_user")
+EDITABLE = (
+    "name",
+    "venue",
+    "starts_at",
+    "hold_seconds",
+    "max_seats_per_user",
+    "on_sale_at",
+    "waiting_room",
+    "max_shoppers",
+    "shopper_seconds",
+)
 
 
 class EventRepository:
@@ -74,6 +84,11 @@ class EventRepository:
             entry[row["status"]] += int(row["count"])
             entry["total"] += int(row["count"])
         return result
+
+    async def with_waiting_room(self) -> list[str]:
+        """The ids of the events whose waiting room is on."""
+        rows = await Event.select(Event.id).where(Event.waiting_room == True)  # noqa: E712
+        return [str(row["id"]) for row in rows]
 
     async def seat_count(self, event_id: str) -> int:
         return int(await Seat.count().where(Seat.event == event_id))

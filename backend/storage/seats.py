@@ -102,6 +102,7 @@ class SeatRepository:
         if isinstance(event["categories"], str):
             event["categories"] = json.loads(event["categories"])
         event["is_demo"] = bool(event["is_demo"])  # SQLite has no boolean type
+        event["waiting_room"] = bool(event["waiting_room"])
         seats = [
             {c: row[f"s_{c}"] for c in _SEAT_COLUMNS} for row in rows if row["s_id"] is not None
         ]

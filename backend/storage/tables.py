@@ -48,6 +48,13 @@ class Event(Table, tablename="bo_event"):
     height = Float(default=0.0)
     is_demo = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow())
+    # The on-sale (issue 12): nobody but the organiser holds or books before
+    # `on_sale_at`; with `waiting_room` on, only shoppers the room admitted do. The
+    # room's places live in the waiting-room store; only its configuration lives here.
+    on_sale_at = Timestamptz(null=True, default=None)
+    waiting_room = Boolean(default=False)
+    max_shoppers = Integer(default=200)
+    shopper_seconds = Integer(default=600)
 
 
 class Seat(Table, tablename="bo_seat"):
