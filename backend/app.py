@@ -35,10 +35,12 @@ from backend.web.errors import exception_handlers
 from backend.web.events import EventController
 from backend.web.health import health, ready
 from backend.web.pages import PageController
+from backend.web.queue import QueueController
 from backend.web.security import add_security_headers
 from backend.web.throttle import Throttle
 
 ROOT = Path(__file__).resolve().parent.parent
+QUEUE_JOIN_WINDOW_SECONDS = 60
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -52,11 +54,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         settings.signin_window_seconds,
         on_unavailable=services.metrics.throttle_unavailable.inc,
     )
+    # Waiting-room joins per address, a minute (web/queue.py), on the same store.
+    queue_throttle = Throttle(
+        services.throttle_store,
+        settings.waiting_room_joins_per_address,
+        QUEUE_JOIN_WINDOW_SECONDS,
+        on_unavailable=services.metrics.throttle_unavailable.inc,
+    )
     jwt_auth = _jwt_auth(settings)
     return Litestar(
         route_handlers=[
             AccountController,
             EventController,
+            QueueController,
             BookingController,
             PageController,
             health,
@@ -73,7 +83,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=stores,
         middleware=[request_context(services.metrics, services.shutdown)],
         before_send=[add_security_headers],
-        state=State({**services.state(), "throttle": throttle, "jwt_auth": jwt_auth}),
+        state=State(
+            {
+                **services.state(),
+                "throttle": throttle,
+                "queue_throttle": queue_throttle,
+                "jwt_auth": jwt_auth,
+            }
+        ),
         template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(title="Boxoffice", version="0.1.0", path="/schema"),
         compression_config=CompressionConfig(

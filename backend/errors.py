@@ -18,6 +18,7 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_423_LOCKED,
     HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 
@@ -54,6 +55,18 @@ class Forbidden(BoxofficeError):
     code = "forbidden"
 
 
+class NotOnSale(Forbidden):
+    """Before the event's `onSaleAt` (the body carries it)."""
+
+    code = "not_on_sale"
+
+
+class NotAdmitted(Forbidden):
+    """The event's waiting room has not admitted the caller (the body carries their place)."""
+
+    code = "not_admitted"
+
+
 class NotFound(BoxofficeError):
     status_code = HTTP_404_NOT_FOUND
     code = "not_found"
@@ -84,6 +97,10 @@ class EventHasBookings(Conflict):
     code = "event_has_bookings"
 
 
+class NoWaitingRoom(Conflict):
+    code = "no_waiting_room"
+
+
 class IdempotencyInFlight(Conflict):
     code = "idempotency_in_flight"
 
@@ -107,3 +124,11 @@ class Throttled(BoxofficeError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, retryAfter=retry_after)
         self.retry_after = retry_after
+
+
+class Unavailable(BoxofficeError):
+    """A backend the request needs (the waiting room's store) does not answer: retry."""
+
+    status_code = HTTP_503_SERVICE_UNAVAILABLE
+    code = "unavailable"
+    retry_after = 1

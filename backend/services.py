@@ -18,9 +18,12 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from backend.accounts import AccountService
+from backend.booking.admission import Admitter
 from backend.booking.events import EventService
 from backend.booking.expiry import HoldSweeper
 from backend.booking.idempotency import Idempotency
+from backend.booking.onsale import SaleConfigs
+from backend.booking.queue import WaitingRooms
 from backend.booking.service import BookingService
 from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChannel
 from backend.live.hub import LiveHub
@@ -30,6 +33,7 @@ from backend.observability.metrics import Metrics
 from backend.observability.shutdown import Shutdown
 from backend.settings import Mode, Settings
 from backend.storage import make_storage
+from backend.waitingroom import MemoryWaitingRoomStore, RedisWaitingRoomStore, WaitingRoomStore
 from backend.web.throttle import CountingMemoryStore, CountingRedisStore, CountingStore
 
 log = logging.getLogger("boxoffice")
@@ -64,6 +68,14 @@ def _backends(settings: Settings) -> tuple[SeatLockStore, SeatChannel, CountingS
     return MemorySeatLockStore(), MemorySeatChannel(), CountingMemoryStore()
 
 
+def _waiting_room_store(settings: Settings) -> WaitingRoomStore:
+    """Redis in services mode (every process shares each room), memory embedded."""
+    if settings.mode is Mode.SERVICES:
+        assert settings.redis_url is not None
+        return RedisWaitingRoomStore(settings.redis_url, settings.redis_prefix)
+    return MemoryWaitingRoomStore()
+
+
 async def _bounded(name: str, step: Awaitable[None], seconds: float) -> None:
     """Run one shutdown step; log (never raise) if it fails or overruns."""
     task = asyncio.ensure_future(step)
@@ -95,7 +107,9 @@ class Services:
         )
         self.metrics.watch_hub(self.hub)
         self.accounts = AccountService(self.storage, hash_concurrency=settings.argon2_concurrency)
-        self.events = EventService(self.storage)
+        self.sale_configs = SaleConfigs(self.storage)
+        self.rooms = WaitingRooms(_waiting_room_store(settings), self.sale_configs)
+        self.events = EventService(self.storage, self.sale_configs)
         self.booking = BookingService(
             self.storage,
             self.locks,
@@ -103,6 +117,7 @@ class Services:
             lock_ttl_ms=settings.lock_ttl_ms,
             unsafe_disable_guard=settings.unsafe_disable_guard,
             batching=settings.write_batching,
+            gate=self.rooms,
         )
         if self.booking.batcher is not None:
             self.metrics.watch_batches(self.booking.batcher.stats)
@@ -112,6 +127,14 @@ class Services:
             )
         self.idempotency = Idempotency(self.storage, lease_ms=settings.idempotency_lease_ms)
         self.sweeper = HoldSweeper(self.booking, settings.expiry_interval)
+        self.admitter = Admitter(
+            self.rooms,
+            self.booking,
+            self.booking.latency,
+            interval=settings.waiting_room_interval_ms / 1000,
+            grace_ms=settings.waiting_room_grace_seconds * 1000,
+            slow_ms=settings.waiting_room_slow_ms,
+        )
         self._started: list[tuple[str, Part, float]] = []
 
     def parts(self) -> list[tuple[str, Part, float]]:
@@ -119,9 +142,12 @@ class Services:
         return [
             ("database pool", self.storage, DATABASE_STOP_SECONDS),
             ("lock store", self.locks, SHUTDOWN_STEP_SECONDS),
+            ("waiting rooms", self.rooms, SHUTDOWN_STEP_SECONDS),
             ("live channel", self.channel, SHUTDOWN_STEP_SECONDS),
             ("live hub", self.hub, SHUTDOWN_STEP_SECONDS),
             ("hold sweeper", self.sweeper, SWEEPER_STOP_SECONDS),
+            # Stops between ticks; a tick's hold releases are let finish, as a sweep's.
+            ("waiting-room admitter", self.admitter, SWEEPER_STOP_SECONDS),
             # SIGTERM: close websockets with 1001 first, then the server's own handler.
             ("signal handlers", self.shutdown, SHUTDOWN_STEP_SECONDS),
         ]
@@ -138,6 +164,8 @@ class Services:
             "accounts": self.accounts,
             "events": self.events,
             "booking": self.booking,
+            "rooms": self.rooms,
+            "admitter": self.admitter,
             "idempotency": self.idempotency,
             "metrics": self.metrics,
             "services": self,

@@ -78,6 +78,13 @@ class Settings:
     # Group commit of one event's holds and bookings (backend/booking/batch.py); off
     # only to measure what it gains.
     write_batching: bool = True
+    # Waiting rooms (issue 12): how often each process reaps and admits; how long a
+    # place or a slot survives without any sign of its account (socket, poll, hold);
+    # the booking path's p99 over which admission pauses; joins per address a minute.
+    waiting_room_interval_ms: int = 250
+    waiting_room_grace_seconds: int = 60
+    waiting_room_slow_ms: int = 1000
+    waiting_room_joins_per_address: int = 120
 
     @property
     def sqlite_path(self) -> Path:
@@ -273,6 +280,10 @@ def load_settings() -> Settings:
         metrics_token=_metrics_token(),
         ws_stall_seconds=_int("WS_STALL_SECONDS", 10, 1, 600),
         ws_max_anonymous_per_address=_int("WS_MAX_ANONYMOUS_PER_ADDRESS", 50, 1, 100_000),
+        waiting_room_interval_ms=_int("WAITING_ROOM_INTERVAL_MS", 250, 20, 10_000),
+        waiting_room_grace_seconds=_int("WAITING_ROOM_GRACE_SECONDS", 60, 5, 3600),
+        waiting_room_slow_ms=_int("WAITING_ROOM_SLOW_MS", 1000, 10, 60_000),
+        waiting_room_joins_per_address=_int("WAITING_ROOM_JOINS_PER_ADDRESS", 120, 1, 10_000_000),
     )
 
 

@@ -8,6 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from backend.booking.layout import Layout
+from backend.booking.onsale import (
+    RoomConfig,
+    SaleConfigs,
+    check_on_sale_at,
+    check_room_values,
+)
 from backend.errors import EventHasBookings, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from backend.storage import MissingReference, Storage
 
@@ -17,8 +23,11 @@ DEFAULT_MAX_SEATS = 10
 
 
 class EventService:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, sale_configs: SaleConfigs | None = None) -> None:
         self.storage = storage
+        # The booking path's cached copies of events' on-sale settings (forgotten here
+        # when this process changes them; other processes' copies last a second).
+        self.sale_configs = sale_configs
 
     async def create(
         self,
@@ -32,9 +41,14 @@ class EventService:
         max_seats_per_user: int | None = None,
         currency: str = "GBP",
         is_demo: bool = False,
+        on_sale_at: datetime | None = None,
+        waiting_room: RoomConfig | None = None,
     ) -> str:
         hold = DEFAULT_HOLD_SECONDS if hold_seconds is None else hold_seconds
         _check_hold_seconds(hold)
+        check_on_sale_at(on_sale_at)
+        room = waiting_room or RoomConfig()
+        room.check()
         total = len(layout.seats)
         limit = min(DEFAULT_MAX_SEATS, total) if max_seats_per_user is None else max_seats_per_user
         _check_max_seats(limit, total)
@@ -63,6 +77,8 @@ class EventService:
             "width": layout.width,
             "height": layout.height,
             "is_demo": is_demo,
+            "on_sale_at": on_sale_at,
+            **room.columns(),
         }
         try:
             return await self.storage.events.create(event, seats)
@@ -125,7 +141,12 @@ class EventService:
         if "max_seats_per_user" in changes:
             total = await self.storage.events.seat_count(str(event["id"]))
             _check_max_seats(changes["max_seats_per_user"], total)
+        if "on_sale_at" in changes:
+            check_on_sale_at(changes["on_sale_at"])
+        check_room_values(changes.get("max_shoppers"), changes.get("shopper_seconds"))
         await self.storage.events.update(event_id, changes)
+        if self.sale_configs is not None:
+            self.sale_configs.forget(event_id)
 
     async def delete(self, user_id: str, event_id: str) -> None:
         await self._own(user_id, event_id)

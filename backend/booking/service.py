@@ -10,12 +10,18 @@ Every write follows the same shape:
 3. release the locks by compare-and-delete, then publish the committed changes.
 
 If the lock store is down, writes go on without it: the database is the guard.
+
+Before any of it, the sale gate (`onsale.py`, `queue.py`): an event not on sale yet, or
+whose waiting room has not admitted the caller, is refused before the request enters a
+batch; and every hold and booking's duration goes into `latency`, which the waiting
+room's admission backs off on.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +29,8 @@ from typing import Any
 
 from backend.booking.batch import WriteBatcher
 from backend.booking.best import FreeSeat, choose_adjacent
+from backend.booking.latency import LatencyWindow
+from backend.booking.onsale import SaleGate
 from backend.booking.records import (
     BookingRecord,
     ChangePublisher,
@@ -63,6 +71,7 @@ class BookingService:
         lock_ttl_ms: int = 5000,
         unsafe_disable_guard: bool = False,
         batching: bool = True,
+        gate: SaleGate | None = None,
     ) -> None:
         self.storage = storage
         self.seats = storage.seats
@@ -75,6 +84,9 @@ class BookingService:
         # (WRITE_BATCHING=0) and for the negative control, which must write unguarded.
         self.batcher = WriteBatcher(self) if batching and self._guard else None
         self._seat_events: dict[str, str] = {}
+        # onSaleAt and the waiting room (None: every event sells to everyone, as before).
+        self.gate = gate
+        self.latency = LatencyWindow()
 
     @property
     def guarded(self) -> bool:
@@ -114,6 +126,18 @@ class BookingService:
             await self.publisher.publish(key, items)
 
     # --------------------------------------------------------------- checking
+
+    @asynccontextmanager
+    async def _admitted(self, user_id: str, event_id: str) -> AsyncIterator[None]:
+        """The sale gate (before the batcher: a refusal costs no batch), then the timing
+        of what follows, refused or not, for the waiting room's back-off."""
+        if self.gate is not None:
+            await self.gate.check(user_id, event_id)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.latency.add(time.perf_counter() - started)
 
     async def _event(self, event_id: str) -> dict[str, Any]:
         event = await self.storage.events.get(event_id)
@@ -210,6 +234,10 @@ class BookingService:
 
     async def hold_seats(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
         """Hold all the seats, or none; re-holding your own live holds extends them."""
+        async with self._admitted(user_id, event_id):
+            return await self._hold(user_id, event_id, seat_ids)
+
+    async def _hold(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
         if self.batcher is not None:
             return await self.batcher.hold(user_id, event_id, seat_ids)
         return await self.hold_alone(user_id, event_id, seat_ids)
@@ -248,6 +276,12 @@ class BookingService:
         self, user_id: str, event_id: str, count: int, category: str | None
     ) -> HoldResult:
         """Pick the best `count` adjacent free seats in one row and hold them atomically."""
+        async with self._admitted(user_id, event_id):
+            return await self._hold_best(user_id, event_id, count, category)
+
+    async def _hold_best(
+        self, user_id: str, event_id: str, count: int, category: str | None
+    ) -> HoldResult:
         event = await self._event(event_id)
         limit = int(event["max_seats_per_user"])
         if not 1 <= count <= limit:
@@ -268,7 +302,7 @@ class BookingService:
                     + (f" in category {category!r}" if category else "")
                 )
             try:
-                return await self.hold_seats(user_id, event_id, choice)
+                return await self._hold(user_id, event_id, choice)
             except (SeatsLocked, SeatsBooked) as exc:
                 # Someone took part of our pick between choosing and holding: pick again.
                 if attempt == BEST_AVAILABLE_ATTEMPTS - 1:
@@ -280,15 +314,26 @@ class BookingService:
         raise AssertionError("unreachable")
 
     async def release_holds(
-        self, user_id: str, event_id: str, seat_ids: Sequence[str] | None
+        self,
+        user_id: str,
+        event_id: str,
+        seat_ids: Sequence[str] | None,
+        *,
+        done_shopping: bool = True,
     ) -> list[str]:
-        """Release the caller's holds on an event (all, or the listed seats)."""
+        """Release the caller's holds on an event (all, or the listed seats).
+
+        Releasing all of them is giving up: a shopper's slot in the waiting room frees
+        (unless `done_shopping` is False: the room already reaped them). Releasing listed
+        seats never does, even the last one: that is how a seat map changes its pick."""
         await self._event(event_id)
         if seat_ids is not None:
             await self._seats(event_id, seat_ids)
         async with self.storage.transaction():
             changed = await self.seats.release(event_id, user_id, seat_ids)
         await self._publish(changed)
+        if seat_ids is None and done_shopping and self.gate is not None:
+            await self.gate.done_shopping(user_id, event_id)
         return [str(r["id"]) for r in changed]
 
     async def release_expired_holds(self) -> int:
@@ -309,10 +354,16 @@ class BookingService:
         seat_ids: Sequence[str],
         on_commit: CommitHook | None = None,
     ) -> list[BookingRecord]:
-        """Book seats the caller holds, or free seats, all or nothing."""
-        if self.batcher is not None:
-            return await self.batcher.book(user_id, event_id, seat_ids, on_commit)
-        return await self.book_alone(user_id, event_id, seat_ids, on_commit)
+        """Book seats the caller holds, or free seats, all or nothing. A shopper who
+        books is done: their slot in the waiting room frees for the next in line."""
+        async with self._admitted(user_id, event_id):
+            if self.batcher is not None:
+                records = await self.batcher.book(user_id, event_id, seat_ids, on_commit)
+            else:
+                records = await self.book_alone(user_id, event_id, seat_ids, on_commit)
+        if self.gate is not None:
+            await self.gate.done_shopping(user_id, event_id)
+        return records
 
     async def book_alone(
         self,

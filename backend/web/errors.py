@@ -17,7 +17,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
-from backend.errors import BoxofficeError, Throttled
+from backend.errors import BoxofficeError
 from backend.observability.requestid import record_unrouted
 
 log = logging.getLogger("boxoffice.errors")
@@ -30,7 +30,9 @@ def _json(
 
 
 def _domain_error(_: Request[Any, Any, Any], exc: BoxofficeError) -> Response[Any]:
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
+    # Throttled and Unavailable say when to come back.
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return _json(exc.status_code, exc.body(), headers)
 
 

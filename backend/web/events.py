@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from backend.booking.events import EventService
 from backend.booking.layout import Category, RowSpec, SectionSpec, from_labels, from_sections
+from backend.booking.onsale import RoomConfig
 from backend.booking.service import BookingService
 from backend.errors import InvalidInput
 from backend.seats import seat_out
@@ -97,6 +98,16 @@ class EventController(Controller):
             hold_seconds=data.hold_seconds,
             max_seats_per_user=data.max_seats_per_user,
             currency=data.currency,
+            on_sale_at=data.on_sale_at,
+            waiting_room=(
+                None
+                if data.waiting_room is None
+                else RoomConfig(
+                    enabled=data.waiting_room.enabled,
+                    max_shoppers=data.waiting_room.max_shoppers,
+                    shopper_seconds=data.waiting_room.shopper_seconds,
+                )
+            ),
         )
         event, seats, now = await events.detail(event_id)
         return event_out(event, seats, now, user_id)
@@ -129,8 +140,17 @@ class EventController(Controller):
         user_id: NamedDependency[str],
         events: NamedDependency[EventService],
     ) -> EventOut:
-        """Change an event's name, venue, time, hold time or seat limit (organiser only)."""
+        """Change an event's name, venue, time, hold time, seat limit, on-sale time or
+        waiting room (organiser only; only the fields given change)."""
         eid = parse_id(event_id, "event id")
+        room = data.waiting_room
+        room_fields: tuple[tuple[str, Any], ...] = ()
+        if not isinstance(room, msgspec.UnsetType):
+            room_fields = (
+                ("waiting_room", room.enabled),
+                ("max_shoppers", room.max_shoppers),
+                ("shopper_seconds", room.shopper_seconds),
+            )
         changes = {
             field: value
             for field, value in (
@@ -139,6 +159,8 @@ class EventController(Controller):
                 ("starts_at", data.starts_at),
                 ("hold_seconds", data.hold_seconds),
                 ("max_seats_per_user", data.max_seats_per_user),
+                ("on_sale_at", data.on_sale_at),
+                *room_fields,
             )
             if value is not msgspec.UNSET
         }

@@ -15,6 +15,13 @@ import msgspec
 from msgspec import Meta, Struct
 
 from backend.booking.layout import MAX_SEATS
+from backend.booking.onsale import (
+    DEFAULT_MAX_SHOPPERS,
+    DEFAULT_SHOPPER_SECONDS,
+    MAX_SHOPPER_SECONDS,
+    MAX_SHOPPERS,
+    MIN_SHOPPER_SECONDS,
+)
 from backend.booking.records import BookingRecord
 from backend.seats import SeatOut, seat_out
 from backend.timefmt import iso
@@ -33,6 +40,10 @@ MaxSeats = Annotated[int, Meta(ge=1, le=MAX_SEATS)]
 Colour = Annotated[str, Meta(pattern=r"^#[0-9A-Fa-f]{6}$")]
 CategoryId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$")]
+# An instant: a time without a zone would mean a different moment on every server.
+Instant = Annotated[datetime, Meta(tz=True)]
+MaxShoppers = Annotated[int, Meta(ge=1, le=MAX_SHOPPERS)]
+ShopperSeconds = Annotated[int, Meta(ge=MIN_SHOPPER_SECONDS, le=MAX_SHOPPER_SECONDS)]
 
 
 class In(Struct, rename="camel", forbid_unknown_fields=False):
@@ -98,6 +109,20 @@ class LayoutIn(In):
     categories: Annotated[list[CategoryIn], Meta(max_length=50)] = []
 
 
+class WaitingRoomIn(In):
+    enabled: bool = False
+    max_shoppers: MaxShoppers = DEFAULT_MAX_SHOPPERS
+    shopper_seconds: ShopperSeconds = DEFAULT_SHOPPER_SECONDS
+
+
+class WaitingRoomPatchIn(In):
+    """Only the fields given change."""
+
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
+    max_shoppers: MaxShoppers | msgspec.UnsetType = msgspec.UNSET
+    shopper_seconds: ShopperSeconds | msgspec.UnsetType = msgspec.UNSET
+
+
 class EventIn(In):
     name: Name
     seats: Annotated[list[SeatLabel], Meta(min_length=1, max_length=MAX_SEATS)] | None = None
@@ -107,6 +132,8 @@ class EventIn(In):
     hold_seconds: HoldSeconds | None = None
     max_seats_per_user: MaxSeats | None = None
     currency: Currency = "GBP"
+    on_sale_at: Instant | None = None
+    waiting_room: WaitingRoomIn | None = None
 
 
 class EventPatchIn(In):
@@ -115,6 +142,8 @@ class EventPatchIn(In):
     starts_at: datetime | msgspec.UnsetType | None = msgspec.UNSET
     hold_seconds: HoldSeconds | msgspec.UnsetType = msgspec.UNSET
     max_seats_per_user: MaxSeats | msgspec.UnsetType = msgspec.UNSET
+    on_sale_at: Instant | msgspec.UnsetType | None = msgspec.UNSET
+    waiting_room: WaitingRoomPatchIn | msgspec.UnsetType = msgspec.UNSET
 
 
 class CountsOut(Out):
@@ -131,6 +160,12 @@ class CategoryOut(Out):
     price: int
 
 
+class WaitingRoomOut(Out):
+    enabled: bool
+    max_shoppers: int
+    shopper_seconds: int
+
+
 class EventSummaryOut(Out):
     id: str
     name: str
@@ -140,6 +175,8 @@ class EventSummaryOut(Out):
     organiser_id: str
     hold_seconds: int
     max_seats_per_user: int
+    on_sale_at: str | None
+    waiting_room: WaitingRoomOut
     counts: CountsOut
 
 
@@ -152,6 +189,8 @@ class EventOut(Out):
     organiser_id: str
     hold_seconds: int
     max_seats_per_user: int
+    on_sale_at: str | None
+    waiting_room: WaitingRoomOut
     categories: list[CategoryOut]
     width: float
     height: float
@@ -172,6 +211,14 @@ def counts_out(counts: dict[str, int]) -> CountsOut:
     )
 
 
+def waiting_room_out(event: dict[str, Any]) -> WaitingRoomOut:
+    return WaitingRoomOut(
+        enabled=bool(event["waiting_room"]),
+        max_shoppers=int(event["max_shoppers"]),
+        shopper_seconds=int(event["shopper_seconds"]),
+    )
+
+
 def event_summary_out(event: dict[str, Any], counts: dict[str, int]) -> EventSummaryOut:
     return EventSummaryOut(
         id=str(event["id"]),
@@ -182,6 +229,8 @@ def event_summary_out(event: dict[str, Any], counts: dict[str, int]) -> EventSum
         organiser_id=str(event["organiser"]),
         hold_seconds=event["hold_seconds"],
         max_seats_per_user=event["max_seats_per_user"],
+        on_sale_at=iso(event["on_sale_at"]),
+        waiting_room=waiting_room_out(event),
         counts=counts_out(counts),
     )
 
@@ -218,6 +267,8 @@ def _event_out(event: dict[str, Any], counts: dict[str, int], seats: list[SeatOu
         organiser_id=str(event["organiser"]),
         hold_seconds=event["hold_seconds"],
         max_seats_per_user=event["max_seats_per_user"],
+        on_sale_at=iso(event["on_sale_at"]),
+        waiting_room=waiting_room_out(event),
         categories=[CategoryOut(**c) for c in event["categories"] or []],
         width=event["width"],
         height=event["height"],

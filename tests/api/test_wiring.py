@@ -19,9 +19,11 @@ from backend.settings import Settings
 PARTS = [
     ("database pool", "storage"),
     ("lock store", "locks"),
+    ("waiting rooms", "rooms"),
     ("live channel", "channel"),
     ("live hub", "hub"),
     ("hold sweeper", "sweeper"),
+    ("waiting-room admitter", "admitter"),
     ("signal handlers", "shutdown"),
 ]
 
@@ -93,7 +95,11 @@ async def test_a_failed_start_up_stops_only_what_started(rig: Rig) -> None:
     rig.calls.clear()
     # Litestar runs the shutdown hooks when a start-up hook raises.
     await rig.services.on_shutdown()
-    assert rig.calls == [("stop", "lock store"), ("stop", "database pool")]
+    assert rig.calls == [
+        ("stop", "waiting rooms"),
+        ("stop", "lock store"),
+        ("stop", "database pool"),
+    ]
 
 
 async def test_a_failing_or_hanging_shutdown_step_is_bounded_and_logged(
@@ -133,8 +139,11 @@ STATE_KEYS = {
     "accounts",
     "events",
     "booking",
+    "rooms",
+    "admitter",
     "idempotency",
     "throttle",
+    "queue_throttle",
     "jwt_auth",
     "metrics",
     "services",

@@ -1,0 +1,175 @@
+"""Admission: every `interval`, each busy room reaps, then admits (issue 12, item 4).
+
+For each event whose room has people in it, in order:
+
+1. `expire_shoppers`: shoppers whose window ran out lose their slot, and their holds on
+   the event are released (announced live like any release);
+2. `abandon(grace)`: waiters and shoppers not seen for `grace` (no open socket, no poll,
+   no hold or booking) lose their place or slot; shoppers' holds are released too;
+3. `admit`: waiters in queue order fill the free slots (`maxShoppers` minus those
+   shopping), unless the booking path is slow: while the p99 of this process's recent
+   holds and bookings is over `slow_ms`, nobody new is let in, and the shoppers already
+   in get the path to themselves.
+
+Every app process runs it; each step is one atomic store transition (a Lua script on
+Redis), so admission never exceeds `maxShoppers` and each expiry is reaped by exactly
+one process, which releases that shopper's holds.
+
+The rate this gives is Little's law at work: with `maxShoppers` slots and shoppers who
+take T seconds to buy, about maxShoppers / T are admitted a second. The organiser picks
+`maxShoppers` for what the booking path can serve (a p99 under 300 ms at 200 shoppers
+buying, see README Performance), and the back-off guards it when that guess is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from backend.booking.latency import LatencyWindow
+from backend.booking.queue import WaitingRooms
+from backend.errors import NotFound
+
+log = logging.getLogger("boxoffice.waitingroom")
+
+ROOMS_REFRESH_SECONDS = 5.0  # how often the database's list of rooms is read
+
+
+class ReleasesHolds(Protocol):
+    async def release_holds(
+        self,
+        user_id: str,
+        event_id: str,
+        seat_ids: list[str] | None,
+        *,
+        done_shopping: bool = True,
+    ) -> list[str]:
+        """Release the user's holds on the event."""
+
+
+@dataclass
+class TickReport:
+    """What one tick did, by event: for tests and logs."""
+
+    admitted: dict[str, list[str]] = field(default_factory=dict)
+    expired: dict[str, list[str]] = field(default_factory=dict)
+    abandoned: dict[str, list[str]] = field(default_factory=dict)
+    slow: bool = False
+
+
+class Admitter:
+    """Ticks between `on_startup` and `on_shutdown`; `tick(now_ms)` is one round."""
+
+    def __init__(
+        self,
+        rooms: WaitingRooms,
+        booking: ReleasesHolds,
+        latency: LatencyWindow,
+        *,
+        interval: float,
+        grace_ms: int,
+        slow_ms: int,
+    ) -> None:
+        self.rooms = rooms
+        self.booking = booking
+        self.latency = latency
+        self.interval = interval
+        self.grace_ms = grace_ms
+        self.slow_ms = slow_ms
+        self._refreshed_at = -ROOMS_REFRESH_SECONDS
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def on_startup(self) -> None:
+        """Start ticking."""
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="waiting-room-admitter")
+
+    async def on_shutdown(self) -> None:
+        """Stop between ticks (never inside one: see booking/expiry.py)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stop.set()
+        await task
+
+    def slow(self) -> bool:
+        """Is the booking path's recent p99 over the bound?"""
+        p99 = self.latency.p99_ms()
+        return p99 is not None and p99 > self.slow_ms
+
+    async def tick(self, now_ms: int | None = None) -> TickReport:
+        """One round over the busy rooms at `now_ms` (default: the rooms' clock)."""
+        now = self.rooms.clock() if now_ms is None else now_ms
+        await self._refresh()
+        report = TickReport(slow=self.slow())
+        for event_id in sorted(self.rooms.active):
+            try:
+                await self._tick_room(event_id, now, report)
+            except Exception as exc:
+                log.warning("waiting room of %s: tick failed (will retry): %s", event_id, exc)
+        return report
+
+    async def _refresh(self) -> None:
+        """Follow every room the database has on, not only those joined through this
+        process: a restarted process, or one that took no join, still admits."""
+        if time.monotonic() - self._refreshed_at < ROOMS_REFRESH_SECONDS:
+            return
+        self._refreshed_at = time.monotonic()
+        try:
+            self.rooms.active.update(await self.rooms.configs.with_rooms())
+        except Exception as exc:
+            log.warning("waiting rooms: could not list the rooms (will retry): %s", exc)
+
+    async def _tick_room(self, event_id: str, now: int, report: TickReport) -> None:
+        store = self.rooms.store
+        try:
+            config = await self.rooms.configs.get(event_id)
+        except NotFound:
+            self.rooms.forget(event_id)
+            await store.clear(event_id)  # the event is gone, and its room with it
+            return
+        if not config.room:
+            self.rooms.forget(event_id)  # its places stay, should the room come back on
+            return
+        expired = await store.expire_shoppers(event_id, now)
+        abandoned = await store.abandon(event_id, now, self.grace_ms)
+        for user_id in [*expired, *abandoned.shoppers]:
+            await self._release(user_id, event_id)
+        if expired:
+            report.expired[event_id] = expired
+        if abandoned.shoppers or abandoned.waiters:
+            report.abandoned[event_id] = [*abandoned.shoppers, *abandoned.waiters]
+        if config.on_sale(now) and not report.slow:
+            admitted = await store.admit(
+                event_id, now, config.max_shoppers, config.shopper_ms, config.max_shoppers
+            )
+            if admitted:
+                report.admitted[event_id] = [a.user_id for a in admitted]
+        summary = await store.summary(event_id)
+        self.rooms.observe(event_id, summary, now)
+        if summary.waiting == 0 and summary.shopping == 0:
+            self.rooms.active.discard(event_id)  # idle: a join brings it back
+
+    async def _release(self, user_id: str, event_id: str) -> None:
+        """Release a reaped shopper's holds. The store already freed the slot, so this
+        must not free it again (they may have joined again meanwhile)."""
+        try:
+            await self.booking.release_holds(user_id, event_id, None, done_shopping=False)
+        except Exception as exc:  # their holds still run out by themselves
+            log.warning(
+                "waiting room: releasing %s's holds on %s failed: %s", user_id, event_id, exc
+            )
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.tick()
+            except Exception as exc:
+                log.warning("waiting rooms: tick failed (will retry): %s", exc)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval)

@@ -1,0 +1,43 @@
+"""The booking path's recent latency: what the waiting room's admission backs off on.
+
+A rolling window of the last holds' and bookings' durations in this process (refusals
+included: a slow 423 is as much a sign of a busy path as a slow 201). Old samples age
+out, so a quiet path is never "slow" because of what happened minutes ago.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+WINDOW_SIZE = 512
+WINDOW_SECONDS = 10.0
+
+
+class LatencyWindow:
+    def __init__(
+        self,
+        size: int = WINDOW_SIZE,
+        max_age: float = WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_age = max_age
+        self._clock = clock
+        self._samples: deque[tuple[float, float]] = deque(maxlen=size)  # (at, seconds)
+
+    def add(self, seconds: float) -> None:
+        """Record one request's duration."""
+        self._samples.append((self._clock(), seconds))
+
+    def p99_ms(self) -> float | None:
+        """The 99th percentile of the recent samples in milliseconds; None without any."""
+        cutoff = self._clock() - self.max_age
+        while self._samples and self._samples[0][0] < cutoff:
+            self._samples.popleft()
+        if not self._samples:
+            return None
+        ordered = sorted(seconds for _, seconds in self._samples)
+        rank = max(0, math.ceil(0.99 * len(ordered)) - 1)
+        return ordered[rank] * 1000

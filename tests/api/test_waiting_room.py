@@ -1,0 +1,389 @@
+"""On-sale time and waiting room over HTTP (issue 12), on both run modes.
+
+The services mode's database is shared by the session, so a tick also visits other
+tests' rooms: assertions look at their own event's entries only.
+
+The admitter's background loop is slowed to once an hour here, so nobody is admitted
+behind a test's back: each test drives admission by calling `Admitter.tick(now_ms)` on
+the app's loop, with the time it wants (a shopper's window running out is a tick in the
+future, not a wait).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+
+from backend.app import create_app
+from backend.settings import Mode, Settings
+from tests.conftest import Api
+from tests.support.databases import flush_redis_prefix
+from tests.support.services import unique_name
+
+HOUR_MS = 3_600_000
+ROOM = {"enabled": True, "maxShoppers": 1, "shopperSeconds": 60}
+
+
+@pytest.fixture
+def room_settings(settings: Settings) -> Settings:
+    return replace(settings, waiting_room_interval_ms=HOUR_MS)
+
+
+@pytest.fixture
+async def room_api(room_settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(room_settings)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        yield Api(client)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def tick(api: Api, at_ms: int | None = None) -> Any:
+    admitter = api.client.app.state.admitter
+    return await api.run(admitter.tick, now_ms() if at_ms is None else at_ms)
+
+
+async def queue(api: Api, method: str, event: dict[str, Any], who: dict[str, Any]) -> Any:
+    response = await api.client.request(
+        method, f"/events/{event['id']}/queue", headers=who["headers"]
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def hold(api: Api, event: dict[str, Any], who: dict[str, Any], n: int = 1) -> Any:
+    seat_ids = [s["id"] for s in event["seats"][:n]]
+    return await api.client.post(
+        f"/events/{event['id']}/holds", json={"seatIds": seat_ids}, headers=who["headers"]
+    )
+
+
+async def book(api: Api, event: dict[str, Any], who: dict[str, Any], n: int = 1) -> Any:
+    seat_ids = [s["id"] for s in event["seats"][:n]]
+    return await api.client.post(
+        f"/events/{event['id']}/bookings", json={"seatIds": seat_ids}, headers=who["headers"]
+    )
+
+
+async def summary(api: Api, event: dict[str, Any], who: dict[str, Any]) -> Any:
+    response = await api.client.get(f"/events/{event['id']}/queue/summary", headers=who["headers"])
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# ------------------------------------------------------------ configuration
+
+
+async def test_events_sell_at_once_without_a_room_by_default(room_api: Api) -> None:
+    owner = await room_api.user()
+    event = await room_api.event(owner)
+    assert event["onSaleAt"] is None
+    assert event["waitingRoom"] == {"enabled": False, "maxShoppers": 200, "shopperSeconds": 600}
+    buyer = await room_api.user()
+    assert (await hold(room_api, event, buyer)).status_code == 201
+
+
+async def test_the_configuration_round_trips_and_patches_field_by_field(room_api: Api) -> None:
+    owner = await room_api.user()
+    event = await room_api.event(
+        owner,
+        onSaleAt="2031-03-04T18:00:00+01:00",
+        waitingRoom={"enabled": True, "maxShoppers": 50, "shopperSeconds": 300},
+    )
+    expected_room = {"enabled": True, "maxShoppers": 50, "shopperSeconds": 300}
+    assert event["onSaleAt"] == "2031-03-04T17:00:00.000Z"
+    assert event["waitingRoom"] == expected_room
+    got = (await room_api.client.get(f"/events/{event['id']}")).json()
+    assert (got["onSaleAt"], got["waitingRoom"]) == (event["onSaleAt"], expected_room)
+    listed = next(
+        e for e in (await room_api.client.get("/events")).json()["events"] if e["id"] == event["id"]
+    )
+    assert (listed["onSaleAt"], listed["waitingRoom"]) == (event["onSaleAt"], expected_room)
+
+    patched = await room_api.client.patch(
+        f"/events/{event['id']}",
+        json={"onSaleAt": None, "waitingRoom": {"maxShoppers": 7}},
+        headers=owner["headers"],
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["onSaleAt"] is None
+    assert patched.json()["waitingRoom"] == {**expected_room, "maxShoppers": 7}
+    off = await room_api.client.patch(
+        f"/events/{event['id']}", json={"waitingRoom": {"enabled": False}}, headers=owner["headers"]
+    )
+    assert off.json()["waitingRoom"] == {"enabled": False, "maxShoppers": 7, "shopperSeconds": 300}
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"waitingRoom": {"enabled": True, "maxShoppers": 0}}, "maxShoppers"),
+        ({"waitingRoom": {"enabled": True, "maxShoppers": 100_001}}, "maxShoppers"),
+        ({"waitingRoom": {"enabled": True, "shopperSeconds": 59}}, "shopperSeconds"),
+        ({"waitingRoom": {"enabled": True, "shopperSeconds": 7201}}, "shopperSeconds"),
+        ({"waitingRoom": {"enabled": "yes"}}, "enabled"),
+        ({"onSaleAt": "2031-03-04T18:00:00"}, "timezone"),
+        ({"onSaleAt": "next tuesday"}, "onSaleAt"),
+    ],
+)
+async def test_bad_configuration_is_a_clear_400_and_changes_nothing(
+    room_api: Api, body: dict[str, Any], words: str
+) -> None:
+    owner = await room_api.user()
+    created = await room_api.client.post(
+        "/events", json={"name": "Bad", "seats": ["A1"], **body}, headers=owner["headers"]
+    )
+    assert created.status_code == 400, created.text
+    assert created.json()["code"] == "invalid_input" and words in created.json()["message"]
+    event = await room_api.event(owner)
+    patched = await room_api.client.patch(
+        f"/events/{event['id']}", json=body, headers=owner["headers"]
+    )
+    assert patched.status_code == 400 and words in patched.json()["message"]
+    after = (await room_api.client.get(f"/events/{event['id']}")).json()
+    assert after["onSaleAt"] is None and after["waitingRoom"] == event["waitingRoom"]
+
+
+async def test_only_the_organiser_changes_the_sale(room_api: Api) -> None:
+    owner, other = await room_api.user(), await room_api.user()
+    event = await room_api.event(owner)
+    refused = await room_api.client.patch(
+        f"/events/{event['id']}", json={"waitingRoom": {"enabled": True}}, headers=other["headers"]
+    )
+    assert refused.status_code == 403
+
+
+# ------------------------------------------------------------------ the gate
+
+
+async def test_nobody_but_the_organiser_holds_or_books_before_the_sale(room_api: Api) -> None:
+    owner, buyer = await room_api.user(), await room_api.user()
+    on_sale = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    event = await room_api.event(owner, onSaleAt=on_sale.isoformat())
+    seat = event["seats"][0]["id"]
+    attempts = [
+        await hold(room_api, event, buyer),
+        await room_api.client.post(
+            f"/events/{event['id']}/holds", json={"count": 2}, headers=buyer["headers"]
+        ),
+        await book(room_api, event, buyer),
+        await room_api.client.post("/book", json={"seatId": seat}, headers=buyer["headers"]),
+    ]
+    for response in attempts:
+        assert response.status_code == 403, response.text
+        body = response.json()
+        assert body["code"] == "not_on_sale" and body["onSaleAt"] == event["onSaleAt"]
+    assert (await room_api.seats(event["id"]))[seat]["status"] == "available"
+    # The organiser's comps and test purchases go ahead.
+    assert (await hold(room_api, event, owner)).status_code == 201
+    # Once the time is moved to the past, everyone may.
+    await room_api.client.patch(
+        f"/events/{event['id']}",
+        json={"onSaleAt": "2020-01-01T00:00:00Z"},
+        headers=owner["headers"],
+    )
+    assert (await book(room_api, event, buyer, 2)).status_code in (201, 423)
+
+
+async def test_without_admission_holds_and_bookings_are_refused_with_the_place(
+    room_api: Api,
+) -> None:
+    owner, first, second = [await room_api.user() for _ in range(3)]
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    refused = await hold(room_api, event, first)
+    assert refused.status_code == 403 and refused.json()["code"] == "not_admitted"
+    assert refused.json()["queue"]["state"] == "none"
+
+    await queue(room_api, "POST", event, first)
+    await queue(room_api, "POST", event, second)
+    for response in (await hold(room_api, event, second), await book(room_api, event, second)):
+        assert response.status_code == 403 and response.json()["code"] == "not_admitted"
+        place = response.json()["queue"]
+        assert (place["state"], place["position"], place["ahead"]) == ("waiting", 2, 1)
+    # The organiser needs no place.
+    assert (await hold(room_api, event, owner)).status_code == 201
+
+
+# ------------------------------------------------------------------ joining
+
+
+async def test_join_admit_hold_book_and_the_slot_goes_to_the_next(room_api: Api) -> None:
+    owner, first, second = [await room_api.user() for _ in range(3)]
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    joined = await queue(room_api, "POST", event, first)
+    assert joined == {
+        "eventId": event["id"],
+        "state": "waiting",
+        "position": 1,
+        "ahead": 0,
+        "etaSeconds": 0,
+    }
+    assert (await queue(room_api, "POST", event, second))["position"] == 2
+
+    report = await tick(room_api)
+    assert report.admitted[event["id"]] == [first["id"]]  # one slot
+    mine = await queue(room_api, "GET", event, first)
+    assert mine["state"] == "admitted" and mine["admittedUntil"]
+    waiting = await queue(room_api, "GET", event, second)
+    assert (waiting["state"], waiting["position"], waiting["ahead"]) == ("waiting", 1, 0)
+
+    assert (await hold(room_api, event, first, 2)).status_code == 201
+    assert (await book(room_api, event, first, 2)).status_code == 201
+    assert (await queue(room_api, "GET", event, first))["state"] == "left"  # done: slot free
+    assert (await tick(room_api)).admitted[event["id"]] == [second["id"]]
+    assert (await queue(room_api, "GET", event, second))["state"] == "admitted"
+    counts = await summary(room_api, event, owner)
+    assert (counts["waiting"], counts["shopping"], counts["admittedTotal"]) == (0, 1, 2)
+    assert counts["maxShoppers"] == 1 and counts["enabled"] is True
+
+
+async def test_one_place_per_account_under_concurrent_joins(room_api: Api) -> None:
+    owner, buyer, other = [await room_api.user() for _ in range(3)]
+    event = await room_api.event(owner, waitingRoom={"enabled": True})
+    app = room_api.client.app
+
+    async def joins() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+            url = f"/events/{event['id']}/queue"
+            return list(
+                await asyncio.gather(*(c.post(url, headers=buyer["headers"]) for _ in range(8)))
+            )
+
+    places = [r.json() for r in await room_api.run(joins)]
+    assert {(p["state"], p["position"]) for p in places} == {("waiting", 1)}
+    assert (await queue(room_api, "POST", event, other))["position"] == 2
+    assert (await queue(room_api, "POST", event, buyer))["position"] == 1  # again: same place
+    assert (await summary(room_api, event, owner))["waiting"] == 2
+
+
+async def test_leaving_gives_the_place_up(room_api: Api) -> None:
+    owner, first, second = [await room_api.user() for _ in range(3)]
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    await queue(room_api, "POST", event, first)
+    await queue(room_api, "POST", event, second)
+    left = await queue(room_api, "DELETE", event, first)
+    assert (left["state"], left["position"]) == ("left", None)
+    assert (await queue(room_api, "GET", event, second))["position"] == 1
+    refused = await hold(room_api, event, first)
+    assert refused.status_code == 403 and refused.json()["queue"]["state"] == "left"
+    assert (await queue(room_api, "POST", event, first))["position"] == 2  # at the back
+
+
+async def test_releasing_everything_frees_the_slot_but_changing_a_pick_does_not(
+    room_api: Api,
+) -> None:
+    owner, buyer = await room_api.user(), await room_api.user()
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    await queue(room_api, "POST", event, buyer)
+    await tick(room_api)
+    assert (await hold(room_api, event, buyer)).status_code == 201
+    url = f"/events/{event['id']}/holds"
+    one = {"seatIds": [event["seats"][0]["id"]]}
+    released = await room_api.client.request("DELETE", url, json=one, headers=buyer["headers"])
+    assert released.status_code == 200
+    assert (await queue(room_api, "GET", event, buyer))["state"] == "admitted"
+    assert (await hold(room_api, event, buyer)).status_code == 201
+    everything = await room_api.client.delete(url, headers=buyer["headers"])
+    assert everything.json()["released"] == [event["seats"][0]["id"]]
+    assert (await queue(room_api, "GET", event, buyer))["state"] == "left"
+
+
+async def test_a_shoppers_window_running_out_releases_their_holds(room_api: Api) -> None:
+    owner, buyer = await room_api.user(), await room_api.user()
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    await queue(room_api, "POST", event, buyer)
+    start = now_ms()
+    await tick(room_api, start)
+    assert (await hold(room_api, event, buyer, 2)).status_code == 201
+    report = await tick(room_api, start + 60_000 + 1)
+    assert report.expired[event["id"]] == [buyer["id"]]
+    seats = await room_api.seats(event["id"])
+    assert [seats[s["id"]]["status"] for s in event["seats"][:2]] == ["available", "available"]
+    assert (await queue(room_api, "GET", event, buyer))["state"] == "expired"
+    refused = await hold(room_api, event, buyer)
+    assert refused.status_code == 403 and refused.json()["queue"]["state"] == "expired"
+
+
+async def test_admission_pauses_while_the_booking_path_is_slow(room_api: Api) -> None:
+    owner, buyer = await room_api.user(), await room_api.user()
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    await queue(room_api, "POST", event, buyer)
+    latency = room_api.client.app.state.booking.latency
+    for _ in range(20):
+        latency.add(5.0)  # five seconds a request: far over WAITING_ROOM_SLOW_MS
+    report = await tick(room_api)
+    assert report.slow and event["id"] not in report.admitted
+    assert (await queue(room_api, "GET", event, buyer))["state"] == "waiting"
+
+
+async def test_the_eta_comes_from_the_measured_admission_rate(room_api: Api) -> None:
+    owner = await room_api.user()
+    buyers = [await room_api.user() for _ in range(4)]
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    for buyer in buyers:
+        await queue(room_api, "POST", event, buyer)
+    assert (await queue(room_api, "GET", event, buyers[2]))["etaSeconds"] is None  # unknown
+    start = now_ms()
+    await tick(room_api, start)  # buyers[0] in
+    await queue(room_api, "DELETE", event, buyers[0])
+    await tick(room_api, start + 10_000)  # buyers[1] in: one admission in 10 s
+    place = await queue(room_api, "GET", event, buyers[3])
+    assert (place["ahead"], place["etaSeconds"]) == (1, 10)
+    assert (await summary(room_api, event, owner))["admissionsPerMinute"] == 6.0
+
+
+# ------------------------------------------------------------- refusals
+
+
+async def test_queue_refusals(room_api: Api) -> None:
+    owner, buyer = await room_api.user(), await room_api.user()
+    plain = await room_api.event(owner)
+    no_room = await room_api.client.post(f"/events/{plain['id']}/queue", headers=buyer["headers"])
+    assert no_room.status_code == 409 and no_room.json()["code"] == "no_waiting_room"
+    missing = "00000000-0000-0000-0000-000000000000"
+    unknown = await room_api.client.post(f"/events/{missing}/queue", headers=buyer["headers"])
+    assert unknown.status_code == 404
+    assert (await room_api.client.post(f"/events/{plain['id']}/queue")).status_code == 401
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    others = await room_api.client.get(
+        f"/events/{event['id']}/queue/summary", headers=buyer["headers"]
+    )
+    assert others.status_code == 403
+    never = await queue(room_api, "GET", event, buyer)
+    assert (never["state"], never["position"]) == ("none", None)
+
+
+async def test_joins_are_throttled_per_address(settings: Settings) -> None:
+    prefix = unique_name("botestq")
+    throttled = replace(
+        settings,
+        waiting_room_interval_ms=HOUR_MS,
+        waiting_room_joins_per_address=2,
+        redis_prefix=prefix,
+    )
+    try:
+        async with AsyncTestClient(app=create_app(throttled)) as client:
+            api = Api(client)
+            owner = await api.user()
+            event = await api.event(owner, waitingRoom=ROOM)
+            codes = []
+            for _ in range(3):
+                buyer = await api.user()
+                joined = await client.post(f"/events/{event['id']}/queue", headers=buyer["headers"])
+                codes.append(joined.status_code)
+            assert codes == [200, 200, 429]
+            assert joined.headers["retry-after"]
+    finally:
+        if settings.mode is Mode.SERVICES:
+            await flush_redis_prefix(prefix)
