@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -81,6 +82,9 @@ class Admitter:
         self.grace_ms = grace_ms
         self.slow_ms = slow_ms
         self._refreshed_at = -ROOMS_REFRESH_SECONDS
+        # Called with each tick's report (who was admitted, expired, abandoned): the
+        # hook for the live channel's `queue` messages (issue 12, item 5).
+        self.listeners: list[Callable[[TickReport], Awaitable[None]]] = []
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -112,6 +116,11 @@ class Admitter:
                 await self._tick_room(event_id, now, report)
             except Exception as exc:
                 log.warning("waiting room of %s: tick failed (will retry): %s", event_id, exc)
+        for listener in self.listeners:
+            try:
+                await listener(report)
+            except Exception as exc:
+                log.warning("waiting rooms: a tick listener failed: %s", exc)
         return report
 
     async def _refresh(self) -> None:
