@@ -315,6 +315,22 @@ async def test_a_shoppers_window_running_out_releases_their_holds(room_api: Api)
     assert refused.status_code == 403 and refused.json()["queue"]["state"] == "expired"
 
 
+async def test_places_and_slots_unseen_for_the_grace_are_given_up(room_api: Api) -> None:
+    owner, shopper, waiter = [await room_api.user() for _ in range(3)]
+    event = await room_api.event(owner, waitingRoom={**ROOM, "shopperSeconds": 600})
+    await queue(room_api, "POST", event, shopper)
+    await queue(room_api, "POST", event, waiter)
+    start = now_ms()
+    await tick(room_api, start)
+    assert (await hold(room_api, event, shopper)).status_code == 201  # a hold is a sign
+    grace_ms = room_api.client.app.state.settings.waiting_room_grace_seconds * 1000
+    report = await tick(room_api, now_ms() + grace_ms + 1_000)
+    assert sorted(report.abandoned[event["id"]]) == sorted([shopper["id"], waiter["id"]])
+    assert (await room_api.seats(event["id"]))[event["seats"][0]["id"]]["status"] == "available"
+    for who in (shopper, waiter):
+        assert (await queue(room_api, "GET", event, who))["state"] == "left"
+
+
 async def test_admission_pauses_while_the_booking_path_is_slow(room_api: Api) -> None:
     owner, buyer = await room_api.user(), await room_api.user()
     event = await room_api.event(owner, waitingRoom=ROOM)
