@@ -13,7 +13,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.security.jwt import JWTAuth, Token
 from litestar.static_files import create_static_files_router
@@ -34,6 +33,7 @@ from backend.web.deps import dependencies
 from backend.web.errors import exception_handlers
 from backend.web.events import EventController
 from backend.web.health import health, ready
+from backend.web.openapi import openapi_config
 from backend.web.pages import PageController
 from backend.web.queue import QueueController
 from backend.web.security import add_security_headers
@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine),
-        openapi_config=OpenAPIConfig(title="Boxoffice", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=2048, gzip_compress_level=5
         ),

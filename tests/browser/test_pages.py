@@ -180,3 +180,19 @@ def test_phone_tap_holds_a_seat_and_shows_its_details(api: Any, new_context: Any
     expect(page.get_by_test_id("seat-tooltip")).to_contain_text("C9")
     expect(page.get_by_test_id("tray-item")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_api_reference_renders_under_the_strict_csp(new_context: Any, base_url: str) -> None:
+    """/schema is Swagger UI served by the app (issue 11, item 14): no CDN, no inline
+    script, the page's CSP unchanged; it lists the API's operations."""
+    r = httpx.get(base_url + "/schema")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert not re.search(r"<script(?![^>]*\bsrc=)", r.text)
+    assert not re.search(r"""(src|href)=["']https?://""", r.text)
+    page = new_context().new_page()
+    page.goto("/schema")
+    operations = page.locator(".opblock-summary-path")
+    expect(operations.first).to_be_visible(timeout=15_000)
+    paths = operations.all_inner_texts()
+    assert any(p.replace("\u200b", "") == "/book" for p in paths), paths
+    assert len(paths) >= 10
