@@ -23,7 +23,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
+from backend.booking.admission import Admitter
+from backend.booking.latency import LatencyWindow
+from backend.booking.onsale import SaleConfigs
+from backend.booking.queue import WaitingRooms
 from backend.settings import Mode, Settings
+from backend.waitingroom import RedisWaitingRoomStore
 from tests.conftest import Api
 from tests.support.databases import flush_redis_prefix
 from tests.support.services import unique_name
@@ -403,3 +408,48 @@ async def test_joins_are_throttled_per_address(settings: Settings) -> None:
     finally:
         if settings.mode is Mode.SERVICES:
             await flush_redis_prefix(prefix)
+
+
+async def test_two_admitters_never_admit_past_max_shoppers(services_settings: Settings) -> None:
+    """A second admitter with its own Redis client and its own caches stands for a second
+    app process (Piccolo binds its tables to one engine per Python process, so two apps
+    cannot share one test process); both tick at once on the app's loop."""
+    slow = replace(services_settings, waiting_room_interval_ms=HOUR_MS)
+    async with AsyncTestClient(app=create_app(slow)) as client:
+        api = Api(client)
+        services = client.app.state.services
+        owner = await api.user()
+        event = await api.event(owner, waitingRoom={**ROOM, "maxShoppers": 3})
+        buyers = [await api.user() for _ in range(10)]
+        for buyer in buyers:
+            await queue(api, "POST", event, buyer)
+        other_rooms = WaitingRooms(
+            RedisWaitingRoomStore(slow.redis_url or "", slow.redis_prefix),
+            SaleConfigs(services.storage),
+        )
+        other = Admitter(
+            other_rooms,
+            services.booking,
+            LatencyWindow(),
+            interval=HOUR_MS / 1000,
+            grace_ms=60_000,
+            slow_ms=1000,
+        )
+        admitters = [services.admitter, other]
+
+        async def ticks() -> list[str]:
+            rounds = await asyncio.gather(*(a.tick() for a in admitters for _ in range(3)))
+            return [user for report in rounds for user in report.admitted.get(event["id"], [])]
+
+        await api.run(other_rooms.on_startup)
+        try:
+            admitted = await api.run(ticks)
+            assert sorted(admitted) == sorted(b["id"] for b in buyers[:3])  # in order, once
+            # A shopper books: exactly one more comes in, whichever admitter sees it.
+            done = next(b for b in buyers if b["id"] == admitted[0])
+            assert (await book(api, event, done)).status_code == 201
+            assert len(await api.run(ticks)) == 1
+        finally:
+            await api.run(other_rooms.on_shutdown)
+        counts = await summary(api, event, owner)
+        assert (counts["shopping"], counts["waiting"], counts["admittedTotal"]) == (3, 6, 4)
