@@ -119,3 +119,31 @@ def test_serve_refuses_to_start_with_a_clear_message(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "configuration error" in result.stderr and "JWT_SECRET" in result.stderr
+
+
+WAITING_ROOM_ENV = (
+    "WAITING_ROOM_INTERVAL_MS",
+    "WAITING_ROOM_GRACE_SECONDS",
+    "WAITING_ROOM_SLOW_MS",
+    "WAITING_ROOM_JOINS_PER_ADDRESS",
+)
+
+
+def test_waiting_room_settings_have_defaults_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in WAITING_ROOM_ENV:
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert (
+        settings.waiting_room_interval_ms,
+        settings.waiting_room_grace_seconds,
+        settings.waiting_room_slow_ms,
+        settings.waiting_room_joins_per_address,
+    ) == (250, 60, 1000, 120)
+    for name, value in zip(WAITING_ROOM_ENV, ("100", "30", "300", "20000"), strict=True):
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.waiting_room_slow_ms == 300
+    assert settings.waiting_room_joins_per_address == 20_000
+    monkeypatch.setenv("WAITING_ROOM_GRACE_SECONDS", "1")  # under a few heartbeats
+    with pytest.raises(ConfigError, match="WAITING_ROOM_GRACE_SECONDS must be between 5"):
+        load_settings()
