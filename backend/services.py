@@ -18,7 +18,7 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from backend.accounts import AccountService
-from backend.booking.admission import Admitter
+from backend.booking.admission import Admitter, TickReport
 from backend.booking.events import EventService
 from backend.booking.expiry import HoldSweeper
 from backend.booking.idempotency import Idempotency
@@ -135,7 +135,18 @@ class Services:
             grace_ms=settings.waiting_room_grace_seconds * 1000,
             slow_ms=settings.waiting_room_slow_ms,
         )
+        self.admitter.listeners.append(self._count_admissions)
         self._started: list[tuple[str, Part, float]] = []
+
+    async def _count_admissions(self, report: TickReport) -> None:
+        for kind, by_event in (
+            ("admitted", report.admitted),
+            ("expired", report.expired),
+            ("abandoned", report.abandoned),
+        ):
+            count = sum(len(users) for users in by_event.values())
+            if count:
+                self.metrics.waiting_room.labels(kind).inc(count)
 
     def parts(self) -> list[tuple[str, Part, float]]:
         """What starts, in start-up order, with how long each may take to stop."""

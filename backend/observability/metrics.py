@@ -188,6 +188,13 @@ class Metrics:
             "Websocket connections accepted or refused",
             registry=r,
         )
+        self.waiting_room = Counter(
+            "boxoffice_waiting_room",
+            "Waiting-room transitions made by this process's admitter: admitted, expired "
+            "(window ran out, holds released), abandoned (not seen for the grace)",
+            ["kind"],
+            registry=r,
+        )
         self.channel_lag = Histogram(
             "boxoffice_channel_lag_seconds",
             "From publish (after commit) to arrival in this process's hub",

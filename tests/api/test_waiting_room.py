@@ -250,6 +250,8 @@ async def test_join_admit_hold_book_and_the_slot_goes_to_the_next(room_api: Api)
     counts = await summary(room_api, event, owner)
     assert (counts["waiting"], counts["shopping"], counts["admittedTotal"]) == (0, 1, 2)
     assert counts["maxShoppers"] == 1 and counts["enabled"] is True
+    scraped = (await room_api.client.get("/metrics")).text
+    assert 'boxoffice_waiting_room_total{kind="admitted"}' in scraped
 
 
 async def test_one_place_per_account_under_concurrent_joins(room_api: Api) -> None:
