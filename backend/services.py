@@ -41,6 +41,7 @@ log = logging.getLogger("boxoffice")
 # How long each shutdown step may take before it is abandoned (read at shutdown).
 SHUTDOWN_STEP_SECONDS = 5.0
 SWEEPER_STOP_SECONDS = 10.0  # a sweep under way is let finish: see booking/expiry.py
+RECENT_CHANGES_SECONDS = 30  # what a starting process asks watchers to resync
 DATABASE_STOP_SECONDS = 15.0  # the pool's own close waits up to 10 s for connections
 
 
@@ -187,6 +188,25 @@ class Services:
         for name, part, seconds in self.parts():
             await part.on_startup()
             self._started.append((name, part, seconds))
+        await self.announce_recent_changes()
+
+    async def announce_recent_changes(self) -> list[str]:
+        """A process killed between a commit and its publish (kill -9, a crash, the
+        machine lost) leaves that change unannounced, and watchers on other processes
+        would keep the old state. A starting process cannot know what a dead one was
+        doing, so it asks every process to resync the events changed in the last
+        RECENT_CHANGES_SECONDS (restarts come back within that; the chaos tests'
+        app-kill9 found this). Best effort: start-up goes on if it fails."""
+        try:
+            since = await self.storage.now_ms() - RECENT_CHANGES_SECONDS * 1000
+            events = await self.storage.seats.changed_since(since)
+        except Exception as exc:
+            log.warning("could not read recently changed events to resync: %s", exc)
+            return []
+        if events:
+            log.info("asking watchers of %d recently changed events to resync", len(events))
+            self.hub.announce_resync(events)
+        return events
 
     async def on_shutdown(self) -> None:
         """Stop the parts that started, in reverse order, each step bounded."""

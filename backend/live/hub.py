@@ -251,6 +251,12 @@ class LiveHub:
                     break  # still down; try again later
                 self._unsent.discard(event_id)
 
+    def announce_resync(self, event_ids: list[str]) -> None:
+        """Have every process send these events' watchers a fresh snapshot (the resync
+        marker goes out on each event's channel within RESEND_SECONDS, retried while
+        the channel is down)."""
+        self._unsent.update(event_ids)
+
     # -------------------------------------------------------------- watchers
 
     def watch(self, event_id: str, user_id: str | None, address: str | None = None) -> Watcher:

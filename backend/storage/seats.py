@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -18,7 +19,7 @@ from piccolo.columns.combination import And, Or, Where
 
 from backend.seats import SeatOut, SeatStatus, seat_out, seat_view
 from backend.storage.database import Database
-from backend.storage.tables import Event, Seat
+from backend.storage.tables import Booking, Event, Seat
 
 AVAILABLE, HELD, BOOKED = SeatStatus.AVAILABLE, SeatStatus.HELD, SeatStatus.BOOKED
 
@@ -214,6 +215,19 @@ class SeatRepository:
             user_id,
         )
         return int(rows[0]["now"]) if rows[0]["known"] else None
+
+    async def changed_since(self, since_ms: int) -> list[str]:
+        """Events with a hold taken or a booking made or cancelled since `since_ms`
+        (epoch ms): what a process that died between a commit and its announcement may
+        have left unannounced (services.py announces a resync for them at start-up)."""
+        since = datetime.fromtimestamp(since_ms / 1000, UTC)
+        held = await Seat.select(Seat.event).where(Seat.held_since_ms >= since_ms).distinct()
+        booked = (
+            await Booking.select(Booking.event)
+            .where((Booking.created_at >= since) | (Booking.cancelled_at >= since))
+            .distinct()
+        )
+        return sorted({str(r["event"]) for r in [*held, *booked]})
 
     # ---------------------------------------------------------- batched writes
     # The group commit (backend/booking/batch.py) reads every seat and account of a
