@@ -10,12 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from backend.locks.base import LockStoreNotStarted, SeatLockStore
+from backend.redisclient import redis_client
 
 # All or nothing: report every key taken by another token first; only if none is, set
 # them all. A key already holding our own token counts as ours, so a retry after a lost
@@ -93,16 +90,7 @@ class RedisSeatLockStore(SeatLockStore):
 
     async def on_startup(self) -> None:
         """Create the client and register the scripts (loaded lazily by EVALSHA)."""
-        # After a Redis restart the pooled connections are dead; retry once on a fresh
-        # one instead of failing the first request (which would then skip the lock).
-        self._redis = Redis.from_url(
-            self._url,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            health_check_interval=10,
-            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        )
+        self._redis = redis_client(self._url)
         self._acquire = self._redis.register_script(ACQUIRE_LUA)
         self._acquire_each = self._redis.register_script(ACQUIRE_EACH_LUA)
         self._release = self._redis.register_script(RELEASE_LUA)

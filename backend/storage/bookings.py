@@ -36,21 +36,7 @@ class BookingRepository:
         `guard=False` (the chaos tests' negative control only) leaves `active_seat` NULL,
         which the unique index never compares, so a second active booking goes in.
         """
-        rows = [
-            Booking(
-                id=uuid.uuid4(),
-                seat=seat_id,
-                event=event_id,
-                user=user_id,
-                status=ACTIVE.value,
-                active_seat=seat_id if guard else None,
-            )
-            for seat_id in seat_ids
-        ]
-        async with self.db.constraints("an active booking of this seat exists"):
-            return await Booking.insert(*rows).returning(
-                Booking.id, Booking.seat, Booking.status, Booking.created_at
-            )
+        return await self._insert(event_id, [(seat_id, user_id) for seat_id in seat_ids], guard)
 
     async def insert_many(
         self, event_id: str, seats_and_users: Sequence[tuple[str, str]]
@@ -73,6 +59,11 @@ class BookingRepository:
                     ACTIVE.value,
                 )
             return [dict(r) for r in records]
+        return await self._insert(event_id, seats_and_users, guard=True)
+
+    async def _insert(
+        self, event_id: str, seats_and_users: Sequence[tuple[str, str]], guard: bool
+    ) -> list[dict[str, Any]]:
         rows = [
             Booking(
                 id=uuid.uuid4(),
@@ -80,7 +71,7 @@ class BookingRepository:
                 event=event_id,
                 user=user_id,
                 status=ACTIVE.value,
-                active_seat=seat_id,
+                active_seat=seat_id if guard else None,
             )
             for seat_id, user_id in seats_and_users
         ]

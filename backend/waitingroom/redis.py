@@ -28,11 +28,8 @@ import secrets
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from backend.redisclient import redis_client
 from backend.waitingroom.base import (
     TICKET_BITS,
     TICKET_SPAN,
@@ -272,15 +269,7 @@ class RedisWaitingRoomStore(WaitingRoomStore):
 
     async def on_startup(self) -> None:
         """Create the client and register the scripts (loaded lazily by EVALSHA)."""
-        # After a Redis restart the pooled connections are dead; retry once on a fresh one.
-        self._redis = Redis.from_url(
-            self._url,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            health_check_interval=10,
-            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), 2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        )
+        self._redis = redis_client(self._url)
         scripts = {
             "join": JOIN_LUA,
             "status": STATUS_LUA,

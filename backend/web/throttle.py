@@ -22,13 +22,10 @@ from collections.abc import Callable
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from backend.errors import Throttled
+from backend.redisclient import redis_client
 
 log = logging.getLogger("boxoffice.throttle")
 
@@ -74,13 +71,7 @@ class CountingRedisStore(RedisStore):
         """A client that retries a command once on a fresh connection: after Redis
         restarts, every pooled connection is dead, and the first command on each must
         not become the caller's error."""
-        client = Redis.from_url(
-            url,
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.01), retries=2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-            socket_connect_timeout=1,
-            socket_timeout=2,
-        )
+        client = redis_client(url, connect_timeout=1, backoff_cap=0.2)
         return cls(client, namespace)
 
     async def incr(self, key: str, window_seconds: int) -> tuple[int, int]:
