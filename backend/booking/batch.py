@@ -57,11 +57,12 @@ MAX_BATCH = 256
 
 @dataclass(eq=False)
 class _Request:
-    kind: Literal["hold", "book"]
+    kind: Literal["hold", "book", "release"]
     user_id: str
     seat_ids: list[str]
     on_commit: CommitHook | None
     future: asyncio.Future[Any]
+    everything: bool = False  # a release of all the user's holds on the event
     # Filled while the batch is decided:
     states: list[dict[str, Any]] = field(default_factory=list)
     unchanged: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -118,15 +119,24 @@ class WriteBatcher:
         )
         return result
 
+    async def release(
+        self, user_id: str, event_id: str, seat_ids: Sequence[str] | None
+    ) -> list[str]:
+        result: list[str] = await self._submit(
+            "release", user_id, event_id, seat_ids or [], None, everything=seat_ids is None
+        )
+        return result
+
     async def _submit(
         self,
-        kind: Literal["hold", "book"],
+        kind: Literal["hold", "book", "release"],
         user_id: str,
         event_id: str,
         seat_ids: Sequence[str],
         on_commit: CommitHook | None,
+        everything: bool = False,
     ) -> Any:
-        busy = self._claimed.get(event_id)
+        busy = self._claimed.get(event_id) if kind != "release" else None
         if busy:
             taken = [s for s in seat_ids if s in busy]
             if taken:
@@ -136,7 +146,7 @@ class WriteBatcher:
                 )
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(event_id, []).append(
-            _Request(kind, user_id, list(seat_ids), on_commit, future)
+            _Request(kind, user_id, list(seat_ids), on_commit, future, everything)
         )
         if event_id not in self._running:
             self._running[event_id] = asyncio.create_task(self._drain(event_id))
@@ -197,6 +207,12 @@ class WriteBatcher:
                 request.answer(
                     await service.hold_alone(request.user_id, event_id, request.seat_ids)
                 )
+            elif request.kind == "release":
+                request.answer(
+                    await service.release_alone(
+                        request.user_id, event_id, None if request.everything else request.seat_ids
+                    )
+                )
             else:
                 request.answer(
                     await service.book_alone(
@@ -219,27 +235,12 @@ class WriteBatcher:
             for request in batch:
                 request.refuse(NotFound(f"no event with id {event_id}"))
             return []
-        live: list[_Request] = []
-        for request in batch:
-            try:
-                check_request_size(event, request.seat_ids)
-                found = all_found(event_id, request.seat_ids, rows)
-                if service.guarded:
-                    early = refusal((found[s] for s in request.seat_ids), request.user_id, read_at)
-                    if early is not None:
-                        raise early
-            except Exception as exc:
-                request.refuse(exc)
-                continue
-            live.append(request)
-        # Refusals by that read are right whatever order the batch is in (they change
-        # nothing); of the rest, a request that shares a seat with an earlier one goes in
-        # the next batch, to be read again after it. A hot seat's stampede is thus
-        # answered by one read, not one batch each.
-        live, deferred = _split_overlaps(live)
+        full = {str(row["id"]): row for row in rows}
+        live, deferred = self._order(event_id, event, batch, full, read_at)
         if not live:
             return deferred
-        full = {str(row["id"]): row for row in rows}
+        releases = [r for r in live if r.kind == "release"]
+        live = [r for r in live if r.kind != "release"]
 
         # 2. One lock call, all or none per request, in arrival order.
         token = secrets.token_hex(16)
@@ -250,7 +251,7 @@ class WriteBatcher:
         except Exception as exc:  # the lock is an accelerator; the database still guards
             log.warning("seat lock store unavailable, continuing without locks: %s", exc)
             taken, token = [[] for _ in live], ""
-        locked: list[_Request] = []
+        locked: list[_Request] = list(releases)  # a release takes no seat locks (as alone)
         for request, busy in zip(live, taken, strict=True):
             if busy:
                 request.refuse(
@@ -263,7 +264,7 @@ class WriteBatcher:
                 locked.append(request)
         if not locked:
             return deferred
-        locked_seats = [s for r in locked for s in r.seat_ids]
+        locked_seats = [s for r in locked if r.kind != "release" for s in r.seat_ids]
         if token:
             self._claimed[event_id] = set(locked_seats)
         try:
@@ -286,6 +287,66 @@ class WriteBatcher:
                 request.answer(result)
         return deferred
 
+    def _order(
+        self,
+        event_id: str,
+        event: dict[str, Any],
+        batch: list[_Request],
+        full: dict[str, dict[str, Any]],
+        read_at: int,
+    ) -> tuple[list[_Request], list[_Request]]:
+        """The batch's requests in arrival order: those answered by the read (refused,
+        as alone), those for this batch, and those left for the next one.
+
+        Holds and bookings free no seat, so the read's refusals stay right whatever
+        came before them in the batch (a hot seat's stampede is answered by one read,
+        not one batch each). A request that shares a seat with an earlier one goes in
+        the next batch, to be read again after it. A release may free seats and lower
+        its user's count, so a request touching what an earlier release may free, or by
+        a user who released earlier, or a release by a user with an earlier request,
+        goes in the next batch unread."""
+        guarded = self.service.guarded
+        live: list[_Request] = []
+        deferred: list[_Request] = []
+        touched: set[str] = set()  # seats of earlier requests still to be written
+        freeable: set[str] = set()  # seats an earlier release may free
+        users: set[str] = set()  # users with an earlier request still to be written
+        releasing: set[str] = set()  # users with an earlier release
+        for request in batch:
+            user = request.user_id
+            if request.everything:  # the user's live holds among the seats read
+                seats = {
+                    s for s, r in full.items() if r["status"] == HELD and str(r["holder"]) == user
+                }
+            else:
+                seats = set(request.seat_ids)
+            unread = (
+                bool(seats & freeable)
+                or user in releasing
+                or (request.kind == "release" and user in users)
+            )
+            if not unread:
+                try:
+                    if request.kind == "release":
+                        if not request.everything:
+                            all_found(event_id, request.seat_ids, full.values())
+                    else:
+                        check_request_size(event, request.seat_ids)
+                        found = all_found(event_id, request.seat_ids, full.values())
+                        early = refusal((found[s] for s in request.seat_ids), user, read_at)
+                        if guarded and early is not None:
+                            raise early
+                except Exception as exc:
+                    request.refuse(exc)  # it changes nothing: it blocks nobody
+                    continue
+            (deferred if unread or seats & touched else live).append(request)
+            touched |= seats
+            users.add(user)
+            if request.kind == "release":
+                freeable |= seats
+                releasing.add(user)
+        return live, deferred
+
     async def _transaction(
         self,
         event_id: str,
@@ -298,19 +359,23 @@ class WriteBatcher:
         given only once the transaction has committed."""
         service = self.service
         seats_repo = service.seats
-        users = sorted({r.user_id for r in batch})
-        seat_ids = sorted({s for r in batch for s in r.seat_ids})
+        writes = [r for r in batch if r.kind != "release"]
+        users = sorted({r.user_id for r in writes})
+        seat_ids = sorted({s for r in writes for s in r.seat_ids})
         limit = int(event["max_seats_per_user"])
         hold_ms = int(event["hold_seconds"]) * 1000
         results: list[tuple[_Request, Any]] = []
         async with service.storage.transaction():
-            present = await seats_repo.lock_users(users)
-            rows = {str(r["id"]): r for r in await seats_repo.for_update(event_id, seat_ids)}
+            present = await seats_repo.lock_users(users) if users else set()
+            rows = {
+                str(r["id"]): r
+                for r in (await seats_repo.for_update(event_id, seat_ids) if seat_ids else [])
+            }
             if len(rows) != len(seat_ids):
                 raise _RunAlone("seats vanished under the batch (event deleted?)")
-            now, counts = await seats_repo.clock_and_counts(event_id, users)
+            now, counts = await seats_repo.clock_and_counts(event_id, users) if users else (0, {})
             accepted: list[_Request] = []
-            for request in batch:
+            for request in writes:
                 if request.user_id not in present:
                     results.append((request, NotAuthenticated("this account no longer exists")))
                     continue
@@ -345,19 +410,15 @@ class WriteBatcher:
                     if request.on_commit is not None:
                         await request.on_commit(records)
                     results.append((request, records))
+            # Releases last: none shares a seat or a user with a write of this batch.
+            for request in batch:
+                if request.kind == "release":
+                    freed = await seats_repo.release(
+                        event_id, request.user_id, None if request.everything else request.seat_ids
+                    )
+                    changed += freed
+                    results.append((request, [str(r["id"]) for r in freed]))
         return changed, results
-
-
-def _split_overlaps(requests: list[_Request]) -> tuple[list[_Request], list[_Request]]:
-    """The requests that share no seat with an earlier one, and the rest (in order)."""
-    batch: list[_Request] = []
-    deferred: list[_Request] = []
-    seen: set[str] = set()
-    for request in requests:
-        mine = set(request.seat_ids)
-        (deferred if mine & seen else batch).append(request)
-        seen |= mine  # a deferred request's seats block later ones too: arrival order
-    return batch, deferred
 
 
 def _decide(

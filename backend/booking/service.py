@@ -326,14 +326,24 @@ class BookingService:
         Releasing all of them is giving up: a shopper's slot in the waiting room frees
         (unless `done_shopping` is False: the room already reaped them). Releasing listed
         seats never does, even the last one: that is how a seat map changes its pick."""
+        if self.batcher is not None:
+            released = await self.batcher.release(user_id, event_id, seat_ids)
+        else:
+            released = await self.release_alone(user_id, event_id, seat_ids)
+        if seat_ids is None and done_shopping and self.gate is not None:
+            await self.gate.done_shopping(user_id, event_id)
+        return released
+
+    async def release_alone(
+        self, user_id: str, event_id: str, seat_ids: Sequence[str] | None
+    ) -> list[str]:
+        """`release_holds`' write as its own transaction (no batch)."""
         await self._event(event_id)
         if seat_ids is not None:
             await self._seats(event_id, seat_ids)
         async with self.storage.transaction():
             changed = await self.seats.release(event_id, user_id, seat_ids)
         await self._publish(changed)
-        if seat_ids is None and done_shopping and self.gate is not None:
-            await self.gate.done_shopping(user_id, event_id)
         return [str(r["id"]) for r in changed]
 
     async def release_expired_holds(self) -> int:

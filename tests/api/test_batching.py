@@ -47,7 +47,22 @@ class Gate:
 
 
 def _url(kind: str, event_id: str) -> str:
-    return f"/events/{event_id}/{'holds' if kind == 'hold' else 'bookings'}"
+    return f"/events/{event_id}/{'bookings' if kind == 'book' else 'holds'}"
+
+
+EVERYTHING = ["*"]  # a release's labels: all the user's holds on the event
+
+
+def _request(client: Any, event: dict[str, Any], call: Call) -> Any:
+    """The call's request on `client` (the test client or an ASGI httpx client)."""
+    kind, user, labels, headers = call
+    body = None if labels == EVERYTHING else {"seatIds": _ids(event, labels)}
+    return client.request(
+        "DELETE" if kind == "release" else "POST",
+        _url(kind, event["id"]),
+        json=body,
+        headers={**user["headers"], **headers},
+    )
 
 
 def _ids(event: dict[str, Any], labels: list[str]) -> list[str]:
@@ -56,12 +71,7 @@ def _ids(event: dict[str, Any], labels: list[str]) -> list[str]:
 
 
 async def _send(api: Api, event: dict[str, Any], call: Call) -> Any:
-    kind, user, labels, headers = call
-    return await api.client.post(
-        _url(kind, event["id"]),
-        json={"seatIds": _ids(event, labels)},
-        headers={**user["headers"], **headers},
-    )
+    return await _request(api.client, event, call)
 
 
 async def _as_one_batch(
@@ -81,12 +91,8 @@ async def _as_one_batch(
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
 
             async def send(call: Call) -> httpx.Response:
-                kind, user, labels, headers = call
-                return await http.post(
-                    _url(kind, event["id"]),
-                    json={"seatIds": _ids(event, labels)},
-                    headers={**user["headers"], **headers},
-                )
+                response: httpx.Response = await _request(http, event, call)
+                return response
 
             first = asyncio.ensure_future(send(("hold", blocker, ["C10"], {})))
             await eventually(lambda: gate.entered, what="the first batch to reach its lock call")
@@ -190,6 +196,10 @@ async def test_a_request_alone_and_in_a_batch_gets_the_same_answer(
         ("book", c, ["A3"], {}),
         ("book", d, ["B2"], {}),  # d books its own hold
         ("hold", b, ["A10"], {}),
+        ("release", a, ["A2"], {}),
+        ("hold", c, ["A2"], {}),  # after a's release of it
+        ("release", d, EVERYTHING, {}),
+        ("release", c, ["B9"], {}),  # a seat c does not hold: nothing released
     ]
     booking = api.client.app.state.booking
     batcher = booking.batcher
@@ -198,7 +208,8 @@ async def test_a_request_alone_and_in_a_batch_gets_the_same_answer(
     monkeypatch.setattr(booking, "batcher", batcher)
     batched = await _as_one_batch(api, gate, events[1], blocker, calls)
     assert [_shape(r, events[1]) for r in batched] == alone
-    assert [status for status, _ in alone] == [201, 409, 423, 409, 409, 201, 201, 201]
+    statuses = [201, 409, 423, 409, 409, 201, 201, 201, 200, 201, 200, 200]
+    assert [status for status, _ in alone] == statuses
     state = [
         {s["label"]: (s["status"], s.get("mine")) for s in (await api.seats(e["id"], c)).values()}
         for e in events
@@ -262,3 +273,32 @@ async def test_a_seat_the_batch_in_flight_has_locked_is_refused_at_once(
 
     first, second, other = await api.run(scenario)
     assert (first, second, other) == (201, 423, 201)
+
+
+async def test_a_release_in_a_batch_frees_its_seats_for_the_requests_after_it(
+    api: Api, gate: Gate
+) -> None:
+    """Releases go through the batch too: what comes after a release in the same batch
+    sees it (arrival order), for another buyer's seat and for the buyer's own limit."""
+    owner, a, b, blocker = [await api.user() for _ in range(4)]
+    event = await api.event(owner, maxSeatsPerUser=3)
+    assert (await _send(api, event, ("hold", a, ["A1", "A4", "A5"], {}))).status_code == 201
+    assert (await _send(api, event, ("hold", b, ["B1", "B2"], {}))).status_code == 201
+    responses = await _as_one_batch(
+        api,
+        gate,
+        event,
+        blocker,
+        [
+            ("release", a, ["A1"], {}),
+            ("hold", b, ["A1"], {}),  # A1 is a's until the release before it
+            ("release", b, EVERYTHING, {}),  # after b's hold of A1: B1, B2 and A1
+            ("hold", a, ["A2"], {}),  # a's fourth seat, but A1 went before it
+        ],
+    )
+    assert [r.status_code for r in responses] == [200, 201, 200, 201]
+    assert responses[0].json()["released"] == _ids(event, ["A1"])
+    assert sorted(responses[2].json()["released"]) == sorted(_ids(event, ["B1", "B2", "A1"]))
+    seats = {s["label"]: s for s in (await api.seats(event["id"])).values()}
+    assert seats["A2"]["status"] == "held"
+    assert seats["A1"]["status"] == seats["B1"]["status"] == "available"
