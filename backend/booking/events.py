@@ -4,7 +4,7 @@ and delete (organiser only)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.booking.layout import Layout
@@ -18,6 +18,7 @@ from backend.errors import EventHasBookings, Forbidden, InvalidInput, NotAuthent
 from backend.storage import MissingReference, Storage
 
 MAX_HOLD_SECONDS = 7200
+STARTS_AT_YEARS = 10
 DEFAULT_HOLD_SECONDS = 600
 DEFAULT_MAX_SEATS = 10
 
@@ -46,6 +47,7 @@ class EventService:
     ) -> str:
         hold = DEFAULT_HOLD_SECONDS if hold_seconds is None else hold_seconds
         _check_hold_seconds(hold)
+        _check_starts_at(starts_at)
         check_on_sale_at(on_sale_at)
         room = waiting_room or RoomConfig()
         room.check()
@@ -143,6 +145,8 @@ class EventService:
             _check_max_seats(changes["max_seats_per_user"], total)
         if "on_sale_at" in changes:
             check_on_sale_at(changes["on_sale_at"])
+        if "starts_at" in changes:
+            _check_starts_at(changes["starts_at"])
         check_room_values(changes.get("max_shoppers"), changes.get("shopper_seconds"))
         await self.storage.events.update(event_id, changes)
         if self.sale_configs is not None:
@@ -155,6 +159,19 @@ class EventService:
             raise EventHasBookings(
                 f"this event has {active} active booking(s); cancel them before deleting it"
             )
+
+
+def _check_starts_at(value: datetime | None) -> None:
+    """An event starts within STARTS_AT_YEARS of now, either way: year 0001 would pin an
+    event to the top of the public list (issue 11, item 13), year 9999 is a typo."""
+    if value is None:
+        return
+    if value.tzinfo is None:  # stored and shown as UTC (schemas.iso)
+        value = value.replace(tzinfo=UTC)
+    now = datetime.now(UTC)
+    span = timedelta(days=365 * STARTS_AT_YEARS)
+    if not now - span <= value <= now + span:
+        raise InvalidInput(f"startsAt must be within {STARTS_AT_YEARS} years of today")
 
 
 def _check_hold_seconds(value: int) -> None:

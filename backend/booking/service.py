@@ -284,8 +284,13 @@ class BookingService:
     ) -> HoldResult:
         event = await self._event(event_id)
         limit = int(event["max_seats_per_user"])
-        if not 1 <= count <= limit:
-            raise InvalidInput(f"count must be between 1 and {limit} for this event")
+        if count < 1:
+            raise InvalidInput("count must be at least 1")
+        if count > limit:  # the same answer as asking for that many seatIds (409)
+            raise SeatLimitExceeded(
+                f"at most {limit} seats per person for this event; asked for {count}",
+                limit=limit,
+            )
         if category is not None and category not in {c["id"] for c in event["categories"] or []}:
             raise InvalidInput(f"event {event_id} has no category {category!r}")
         excluded: set[str] = set()

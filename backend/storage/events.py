@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.columns import Column
@@ -58,10 +59,11 @@ class EventRepository:
         return await Event.select().where(Event.id == event_id).output(load_json=True).first()
 
     async def all(self) -> list[dict[str, Any]]:
-        """Every event, soonest first."""
-        return (
-            await Event.select().order_by(Event.starts_at, Event.created_at).output(load_json=True)
-        )
+        """Every event, soonest first, those without a date last, then by creation and
+        id: the same order on both engines (SQLite sorts NULL first, PostgreSQL last, so
+        the order is made here rather than by ORDER BY)."""
+        rows = await Event.select().output(load_json=True)
+        return sorted(rows, key=_list_order)
 
     async def many(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Those events, by id."""
@@ -120,3 +122,16 @@ class EventRepository:
 
     async def demo_exists(self) -> bool:
         return bool(await Event.exists().where(Event.is_demo == True))  # noqa: E712 (Piccolo)
+
+
+def _list_order(event: dict[str, Any]) -> tuple[bool, datetime, datetime, str]:
+    def utc(value: Any) -> datetime:
+        moment: datetime = value or datetime.min
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    return (
+        event["starts_at"] is None,
+        utc(event["starts_at"]),
+        utc(event["created_at"]),
+        str(event["id"]),
+    )

@@ -283,3 +283,38 @@ async def test_event_json_written_by_the_storage_equals_the_schema_path(
             assert got.status_code == 200, got.text
             assert got.headers["content-type"].startswith("application/json")
             assert got.json() == await api.run(via_schema, who["id"] if who else None)
+
+
+async def test_starts_at_must_be_within_ten_years_of_today(api: Api) -> None:
+    """Year 0001 would pin an event to the top of the public list (issue 11, item 13)."""
+    owner = await api.user()
+    for when in ("0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z"):
+        response = await api.client.post(
+            "/events",
+            json={"name": "Early", "seats": ["A1"], "startsAt": when},
+            headers=owner["headers"],
+        )
+        assert response.status_code == 400, response.text
+        assert "startsAt" in response.json()["message"]
+    event = await api.event(owner, startsAt="2030-01-02T19:30:00Z")
+    patched = await api.client.patch(
+        f"/events/{event['id']}",
+        json={"startsAt": "0001-01-01T00:00:00Z"},
+        headers=owner["headers"],
+    )
+    assert patched.status_code == 400, patched.text
+    shown = (await api.client.get(f"/events/{event['id']}")).json()
+    assert shown["startsAt"] == "2030-01-02T19:30:00.000Z"  # unchanged
+
+
+async def test_the_public_list_has_one_order_on_both_engines(api: Api) -> None:
+    """Soonest first, undated last (SQLite sorted NULL first, PostgreSQL last)."""
+    owner = await api.user()
+    undated = await api.event(owner, name="Undated")
+    later = await api.event(owner, name="Later", startsAt="2031-06-01T19:00:00Z")
+    sooner = await api.event(owner, name="Sooner", startsAt="2030-06-01T19:00:00Z")
+    mine = {undated["id"], later["id"], sooner["id"]}
+    listed = [
+        e["id"] for e in (await api.client.get("/events")).json()["events"] if e["id"] in mine
+    ]
+    assert listed == [sooner["id"], later["id"], undated["id"]]

@@ -164,3 +164,18 @@ async def test_best_available_under_contention_never_overlaps(api: Api) -> None:
     assert all(r.status_code in (201, 409, 423) for r in responses)
     taken = [s["id"] for seats in won for s in seats]
     assert len(taken) == len(set(taken)) == 2 * len(won) >= 2
+
+
+async def test_asking_for_more_than_the_limit_is_the_same_409_by_count_or_by_ids(
+    api: Api,
+) -> None:
+    """`count` over the per-user limit answered 400 while as many `seatIds` answered 409
+    (issue 11, item 13): both are the limit's 409 now; a count below 1 stays a 400."""
+    owner, a = await api.user(), await api.user()
+    event = await api.event(owner, maxSeatsPerUser=2)
+    ids = [s["id"] for s in event["seats"][:3]]
+    by_ids = await hold(api, a, event["id"], seatIds=ids)
+    by_count = await hold(api, a, event["id"], count=3)
+    assert by_ids.status_code == by_count.status_code == 409
+    assert by_ids.json()["code"] == by_count.json()["code"] == "seat_limit"
+    assert (await hold(api, a, event["id"], count=0)).status_code == 400
