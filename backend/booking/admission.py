@@ -23,14 +23,13 @@ buying, see README Performance), and the back-off guards it when that guess is w
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from backend.booking.expiry import Periodic
 from backend.booking.latency import LatencyWindow
 from backend.booking.queue import WaitingRooms
 from backend.errors import NotFound
@@ -62,8 +61,12 @@ class TickReport:
     slow: bool = False
 
 
-class Admitter:
-    """Ticks between `on_startup` and `on_shutdown`; `tick(now_ms)` is one round."""
+class Admitter(Periodic):
+    """Ticks between `on_startup` and `on_shutdown` (stopping between ticks, never inside
+    one: see `Periodic`); `tick(now_ms)` is one round."""
+
+    name = "waiting-room-admitter"
+    failure = "waiting rooms: tick failed"
 
     def __init__(
         self,
@@ -75,31 +78,16 @@ class Admitter:
         grace_ms: int,
         slow_ms: int,
     ) -> None:
+        super().__init__(interval)
         self.rooms = rooms
         self.booking = booking
         self.latency = latency
-        self.interval = interval
         self.grace_ms = grace_ms
         self.slow_ms = slow_ms
         self._refreshed_at = -ROOMS_REFRESH_SECONDS
         # Called with each tick's report (who was admitted, expired, abandoned): the
         # hook for the live channel's `queue` messages (issue 12, item 5).
         self.listeners: list[Callable[[TickReport], Awaitable[None]]] = []
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def on_startup(self) -> None:
-        """Start ticking."""
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="waiting-room-admitter")
-
-    async def on_shutdown(self) -> None:
-        """Stop between ticks (never inside one: see booking/expiry.py)."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stop.set()
-        await task
 
     def slow(self) -> bool:
         """Is the booking path's recent p99 over the bound?"""
@@ -174,11 +162,5 @@ class Admitter:
                 "waiting room: releasing %s's holds on %s failed: %s", user_id, event_id, exc
             )
 
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.tick()
-            except Exception as exc:
-                log.warning("waiting rooms: tick failed (will retry): %s", exc)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval)
+    async def round(self) -> None:
+        await self.tick()

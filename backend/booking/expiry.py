@@ -19,37 +19,58 @@ class ExpiresHolds(Protocol):
         """Free every hold past its end (database clock); return how many."""
 
 
-class HoldSweeper:
-    """Sweeps between `on_startup` and `on_shutdown`.
+class Periodic:
+    """Runs `round()` every `interval` seconds between `on_startup` and `on_shutdown`
+    (the first round at once); a failed round is logged and the next one runs.
 
-    It stops between sweeps, never inside one: cancelling a task while it opens a Piccolo
+    It stops between rounds, never inside one: cancelling a task while it opens a Piccolo
     transaction would leak the pooled connection, still inside BEGIN.
     """
 
-    def __init__(self, booking: ExpiresHolds, interval: float) -> None:
-        self.booking = booking
+    name = "periodic"
+    failure = "a periodic round failed"  # logged with "(will retry)" and the error
+
+    def __init__(self, interval: float) -> None:
         self.interval = interval
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    async def round(self) -> None:
+        """One round of the work."""
+        raise NotImplementedError
+
     async def on_startup(self) -> None:
-        """Start sweeping (the first sweep runs at once)."""
+        """Start the rounds."""
         self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._sweep(), name="hold-sweeper")
+        self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def on_shutdown(self) -> None:
-        """Stop once the sweep under way, if any, has finished."""
+        """Stop once the round under way, if any, has finished."""
         task, self._task = self._task, None
         if task is None:
             return
         self._stop.set()
         await task
 
-    async def _sweep(self) -> None:
+    async def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                await self.booking.release_expired_holds()
+                await self.round()
             except Exception as exc:
-                log.warning("expiring holds failed (will retry): %s", exc)
+                log.warning("%s (will retry): %s", self.failure, exc)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), self.interval)
+
+
+class HoldSweeper(Periodic):
+    """Frees every hold past its end, every `interval` seconds."""
+
+    name = "hold-sweeper"
+    failure = "expiring holds failed"
+
+    def __init__(self, booking: ExpiresHolds, interval: float) -> None:
+        super().__init__(interval)
+        self.booking = booking
+
+    async def round(self) -> None:
+        await self.booking.release_expired_holds()
