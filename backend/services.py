@@ -28,6 +28,7 @@ from backend.booking.service import BookingService
 from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChannel
 from backend.live.hub import LiveHub
 from backend.live.metered import MeteredChannel, MeteredPublisher
+from backend.live.queuefeed import QueueFeed
 from backend.locks import MemorySeatLockStore, RedisSeatLockStore, SeatLockStore
 from backend.observability.metrics import Metrics
 from backend.observability.shutdown import Shutdown
@@ -137,6 +138,8 @@ class Services:
             slow_ms=settings.waiting_room_slow_ms,
         )
         self.admitter.listeners.append(self._count_admissions)
+        self.queue_feed = QueueFeed(self.hub, self.rooms)
+        self.admitter.listeners.append(self.queue_feed.announce)
         self._started: list[tuple[str, Part, float]] = []
 
     async def _count_admissions(self, report: TickReport) -> None:
@@ -160,6 +163,7 @@ class Services:
             ("hold sweeper", self.sweeper, SWEEPER_STOP_SECONDS),
             # Stops between ticks; a tick's hold releases are let finish, as a sweep's.
             ("waiting-room admitter", self.admitter, SWEEPER_STOP_SECONDS),
+            ("live queue feed", self.queue_feed, SWEEPER_STOP_SECONDS),
             # SIGTERM: close websockets with 1001 first, then the server's own handler.
             ("signal handlers", self.shutdown, SHUTDOWN_STEP_SECONDS),
         ]
@@ -178,6 +182,7 @@ class Services:
             "booking": self.booking,
             "rooms": self.rooms,
             "admitter": self.admitter,
+            "queue_feed": self.queue_feed,
             "idempotency": self.idempotency,
             "metrics": self.metrics,
             "services": self,

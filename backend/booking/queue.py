@@ -67,6 +67,28 @@ class QueueView:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomView:
+    """The room as every watcher of its event sees it (the live `room` message)."""
+
+    waiting: int
+    shopping: int
+    max_shoppers: int
+    admissions_per_minute: float | None
+    on_sale_at_ms: int | None
+    open: bool
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "waiting": self.waiting,
+            "shopping": self.shopping,
+            "maxShoppers": self.max_shoppers,
+            "admissionsPerMinute": self.admissions_per_minute,
+            "onSaleAt": iso_from_ms(self.on_sale_at_ms),
+            "open": self.open,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class RoomReport:
     """The room for its organiser: configuration, counters, admissions per minute."""
 
@@ -202,6 +224,37 @@ class WaitingRooms:
         except Exception as exc:
             raise _unavailable(exc) from None
         return self._view(event_id, status)
+
+    async def present(self, event_id: str, user_ids: list[str]) -> dict[str, QueueView]:
+        """Record that these accounts are present (each has a signed-in socket open on the
+        event) and read their places, in one step: the live channel's heartbeat."""
+        now = self.clock()
+        try:
+            statuses = await self.store.present(event_id, user_ids, now)
+        except Exception as exc:
+            raise _unavailable(exc) from None
+        if any(s.state in (QueueState.WAITING, QueueState.ADMITTED) for s in statuses):
+            self.active.add(event_id)
+        return {u: self._view(event_id, s) for u, s in zip(user_ids, statuses, strict=True)}
+
+    async def room_view(self, event_id: str) -> RoomView | None:
+        """The room's length and shoppers for its watchers; None without a room."""
+        config = await self.configs.get(event_id)
+        if not config.room:
+            return None
+        try:
+            summary = await self.store.summary(event_id)
+        except Exception as exc:
+            raise _unavailable(exc) from None
+        rate = self.rate(event_id, summary)
+        return RoomView(
+            waiting=summary.waiting,
+            shopping=summary.shopping,
+            max_shoppers=config.max_shoppers,
+            admissions_per_minute=None if rate is None else round(rate * 60, 1),
+            on_sale_at_ms=config.on_sale_at_ms,
+            open=config.on_sale(self.clock()),
+        )
 
     async def leave(self, user_id: str, event_id: str) -> QueueView:
         """Leave the room (a waiter's place, or a shopper's slot); their holds stay until

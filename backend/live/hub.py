@@ -60,6 +60,8 @@ class Watcher:
     sink: FrameSink | None = None
     # True while the socket's writer task is sending: a direct write then would overtake it.
     busy: bool = True
+    # State messages (`room`, `queue`) not sent yet, the latest of each kind only.
+    notices: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # A new watcher's first job is its snapshot.
@@ -88,6 +90,30 @@ class Watcher:
             self.needs_snapshot = True
             self.overflows += 1
         self.queue.append(data)
+        self.wake.set()
+        return False
+
+    def notify(self, kind: str, data: bytes, frame: bytes | None = None) -> bool:
+        """Send a state message of which only the latest matters (the room's counters, the
+        user's place): written straight to the socket when nothing is ahead of it (True),
+        else kept for the writer task in place of any unsent one of its kind (False). The
+        writer sends it after the snapshot and the queued changes, so a snapshot never
+        drops it and a socket that does not read holds at most one of each kind."""
+        if (
+            frame is not None
+            and self.sink is not None
+            and not self.busy
+            and not self.needs_snapshot
+            and not self.queue
+            and not self.notices
+        ):
+            try:
+                if self.sink.write(frame):
+                    return True
+            except Exception:
+                log.exception("direct websocket write failed; using the ASGI path for it")
+                self.sink = None
+        self.notices[kind] = data
         self.wake.set()
         return False
 
@@ -213,6 +239,9 @@ class LiveHub:
         # Sockets closed by a limit, by reason (too_slow, anonymous_limit, user_limit).
         self.limit_closes: Counter[str] = Counter()
         self._snapshots: dict[str, bytes] = {}  # the last anonymous snapshot per event
+        # Called with (event id, user ids) when a process announces that these accounts'
+        # places in the event's waiting room changed (admitted, expired, abandoned).
+        self.queue_listeners: list[Callable[[str, list[str]], None]] = []
 
     # ------------------------------------------------------------ publishing
 
@@ -240,6 +269,15 @@ class LiveHub:
             log.warning("publish to live channel failed (watchers will resync): %s", exc)
             self._unsent.add(event_id)
             self._resync_event(event_id)
+
+    async def publish_queue(self, event_id: str, user_ids: list[str]) -> None:
+        """Tell every process that these accounts' places changed, so each one pushes
+        the news to their sockets at once; log, never raise (the next round of each
+        process's queue feed brings it anyway)."""
+        try:
+            await self.channel.publish(event_id, msgspec.json.encode({"queue": user_ids}))
+        except Exception as exc:
+            log.warning("publish of waiting-room news failed (sent at the next round): %s", exc)
 
     async def _resend_markers(self) -> None:
         while True:
@@ -369,6 +407,11 @@ class LiveHub:
             return
         if message.get("resync"):
             self._resync_event(event_id)
+            return
+        users = message.get("queue")
+        if isinstance(users, list):
+            for listener in self.queue_listeners:
+                listener(event_id, [u for u in users if isinstance(u, str)])
             return
         first = event_id not in self._pending
         pending = self._pending.setdefault(event_id, {})

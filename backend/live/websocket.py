@@ -37,7 +37,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
@@ -49,6 +49,7 @@ from litestar.params import FromPath
 from backend.booking.events import EventService
 from backend.live.frames import FrameSink, Stalled, frame_sink
 from backend.live.hub import LiveHub, Watcher
+from backend.live.queuefeed import QueueFeed
 from backend.seats import live_seats
 from backend.settings import Settings
 from backend.timefmt import iso_from_ms
@@ -121,8 +122,11 @@ class Session:
         settings: Settings,
         compact: bool = False,
         address: str | None = None,
+        greet: Callable[[Watcher], Awaitable[None]] | None = None,
     ) -> None:
         self.socket = socket
+        # After each snapshot: the waiting room's state for this socket (queuefeed.py).
+        self.greet = greet
         self.event_id = event_id
         self.hub = hub
         self.events = events
@@ -246,8 +250,12 @@ class Session:
                 watcher.needs_snapshot = False
                 watcher.queue.clear()
                 await send(await self.snapshot())
+                if self.greet is not None:
+                    await self.greet(watcher)
             while watcher.queue and not watcher.needs_snapshot:
                 await send(watcher.queue.popleft())
+            while watcher.notices and not watcher.needs_snapshot:
+                await send(watcher.notices.pop(next(iter(watcher.notices))))
             if watcher.wake.is_set():
                 continue
             watcher.busy = False
@@ -384,7 +392,17 @@ async def event_socket(socket: WebSocket[Any, Any, Any], event_id: FromPath[str]
     compact = socket.query_params.get("encoding") == "compact"
     client = socket.scope.get("client")
     address = str(client[0]) if client else None
-    session = Session(socket, eid, hub, events, settings, compact=compact, address=address)
+    feed: QueueFeed | None = getattr(state, "queue_feed", None)
+    session = Session(
+        socket,
+        eid,
+        hub,
+        events,
+        settings,
+        compact=compact,
+        address=address,
+        greet=feed.greet if feed is not None else None,
+    )
     sink = frame_sink(socket.scope)
     session.watcher.sink = sink
     session.sink = sink if sink is not None and sink.framing else None

@@ -172,6 +172,11 @@ class WaitingRoomStore(ABC):
         """Record that the account is present; False if it has no live place."""
 
     @abstractmethod
+    async def present(self, event_id: str, user_ids: list[str], now_ms: int) -> list[QueueStatus]:
+        """`touch` each account and read its status, in one step (the live channel's
+        heartbeat for every signed-in socket of a room); statuses in the given order."""
+
+    @abstractmethod
     async def abandon(self, event_id: str, now_ms: int, grace_ms: int) -> Abandoned:
         """Drop waiters and free shoppers not seen for longer than `grace_ms` (state `left`)."""
 

@@ -175,6 +175,14 @@ class MemoryWaitingRoomStore(WaitingRoomStore):
         room.seen[user_id] = max(now_ms, room.seen.get(user_id, now_ms))
         return True
 
+    async def present(self, event_id: str, user_ids: list[str], now_ms: int) -> list[QueueStatus]:
+        """`touch` each account and read its status, in the given order."""
+        room = self._room(event_id)
+        for user_id in user_ids:
+            if user_id in room.scores or user_id in room.shopping:
+                room.seen[user_id] = max(now_ms, room.seen.get(user_id, now_ms))
+        return [room.status(user_id, now_ms) for user_id in user_ids]
+
     async def abandon(self, event_id: str, now_ms: int, grace_ms: int) -> Abandoned:
         """Drop waiters and free shoppers not seen for longer than `grace_ms` (state `left`)."""
         room = self._room(event_id)

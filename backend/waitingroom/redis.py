@@ -204,6 +204,31 @@ return 1
 """
 )
 
+# ARGV: now, user... Touch each account with a live place, then answer every status,
+# flattened: state, ahead, until per account.
+PRESENT_LUA = (
+    PRELUDE
+    + """
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 2, #ARGV do
+  local user = ARGV[i]
+  if redis.call('ZSCORE', QUEUE, user) or redis.call('ZSCORE', SHOP, user) then
+    see(user, now)
+  end
+  local s = status(user, now)
+  out[#out + 1] = s[1]
+  out[#out + 1] = s[2]
+  out[#out + 1] = s[3]
+end
+return out
+"""
+)
+
+# Accounts per PRESENT_LUA call: a script blocks Redis while it runs, so a room of
+# 10,000 watchers is answered in several short calls rather than one long one.
+PRESENT_CHUNK = 500
+
 # ARGV: cutoff (now - grace). Last seen strictly before it: gone longer than the grace.
 ABANDON_LUA = (
     PRELUDE
@@ -278,6 +303,7 @@ class RedisWaitingRoomStore(WaitingRoomStore):
             "expire": EXPIRE_LUA,
             "touch": TOUCH_LUA,
             "abandon": ABANDON_LUA,
+            "present": PRESENT_LUA,
             "summary": SUMMARY_LUA,
         }
         self._scripts = {name: self._redis.register_script(lua) for name, lua in scripts.items()}
@@ -334,6 +360,15 @@ class RedisWaitingRoomStore(WaitingRoomStore):
     async def touch(self, event_id: str, user_id: str, now_ms: int) -> bool:
         """Record that the account is present; False if it has no live place."""
         return bool(await self._run("touch", event_id, now_ms, user_id))
+
+    async def present(self, event_id: str, user_ids: list[str], now_ms: int) -> list[QueueStatus]:
+        """`touch` each account and read its status, in the given order."""
+        statuses: list[QueueStatus] = []
+        for start in range(0, len(user_ids), PRESENT_CHUNK):
+            chunk = user_ids[start : start + PRESENT_CHUNK]
+            reply = await self._run("present", event_id, now_ms, *chunk)
+            statuses.extend(_status(reply[i : i + 3]) for i in range(0, len(reply), 3))
+        return statuses
 
     async def abandon(self, event_id: str, now_ms: int, grace_ms: int) -> Abandoned:
         """Drop waiters and free shoppers not seen for longer than `grace_ms` (state `left`)."""

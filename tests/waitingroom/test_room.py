@@ -395,6 +395,33 @@ async def test_a_late_heartbeat_never_moves_seen_backwards(room: WaitingRoomStor
     assert (await room.abandon(EV, T0 + 7000, grace_ms=3000)).waiters == []
 
 
+async def test_present_touches_those_with_a_place_and_reads_everyone(
+    room: WaitingRoomStore,
+) -> None:
+    await open_room_with(room, ["a", "b", "c"])  # seen at T0 .. T0 + 2
+    await room.admit(EV, T0 + 10, max_shoppers=1, shopper_ms=60_000, limit=1)  # a
+    statuses = await room.present(EV, ["c", "nobody", "a"], T0 + 5000)
+    assert statuses == [
+        QueueStatus(QueueState.WAITING, position=2, ahead=1),
+        QueueStatus(QueueState.NONE),
+        QueueStatus(QueueState.ADMITTED, admitted_until_ms=T0 + 60_010),
+    ]
+    # a and c were seen at T0 + 5000, b was not: only b is gone past the grace.
+    gone = await room.abandon(EV, T0 + 4000, grace_ms=3000)
+    assert (gone.shoppers, gone.waiters) == ([], ["b"])
+    assert await room.status(EV, "nobody", T0 + 5000) == QueueStatus(QueueState.NONE)
+    assert await room.present(EV, [], T0) == []
+
+
+async def test_present_answers_a_large_room_in_order(room: WaitingRoomStore) -> None:
+    crowd = users(1200)  # more than one Redis call's chunk
+    await room.join(EV, "first", T0, None)
+    for i, user_id in enumerate(crowd):
+        await room.join(EV, user_id, T0 + 1 + i, None)
+    statuses = await room.present(EV, crowd, T0 + 2000)
+    assert [s.position for s in statuses] == list(range(2, 1202))
+
+
 async def test_touch_without_a_place_records_nothing(room: WaitingRoomStore) -> None:
     assert await room.touch(EV, "nobody", T0) is False
     await room.join(EV, "a", T0, None)

@@ -1,0 +1,229 @@
+"""The waiting room on the seat map's socket (issue 12, item 5): `room` and `queue` messages.
+
+Every watcher of an event whose waiting room is on gets
+
+    {"type": "room", "waiting", "shopping", "maxShoppers", "admissionsPerMinute",
+     "onSaleAt", "open"}
+
+after its snapshot and whenever those change; every signed-in socket of an account gets
+
+    {"type": "queue", "state", "position", "ahead", "etaSeconds", "admittedUntil"?}
+
+(the body of `GET /events/{id}/queue`) after it signs in, and whenever that changes, in
+every tab. The work, per process:
+
+* `greet`, after each snapshot a socket is sent: the room's counters and, signed in,
+  the account's place.
+* `round`, every second: for each watched event with a room, one `present` call per
+  500 signed-in accounts records that they are here (an open socket is presence, so a
+  waiter with the page open never needs to poll) and reads their places. A change of
+  state (admitted, expired, left) goes out at once; a new position, ETA or room count
+  goes out on the event's cadence, which widens with the audience so that one process
+  sends at most QUEUE_SENDS_PER_SECOND of these a second (10,000 waiters here: one
+  update every 2 s each).
+* `announce`, the admitter's tick listener: whoever it admitted, expired or dropped is
+  published on the event's live channel; every process (this one too) pushes those
+  accounts' new state to their sockets as soon as it hears it, instead of at its next
+  round.
+
+A message is encoded once per account (and once per event for `room`) and written
+straight to idle sockets (`Watcher.notify`); only the latest of each kind waits for a
+busy one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Final
+
+import msgspec
+
+from backend.booking.admission import TickReport
+from backend.booking.expiry import Periodic
+from backend.booking.queue import QueueView, WaitingRooms
+from backend.live.frames import text_frame
+from backend.live.hub import LiveHub, Watcher
+
+log = logging.getLogger("boxoffice.live")
+
+ROUND_SECONDS: Final = 1.0
+# Position and room updates one process sends a second, at most (two per watcher per
+# cadence): the seat changes of a sale keep the bigger share of the fan-out budget.
+QUEUE_SENDS_PER_SECOND: Final = 10_000
+MAX_CADENCE_SECONDS: Final = 5.0
+
+
+def queue_message(view: QueueView) -> bytes:
+    return msgspec.json.encode({"type": "queue", **view.as_json()})
+
+
+class QueueFeed(Periodic):
+    """Pushes waiting-room state to this process's sockets; see the module docstring."""
+
+    name = "live-queue-feed"
+    failure = "live queue feed: round failed"
+
+    def __init__(
+        self,
+        hub: LiveHub,
+        rooms: WaitingRooms,
+        *,
+        interval: float = ROUND_SECONDS,
+        sends_per_second: int = QUEUE_SENDS_PER_SECOND,
+    ) -> None:
+        super().__init__(interval)
+        self.hub = hub
+        self.rooms = rooms
+        self.sends_per_second = sends_per_second
+        self._sent: dict[tuple[str, str], QueueView] = {}  # last place sent per (event, user)
+        self._room_sent: dict[str, bytes] = {}  # last room message sent per event
+        self._due: dict[str, float] = {}  # when an event's next position update is due
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sent = 0  # queue and room messages handed to sockets
+        hub.queue_listeners.append(self._heard)
+
+    # ------------------------------------------------------------- a socket
+
+    async def greet(self, watcher: Watcher) -> None:
+        """After a snapshot: the room's counters, and the account's place if signed in.
+        Never raises: a socket without them still shows the seats."""
+        event_id, user_id = watcher.event_id, watcher.user_id
+        try:
+            room = await self.rooms.room_view(event_id)
+            if room is None:
+                return
+            watcher.notify("room", msgspec.json.encode({"type": "room", **room.as_json()}))
+            if user_id is not None:
+                view = (await self.rooms.present(event_id, [user_id]))[user_id]
+                watcher.notify("queue", queue_message(view))
+                self._sent[(event_id, user_id)] = view
+        except Exception as exc:
+            log.warning("waiting room state for a new socket on %s failed: %s", event_id, exc)
+
+    # ----------------------------------------------------------- the rounds
+
+    async def round(self) -> None:
+        await self.tick()
+
+    async def tick(self, now: float | None = None) -> None:
+        """One round at monotonic time `now` (default: the clock's); tests pass it."""
+        now = time.monotonic() if now is None else now
+        for event_id in list(self.hub.watchers):
+            try:
+                await self._event_round(event_id, now)
+            except Exception as exc:
+                log.warning("live queue feed of %s failed (will retry): %s", event_id, exc)
+        self._forget_unwatched()
+
+    def cadence(self, audience: int) -> float:
+        """Seconds between position and room updates for an event watched by `audience`
+        sockets in this process."""
+        return min(MAX_CADENCE_SECONDS, max(self.interval, 2 * audience / self.sends_per_second))
+
+    async def _event_round(self, event_id: str, now: float) -> None:
+        group = self.hub.watchers.get(event_id)
+        if not group:
+            return
+        room = await self.rooms.room_view(event_id)
+        if room is None:
+            self._forget_event(event_id)
+            return
+        full = now >= self._due.get(event_id, 0.0)
+        if full:
+            self._due[event_id] = now + self.cadence(len(group))
+            encoded = msgspec.json.encode({"type": "room", **room.as_json()})
+            if self._room_sent.get(event_id) != encoded:
+                self._room_sent[event_id] = encoded
+                frame = text_frame(encoded.decode())
+                for watcher in list(group):
+                    watcher.notify("room", encoded, frame)
+                    self.sent += 1
+        await self._push(event_id, group, positions=full)
+
+    async def _push(
+        self,
+        event_id: str,
+        group: set[Watcher],
+        *,
+        positions: bool,
+        only: set[str] | None = None,
+    ) -> None:
+        """Read the places of the accounts watching `event_id` (`only` some of them) and
+        send each changed one to that account's sockets; a changed position waits for
+        `positions`, a changed state never does."""
+        sockets: dict[str, list[Watcher]] = defaultdict(list)
+        for watcher in list(group):
+            if watcher.user_id is not None and (only is None or watcher.user_id in only):
+                sockets[watcher.user_id].append(watcher)
+        if not sockets:
+            return
+        views = await self.rooms.present(event_id, sorted(sockets))
+        for user_id, view in views.items():
+            key = (event_id, user_id)
+            last = self._sent.get(key)
+            if last == view or (last is not None and last.state == view.state and not positions):
+                continue
+            self._sent[key] = view
+            encoded = queue_message(view)
+            frame = text_frame(encoded.decode())
+            for watcher in sockets[user_id]:
+                watcher.notify("queue", encoded, frame)
+                self.sent += 1
+
+    # ------------------------------------------------- news from admitters
+
+    async def announce(self, report: TickReport) -> None:
+        """The admitter's listener: publish who changed, for every process to push."""
+        changed: dict[str, set[str]] = defaultdict(set)
+        for by_event in (report.admitted, report.expired, report.abandoned):
+            for event_id, users in by_event.items():
+                changed[event_id].update(users)
+        for event_id, who in changed.items():
+            await self.hub.publish_queue(event_id, sorted(who))
+
+    def _heard(self, event_id: str, user_ids: list[str]) -> None:
+        """A process announced changed places: push those of them watching here."""
+        group = self.hub.watchers.get(event_id)
+        if not group or not user_ids:
+            return
+        task = asyncio.ensure_future(self._push_heard(event_id, group, set(user_ids)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _push_heard(self, event_id: str, group: set[Watcher], users: set[str]) -> None:
+        try:
+            await self._push(event_id, group, positions=True, only=users)
+        except Exception as exc:
+            log.warning("waiting-room news for %s not pushed (next round will): %s", event_id, exc)
+
+    # ------------------------------------------------------------ forgetting
+
+    def _forget_event(self, event_id: str) -> None:
+        self._room_sent.pop(event_id, None)
+        self._due.pop(event_id, None)
+        for key in [k for k in self._sent if k[0] == event_id]:
+            del self._sent[key]
+
+    def _forget_unwatched(self) -> None:
+        """Keep nothing for events and accounts no longer watched here."""
+        watched = self.hub.watchers
+        for event_id in [e for e in self._due if e not in watched]:
+            self._forget_event(event_id)
+        users_by_event: dict[str, set[str | None]] = {}
+        for key in list(self._sent):
+            event_id, user_id = key
+            users = users_by_event.get(event_id)
+            if users is None:
+                users = users_by_event[event_id] = {w.user_id for w in watched.get(event_id, ())}
+            if user_id not in users:
+                del self._sent[key]
+
+    async def on_shutdown(self) -> None:
+        await super().on_shutdown()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=1)
