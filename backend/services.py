@@ -110,7 +110,11 @@ class Services:
         self.metrics.watch_hub(self.hub)
         self.accounts = AccountService(self.storage, hash_concurrency=settings.argon2_concurrency)
         self.sale_configs = SaleConfigs(self.storage)
-        self.rooms = WaitingRooms(_waiting_room_store(settings), self.sale_configs)
+        self.rooms = WaitingRooms(
+            _waiting_room_store(settings),
+            self.sale_configs,
+            snapshots=self.storage.room_snapshots,
+        )
         self.events = EventService(self.storage, self.sale_configs)
         self.booking = BookingService(
             self.storage,

@@ -2,6 +2,8 @@
 
 For each event whose room has people in it, in order:
 
+0. `safeguard`: a copy of the room's places goes to the database every few seconds,
+   and comes back if the store lost them (see `WaitingRooms.safeguard`);
 1. `expire_shoppers`: shoppers whose window ran out lose their slot, and their holds on
    the event are released (announced live like any release);
 2. `abandon(grace)`: waiters and shoppers not seen for `grace` (no open socket, no poll,
@@ -133,6 +135,7 @@ class Admitter(Periodic):
         if not config.room:
             self.rooms.forget(event_id)  # its places stay, should the room come back on
             return
+        await self.rooms.safeguard(event_id, await store.summary(event_id), now)
         expired = await store.expire_shoppers(event_id, now)
         abandoned = await store.abandon(event_id, now, self.grace_ms)
         for user_id in [*expired, *abandoned.shoppers]:

@@ -21,21 +21,30 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from backend.booking.onsale import SaleConfig, SaleConfigs
 from backend.errors import Forbidden, NotAdmitted, NotOnSale, NoWaitingRoom, Unavailable
+from backend.storage.rooms import RoomSnapshotRepository
 from backend.timefmt import iso_from_ms
-from backend.waitingroom import QueueState, QueueStatus, RoomSummary, WaitingRoomStore
+from backend.waitingroom import (
+    QueueState,
+    QueueStatus,
+    RoomDump,
+    RoomSummary,
+    WaitingRoomStore,
+)
 
 log = logging.getLogger("boxoffice.waitingroom")
 
 RATE_WINDOW_MS = 60_000  # the admission rate is measured over this long
 RATE_MIN_SPAN_MS = 5_000  # and only once this much has been seen
 RATE_SAMPLE_MS = 1_000  # one sample a second is plenty
+SNAPSHOT_MS = 5_000  # a busy room's places are copied to the database this often
+_UNKNOWN = -1  # no snapshot's `born` read yet (a `born` is never negative)
 
 
 def wall_ms() -> int:
@@ -137,10 +146,15 @@ class WaitingRooms:
         store: WaitingRoomStore,
         configs: SaleConfigs,
         clock: Callable[[], int] = wall_ms,
+        snapshots: RoomSnapshotRepository | None = None,
     ) -> None:
         self.store = store
         self.configs = configs
         self.clock = clock
+        self.snapshots = snapshots
+        self._saved_born: dict[str, int | None] = {}  # the database's copy, by event
+        self._saved: dict[str, tuple[int, RoomSummary]] = {}  # when, and of what
+        self.restores: Counter[str] = Counter()  # restores by event
         # Events whose room has people in it, as far as this process knows: the
         # admitter ticks these (and adds the database's rooms every few seconds).
         self.active: set[str] = set()
@@ -291,6 +305,59 @@ class WaitingRooms:
             opened_at_ms=summary.opened_at_ms,
         )
 
+    # ------------------------------------------------------ the safeguard
+
+    async def safeguard(self, event_id: str, summary: RoomSummary, now_ms: int) -> RoomSummary:
+        """Keep a copy of the room's places in the database, and put it back if the
+        store has lost them; the room's summary afterwards. The admitter calls it for
+        every room it visits.
+
+        A copy is written every SNAPSHOT_MS while the room has people in it (once more
+        when it empties). The store names each state of a room (`born`): a summary
+        whose `born` is not the copy's means the store lost the room since (Redis
+        restarted without persistence, or the embedded process restarted) and the copy
+        is restored, merged with whatever happened since (see
+        `WaitingRoomStore.restore`). What changed after the last copy is lost: joins
+        and leaves of the last few seconds (those joiners join again, at the back)."""
+        if self.snapshots is None:
+            return summary
+        saved = self._saved_born.get(event_id, _UNKNOWN)
+        if saved != summary.born:
+            saved = self._saved_born[event_id] = await self.snapshots.born(event_id)
+            if saved is not None and saved != summary.born:
+                return await self._restore(event_id, now_ms) or summary
+        if summary.born is None:
+            return summary
+        last = self._saved.get(event_id)
+        idle = summary.waiting == 0 and summary.shopping == 0
+        if last is not None and (now_ms - last[0] < SNAPSHOT_MS or (idle and last[1] == summary)):
+            return summary
+        dump = await self.store.dump(event_id)
+        if dump is None or dump.born != summary.born:
+            return summary  # the store changed under us: the next visit looks again
+        await self.snapshots.save(event_id, dump.born, now_ms, dump.as_json())
+        self._saved_born[event_id] = dump.born
+        self._saved[event_id] = (now_ms, summary)
+        return summary
+
+    async def _restore(self, event_id: str, now_ms: int) -> RoomSummary | None:
+        assert self.snapshots is not None
+        found = await self.snapshots.get(event_id)
+        if found is None:
+            return None
+        dump = RoomDump.from_json(found[1])
+        if await self.store.restore(event_id, dump, now_ms):
+            self.restores[event_id] += 1
+            log.warning(
+                "waiting room of %s: the store had lost it; restored %d places and %d "
+                "shoppers from the copy taken at %s",
+                event_id,
+                len(dump.queue),
+                len(dump.shop),
+                iso_from_ms(found[0]),
+            )
+        return await self.store.summary(event_id)
+
     # ---------------------------------------------------------- the rate
 
     def observe(self, event_id: str, summary: RoomSummary, now_ms: int) -> None:
@@ -301,6 +368,8 @@ class WaitingRooms:
         """This process stops following the room (empty, disabled or deleted)."""
         self.active.discard(event_id)
         self._meters.pop(event_id, None)
+        self._saved_born.pop(event_id, None)
+        self._saved.pop(event_id, None)
 
     def rate(self, event_id: str, summary: RoomSummary | None = None) -> float | None:
         """Admissions per second: measured over the last minute, else the store's."""

@@ -4,12 +4,19 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from backend.storage.tables import Booking, Event, IdempotencyKey, Seat, User
+from backend.storage.tables import (
+    Booking,
+    Event,
+    IdempotencyKey,
+    Seat,
+    User,
+    WaitingRoomSnapshot,
+)
 
 APP_CONFIG = AppConfig(
     app_name="storage",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[User, Event, Seat, Booking, IdempotencyKey],
+    table_classes=[User, Event, Seat, Booking, IdempotencyKey, WaitingRoomSnapshot],
     migration_dependencies=[],
     commands=[],
 )

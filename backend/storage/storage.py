@@ -2,8 +2,8 @@
 
 Made from settings by `make_storage`, started and stopped by the services object, and
 handed to the services of `booking/` and `accounts`. It is a set of repositories (seats,
-events, bookings, users, idempotency keys) over one `Database` (the engine and its
-primitives). Engine-specific code lives in `database.py` and `seats_pg.py` and nowhere
+events, bookings, users, idempotency keys, waiting-room snapshots) over one `Database`
+(the engine and its primitives). Engine-specific code lives in `database.py` and `seats_pg.py` and nowhere
 else: nobody above `storage/` asks which engine this is.
 """
 
@@ -19,6 +19,7 @@ from backend.storage.bookings import BookingRepository
 from backend.storage.database import Database, PostgresDatabase, make_database
 from backend.storage.events import EventRepository
 from backend.storage.idempotency import IdempotencyRepository
+from backend.storage.rooms import RoomSnapshotRepository
 from backend.storage.seats import SeatRepository
 from backend.storage.seats_pg import PostgresSeatRepository
 from backend.storage.users import UserRepository
@@ -39,6 +40,7 @@ class Storage:
         self.bookings = BookingRepository(database)
         self.users = UserRepository(database)
         self.idempotency = IdempotencyRepository(database)
+        self.room_snapshots = RoomSnapshotRepository(database)
 
     @property
     def engine(self) -> Engine[Any]:

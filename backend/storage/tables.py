@@ -57,6 +57,17 @@ class Event(Table, tablename="bo_event"):
     shopper_seconds = Integer(default=600)
 
 
+class WaitingRoomSnapshot(Table, tablename="bo_waiting_room_snapshot"):
+    """The last copy of an event's waiting-room places (issue 12): what comes back into
+    the waiting-room store if it loses them (Redis restarted without persistence, the
+    embedded process restarted). `born` names the store state it was taken from."""
+
+    event = ForeignKey(Event, on_delete=OnDelete.cascade, unique=True)
+    born = BigInt()
+    taken_at_ms = BigInt()
+    places = JSON(default={})
+
+
 class Seat(Table, tablename="bo_seat"):
     id = UUID(primary_key=True)
     event = ForeignKey(Event, on_delete=OnDelete.cascade, index=True)

@@ -45,8 +45,9 @@ must be a few heartbeats long.
 Restarts. In services mode the room lives in Redis, so an app process restart loses
 nobody's place. The room's state is lost with Redis unless Redis persists it (the
 event's configuration stays in the database): every method then behaves as for a
-room nobody has joined (`none`, nothing to admit, zeros), and the room re-opens —
-everyone joins again and is placed anew.
+room nobody has joined (`none`, nothing to admit, zeros). `born`, drawn when a room's
+state is created, tells the caller that this happened: a `dump` taken before carries
+another `born`, and `restore` brings its places back (see `restore`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 # Pre-queue tickets are drawn from [0, TICKET_SPAN); joins after the opening score
 # TICKET_SPAN + their arrival number, so every ticket sorts before every later join.
@@ -117,6 +119,7 @@ class RoomSummary:
     opened_at_ms: int | None = None
     first_admitted_at_ms: int | None = None
     last_admitted_at_ms: int | None = None
+    born: int | None = None  # which state of the store this is (None: nobody joined)
 
     def admission_rate(self) -> float | None:
         """Admissions per second between the first and the last admission, if measurable."""
@@ -126,6 +129,51 @@ class RoomSummary:
         if span_ms <= 0:
             return None
         return self.admitted_total * 1000 / span_ms
+
+
+@dataclass(frozen=True, slots=True)
+class RoomDump:
+    """A copy of a room's places and counters, to keep elsewhere and `restore`.
+
+    `queue` holds each waiter's score (pre-queue ticket, or TICKET_SPAN + arrival),
+    `shop` each shopper's end of window. Who left or expired is not kept."""
+
+    born: int
+    opens_at_ms: int | None
+    opened_at_ms: int | None
+    arrivals: int
+    admitted_total: int
+    first_admitted_at_ms: int | None
+    last_admitted_at_ms: int | None
+    queue: list[tuple[str, int]]
+    shop: list[tuple[str, int]]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "born": self.born,
+            "opensAt": self.opens_at_ms,
+            "openedAt": self.opened_at_ms,
+            "arrivals": self.arrivals,
+            "admittedTotal": self.admitted_total,
+            "firstAdmittedAt": self.first_admitted_at_ms,
+            "lastAdmittedAt": self.last_admitted_at_ms,
+            "queue": [[u, s] for u, s in self.queue],
+            "shop": [[u, s] for u, s in self.shop],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RoomDump:
+        return cls(
+            born=int(data["born"]),
+            opens_at_ms=data.get("opensAt"),
+            opened_at_ms=data.get("openedAt"),
+            arrivals=int(data.get("arrivals") or 0),
+            admitted_total=int(data.get("admittedTotal") or 0),
+            first_admitted_at_ms=data.get("firstAdmittedAt"),
+            last_admitted_at_ms=data.get("lastAdmittedAt"),
+            queue=[(str(u), int(s)) for u, s in data.get("queue", [])],
+            shop=[(str(u), int(s)) for u, s in data.get("shop", [])],
+        )
 
 
 class WaitingRoomStore(ABC):
@@ -183,6 +231,22 @@ class WaitingRoomStore(ABC):
     @abstractmethod
     async def summary(self, event_id: str) -> RoomSummary:
         """The room's counters (read only: it does not open the room)."""
+
+    @abstractmethod
+    async def dump(self, event_id: str) -> RoomDump | None:
+        """A copy of the room (None if nobody has joined it in this store's state)."""
+
+    @abstractmethod
+    async def restore(self, event_id: str, dump: RoomDump, now_ms: int) -> bool:
+        """Bring a dump's places back after the store lost them; False (and nothing
+        changes) if the room is still the state the dump was taken from.
+
+        Merged with whatever the room holds since the loss: a restored place wins over
+        a newer one of the same account, the accounts who joined since the loss (first
+        come, first served) go behind everyone restored in their order, pre-queue
+        tickets keep their draw, restored shoppers keep their window, and every
+        restored account counts as seen at `now_ms` (the grace starts again). Atomic,
+        and at most once per loss: it takes the dump's `born`."""
 
     @abstractmethod
     async def clear(self, event_id: str) -> None:

@@ -18,6 +18,7 @@ from backend.waitingroom.base import (
     Admission,
     QueueState,
     QueueStatus,
+    RoomDump,
     RoomSummary,
     WaitingRoomNotStarted,
     WaitingRoomStore,
@@ -39,6 +40,7 @@ class _Room:
     admitted_total: int = 0
     first_admitted_at_ms: int | None = None
     last_admitted_at_ms: int | None = None
+    born: int = field(default_factory=lambda: secrets.randbits(TICKET_BITS))
 
     def is_open(self, now_ms: int) -> bool:
         opens = self.opens_at_ms
@@ -211,7 +213,59 @@ class MemoryWaitingRoomStore(WaitingRoomStore):
             opened_at_ms=room.opened_at_ms,
             first_admitted_at_ms=room.first_admitted_at_ms,
             last_admitted_at_ms=room.last_admitted_at_ms,
+            born=room.born if event_id in self._all() else None,
         )
+
+    async def dump(self, event_id: str) -> RoomDump | None:
+        """A copy of the room (None if nobody has joined it in this store's state)."""
+        room = self._all().get(event_id)
+        if room is None:
+            return None
+        return RoomDump(
+            born=room.born,
+            opens_at_ms=room.opens_at_ms,
+            opened_at_ms=room.opened_at_ms,
+            arrivals=room.arrivals,
+            admitted_total=room.admitted_total,
+            first_admitted_at_ms=room.first_admitted_at_ms,
+            last_admitted_at_ms=room.last_admitted_at_ms,
+            queue=[(user_id, score) for score, user_id in room.order],
+            shop=sorted(room.shopping.items(), key=lambda item: (item[1], item[0])),
+        )
+
+    async def restore(self, event_id: str, dump: RoomDump, now_ms: int) -> bool:
+        """Bring a dump's places back after the store lost them (see the base class)."""
+        room = self._all().setdefault(event_id, _Room())
+        if room.born == dump.born:
+            return False
+        # Those who came first come first served since the loss go behind the restored.
+        late = [(s, u) for s, u in room.order if s >= TICKET_SPAN]
+        for score, user_id in late:
+            room.dequeue(user_id)
+            room.enqueue(user_id, score + dump.arrivals)
+        room.arrivals += dump.arrivals
+        for user_id, score in dump.queue:
+            if user_id in room.shopping:
+                continue
+            room.dequeue(user_id)
+            room.enqueue(user_id, score)
+            room.gone.pop(user_id, None)
+            room.seen[user_id] = now_ms
+        for user_id, until in dump.shop:
+            room.dequeue(user_id)
+            room.shopping[user_id] = until
+            room.gone.pop(user_id, None)
+            room.seen[user_id] = now_ms
+        room.opens_at_ms = dump.opens_at_ms
+        if dump.opened_at_ms is not None:
+            room.opened_at_ms = dump.opened_at_ms
+        room.admitted_total += dump.admitted_total
+        firsts = [t for t in (room.first_admitted_at_ms, dump.first_admitted_at_ms) if t]
+        lasts = [t for t in (room.last_admitted_at_ms, dump.last_admitted_at_ms) if t]
+        room.first_admitted_at_ms = min(firsts) if firsts else None
+        room.last_admitted_at_ms = max(lasts) if lasts else None
+        room.born = dump.born
+        return True
 
     async def clear(self, event_id: str) -> None:
         """Forget the room entirely (its event is over or deleted)."""

@@ -3,8 +3,8 @@
 Keys, all under one hash tag per event so a room sits in one Redis Cluster slot (which
 a multi-key script needs):
 
-    <prefix>:{<event-id>}:wr:meta   hash: opens_at, opened_at, arrivals, admitted_total,
-                                    first_admitted_at, last_admitted_at
+    <prefix>:{<event-id>}:wr:meta   hash: born, opens_at, opened_at, arrivals,
+                                    admitted_total, first_admitted_at, last_admitted_at
     <prefix>:{<event-id>}:wr:queue  zset: waiter -> pre-queue ticket, or TICKET_SPAN + arrival
     <prefix>:{<event-id>}:wr:shop   zset: shopper -> admitted until (ms)
     <prefix>:{<event-id>}:wr:seen   zset: waiter or shopper -> last seen (ms)
@@ -37,6 +37,7 @@ from backend.waitingroom.base import (
     Admission,
     QueueState,
     QueueStatus,
+    RoomDump,
     RoomSummary,
     WaitingRoomNotStarted,
     WaitingRoomStore,
@@ -91,13 +92,14 @@ local function see(user, now)
 end
 """
 
-# ARGV: now, sale time ('' = on sale now), pre-queue ticket, user. An account already
-# waiting or shopping keeps its place; anyone else gets a ticket (room closed) or the
-# next arrival number (room open).
+# ARGV: now, sale time ('' = on sale now), pre-queue ticket, user, born. An account
+# already waiting or shopping keeps its place; anyone else gets a ticket (room closed)
+# or the next arrival number (room open). The first join of this Redis state names it.
 JOIN_LUA = (
     PRELUDE
     + """
 local now, user = tonumber(ARGV[1]), ARGV[4]
+redis.call('HSETNX', META, 'born', ARGV[5])
 if redis.call('HEXISTS', META, 'opened_at') == 0 then
   local opens = ARGV[2]
   if opens == '' then
@@ -258,9 +260,77 @@ SUMMARY_LUA = (
     PRELUDE
     + """
 local meta = redis.call('HMGET', META, 'admitted_total', 'opens_at', 'opened_at',
-  'first_admitted_at', 'last_admitted_at')
+  'first_admitted_at', 'last_admitted_at', 'born')
 return {redis.call('ZCARD', QUEUE), redis.call('ZCARD', SHOP),
-  meta[1], meta[2], meta[3], meta[4], meta[5]}
+  meta[1], meta[2], meta[3], meta[4], meta[5], meta[6]}
+"""
+)
+
+# Read only: the whole room, for a snapshot. Nil if nobody joined this state of Redis.
+DUMP_LUA = (
+    PRELUDE
+    + """
+local meta = redis.call('HMGET', META, 'born', 'opens_at', 'opened_at', 'arrivals',
+  'admitted_total', 'first_admitted_at', 'last_admitted_at')
+if not meta[1] then
+  return nil
+end
+return {meta, redis.call('ZRANGE', QUEUE, 0, -1, 'WITHSCORES'),
+  redis.call('ZRANGE', SHOP, 0, -1, 'WITHSCORES')}
+"""
+)
+
+# ARGV: now, born, opens_at ('' = none), opened_at (''), arrivals, admitted_total,
+# first_admitted_at (''), last_admitted_at (''), number of waiters, then each waiter
+# and score, then each shopper and end of window. See WaitingRoomStore.restore.
+RESTORE_LUA = (
+    PRELUDE
+    + """
+if redis.call('HGET', META, 'born') == ARGV[2] then
+  return 0
+end
+local now = ARGV[1]
+local dumped_arrivals = tonumber(ARGV[5])
+local late = redis.call('ZRANGEBYSCORE', QUEUE, TICKET_SPAN, '+inf', 'WITHSCORES')
+for i = 1, #late, 2 do
+  redis.call('ZADD', QUEUE, string.format('%.0f', tonumber(late[i + 1]) + dumped_arrivals),
+    late[i])
+end
+redis.call('HINCRBY', META, 'arrivals', dumped_arrivals)
+local waiters = tonumber(ARGV[9])
+local first_shopper = 10 + 2 * waiters
+for i = 10, first_shopper - 1, 2 do
+  local user = ARGV[i]
+  if not redis.call('ZSCORE', SHOP, user) then
+    redis.call('ZADD', QUEUE, ARGV[i + 1], user)
+    redis.call('HDEL', GONE, user)
+    redis.call('ZADD', SEEN, now, user)
+  end
+end
+for i = first_shopper, #ARGV, 2 do
+  local user = ARGV[i]
+  redis.call('ZREM', QUEUE, user)
+  redis.call('ZADD', SHOP, ARGV[i + 1], user)
+  redis.call('HDEL', GONE, user)
+  redis.call('ZADD', SEEN, now, user)
+end
+if ARGV[3] ~= '' then
+  redis.call('HSET', META, 'opens_at', ARGV[3])
+end
+if ARGV[4] ~= '' then
+  redis.call('HSET', META, 'opened_at', ARGV[4])
+end
+redis.call('HINCRBY', META, 'admitted_total', tonumber(ARGV[6]))
+local first = redis.call('HGET', META, 'first_admitted_at')
+if ARGV[7] ~= '' and (not first or tonumber(ARGV[7]) < tonumber(first)) then
+  redis.call('HSET', META, 'first_admitted_at', ARGV[7])
+end
+local last = redis.call('HGET', META, 'last_admitted_at')
+if ARGV[8] ~= '' and (not last or tonumber(ARGV[8]) > tonumber(last)) then
+  redis.call('HSET', META, 'last_admitted_at', ARGV[8])
+end
+redis.call('HSET', META, 'born', ARGV[2])
+return 1
 """
 )
 
@@ -272,6 +342,11 @@ def room_keys(prefix: str, event_id: str) -> list[str]:
 
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _pairs(flat: list[Any]) -> list[tuple[str, int]]:
+    """ZRANGE … WITHSCORES as (member, integer score) pairs."""
+    return [(flat[i].decode(), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
 
 
 def _status(reply: list[Any]) -> QueueStatus:
@@ -305,6 +380,8 @@ class RedisWaitingRoomStore(WaitingRoomStore):
             "abandon": ABANDON_LUA,
             "present": PRESENT_LUA,
             "summary": SUMMARY_LUA,
+            "dump": DUMP_LUA,
+            "restore": RESTORE_LUA,
         }
         self._scripts = {name: self._redis.register_script(lua) for name, lua in scripts.items()}
 
@@ -329,7 +406,8 @@ class RedisWaitingRoomStore(WaitingRoomStore):
         """Give the account a place (or return the one it has); see the module docstring."""
         sale = "" if on_sale_at_ms is None else on_sale_at_ms
         ticket = secrets.randbits(TICKET_BITS)
-        return _status(await self._run("join", event_id, now_ms, sale, ticket, user_id))
+        born = secrets.randbits(TICKET_BITS)
+        return _status(await self._run("join", event_id, now_ms, sale, ticket, user_id, born))
 
     async def status(self, event_id: str, user_id: str, now_ms: int) -> QueueStatus:
         """The account's place, without changing it (the call may open the room)."""
@@ -380,7 +458,8 @@ class RedisWaitingRoomStore(WaitingRoomStore):
 
     async def summary(self, event_id: str) -> RoomSummary:
         """The room's counters (read only: it does not open the room)."""
-        waiting, shopping, total, opens, opened, first, last = await self._run("summary", event_id)
+        reply = await self._run("summary", event_id)
+        waiting, shopping, total, opens, opened, first, last, born = reply
         return RoomSummary(
             waiting=int(waiting),
             shopping=int(shopping),
@@ -389,7 +468,48 @@ class RedisWaitingRoomStore(WaitingRoomStore):
             opened_at_ms=_optional_int(opened),
             first_admitted_at_ms=_optional_int(first),
             last_admitted_at_ms=_optional_int(last),
+            born=_optional_int(born),
         )
+
+    async def dump(self, event_id: str) -> RoomDump | None:
+        """A copy of the room (None if nobody has joined it in this state of Redis)."""
+        reply = await self._run("dump", event_id)
+        if reply is None:
+            return None
+        meta, queue, shop = reply
+        born, opens, opened, arrivals, total, first, last = meta
+        return RoomDump(
+            born=int(born),
+            opens_at_ms=_optional_int(opens),
+            opened_at_ms=_optional_int(opened),
+            arrivals=int(arrivals or 0),
+            admitted_total=int(total or 0),
+            first_admitted_at_ms=_optional_int(first),
+            last_admitted_at_ms=_optional_int(last),
+            queue=_pairs(queue),
+            shop=_pairs(shop),
+        )
+
+    async def restore(self, event_id: str, dump: RoomDump, now_ms: int) -> bool:
+        """Bring a dump's places back after Redis lost them (see the base class)."""
+
+        def text(value: int | None) -> str:
+            return "" if value is None else f"{value}"
+
+        args: list[str | int] = [
+            now_ms,
+            dump.born,
+            text(dump.opens_at_ms),
+            text(dump.opened_at_ms),
+            dump.arrivals,
+            dump.admitted_total,
+            text(dump.first_admitted_at_ms),
+            text(dump.last_admitted_at_ms),
+            len(dump.queue),
+        ]
+        for user_id, score in [*dump.queue, *dump.shop]:
+            args += [user_id, score]
+        return bool(await self._run("restore", event_id, *args))
 
     async def clear(self, event_id: str) -> None:
         """Forget the room entirely (its event is over or deleted)."""

@@ -28,6 +28,7 @@ from backend.booking.latency import LatencyWindow
 from backend.booking.onsale import SaleConfigs
 from backend.booking.queue import WaitingRooms
 from backend.settings import Mode, Settings
+from backend.timefmt import iso_from_ms
 from backend.waitingroom import RedisWaitingRoomStore
 from tests.conftest import Api
 from tests.support.databases import flush_redis_prefix
@@ -455,3 +456,65 @@ async def test_two_admitters_never_admit_past_max_shoppers(services_settings: Se
             await api.run(other_rooms.on_shutdown)
         counts = await summary(api, event, owner)
         assert (counts["shopping"], counts["waiting"], counts["admittedTotal"]) == (3, 6, 4)
+
+
+# ------------------------------------------------- a store that loses its rooms
+
+
+async def places(api: Api, event: dict[str, Any], buyers: list[dict[str, Any]]) -> list[Any]:
+    return [
+        {k: v for k, v in (await queue(api, "GET", event, b)).items() if k != "etaSeconds"}
+        for b in buyers
+    ]
+
+
+async def test_a_store_that_lost_the_room_gets_it_back_from_the_database(room_api: Api) -> None:
+    owner = await room_api.user()
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    buyers = [await room_api.user() for _ in range(4)]
+    for buyer in buyers:
+        await queue(room_api, "POST", event, buyer)
+    t = now_ms()
+    await tick(room_api, t)  # a copy of the room is taken, then the first goes in
+    await tick(room_api, t + 6_000)  # the next copy has the shopper
+    assert (await hold(room_api, event, buyers[0])).status_code == 201
+    before = await places(room_api, event, buyers)
+    assert [p["state"] for p in before] == ["admitted", "waiting", "waiting", "waiting"]
+
+    rooms = room_api.client.app.state.rooms
+    await room_api.run(rooms.store.clear, event["id"])  # Redis restarted without its data
+    assert (await queue(room_api, "GET", event, buyers[1]))["state"] == "none"
+    refused = await hold(room_api, event, buyers[0])
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_admitted")
+
+    await tick(room_api, t + 7_000)  # the admitter sees the loss and restores the copy
+    assert await places(room_api, event, buyers) == before
+    assert (await hold(room_api, event, buyers[0], 2)).status_code == 201
+    counts = await summary(room_api, event, owner)
+    assert (counts["waiting"], counts["shopping"], counts["admittedTotal"]) == (3, 1, 1)
+    # Once only: the next tick finds the room as the copy left it.
+    assert rooms.restores[event["id"]] == 1
+    await tick(room_api, t + 8_000)
+    assert rooms.restores[event["id"]] == 1
+
+
+async def test_a_restarted_embedded_server_keeps_every_place(embedded_settings: Settings) -> None:
+    """Embedded mode keeps its rooms in memory: a restart of its one process empties
+    them, and its copies in SQLite bring them back."""
+    slow = replace(embedded_settings, waiting_room_interval_ms=HOUR_MS)
+    async with AsyncTestClient(app=create_app(slow)) as client:
+        api = Api(client)
+        owner = await api.user()
+        sale = now_ms() + 10_000
+        event = await api.event(owner, onSaleAt=iso_from_ms(sale), waitingRoom=ROOM)
+        buyers = [await api.user() for _ in range(5)]
+        for buyer in buyers:
+            await queue(api, "POST", event, buyer)
+        await tick(api)
+    async with AsyncTestClient(app=create_app(slow)) as client:
+        api = Api(client)
+        await tick(api)  # restores the room, still before the sale
+        await tick(api, sale)  # opens it: the pre-queue's draw, kept across the restart
+        shown = await places(api, event, buyers)
+        positions = sorted(p["position"] or 0 for p in shown)
+        assert positions == [0, 1, 2, 3, 4] and sum(p["state"] == "admitted" for p in shown) == 1

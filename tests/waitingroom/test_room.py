@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from backend.waitingroom import (
     QueueState,
     QueueStatus,
     RedisWaitingRoomStore,
+    RoomDump,
     RoomSummary,
     WaitingRoomNotStarted,
     WaitingRoomStore,
@@ -466,6 +468,86 @@ async def test_every_call_on_a_room_nobody_joined_is_sane(room: WaitingRoomStore
     await room.ping()
 
 
+# Rule 6: a store that lost its rooms gets them back from a dump.
+
+
+async def prequeue_then_open(room: WaitingRoomStore, crowd: list[str]) -> list[str]:
+    """`crowd` joins before the sale, the room opens, two go in: the queue order."""
+    for i, user_id in enumerate(crowd):
+        await room.join(EV, user_id, T0 + i, SALE)
+    await room.admit(EV, SALE, max_shoppers=2, shopper_ms=60_000, limit=2)
+    await room.join(EV, "late", SALE + 5, SALE)  # first come, first served
+    return await queue_order(room, [*crowd, "late"], SALE + 10)
+
+
+async def test_a_dump_restores_every_place_window_and_counter(room: WaitingRoomStore) -> None:
+    crowd = users(12)
+    order = await prequeue_then_open(room, crowd)
+    before = await room.summary(EV)
+    dump = await room.dump(EV)
+    assert dump is not None and dump.born == before.born
+    assert (len(dump.queue), len(dump.shop)) == (11, 2)
+    shoppers = sorted(u for u, _ in dump.shop)
+
+    await room.clear(EV)  # what a Redis restart without persistence leaves
+    assert await room.summary(EV) == RoomSummary()
+    assert await room.dump(EV) is None
+    assert await room.restore(EV, dump, SALE + 20) is True
+
+    assert await queue_order(room, [*crowd, "late"], SALE + 30) == order
+    for user_id in shoppers:
+        assert await room.status(EV, user_id, SALE + 30) == QueueStatus(
+            QueueState.ADMITTED, admitted_until_ms=SALE + 60_000
+        )
+    after = await room.summary(EV)
+    assert after == before
+    # The restored count as seen at the restore: nobody is abandoned for the outage.
+    gone = await room.abandon(EV, SALE + 20 + 3000, grace_ms=3000)
+    assert (gone.shoppers, gone.waiters) == ([], [])
+    # And the room goes on: the next in line is admitted, later joiners go to the back.
+    assert await room.admit(EV, SALE + 40, 3, 60_000, 1) == [Admission(order[0], SALE + 60_040)]
+    await room.join(EV, "later", SALE + 50, SALE)
+    assert (await queue_order(room, [*order, "later"], SALE + 60))[-2:] == ["late", "later"]
+
+
+async def test_a_restore_merges_with_what_happened_since_the_loss(room: WaitingRoomStore) -> None:
+    crowd = users(6)
+    order = await prequeue_then_open(room, crowd)
+    dump = await room.dump(EV)
+    assert dump is not None
+    await room.clear(EV)
+    # Since the loss: a stranger joined, and someone with a place joined again.
+    await room.join(EV, "stranger", SALE + 100, SALE)
+    await room.join(EV, order[2], SALE + 101, SALE)
+    assert (await room.status(EV, order[2], SALE + 102)).position == 2
+    assert await room.restore(EV, dump, SALE + 200) is True
+    # The restored places first, in their order (order[2] keeps its own), then the
+    # stranger: nobody who waited before the loss is overtaken.
+    assert await queue_order(room, [*order, "stranger"], SALE + 300) == [*order, "stranger"]
+
+
+async def test_a_restore_happens_once_and_never_over_a_live_room(room: WaitingRoomStore) -> None:
+    crowd = users(4)
+    order = await prequeue_then_open(room, crowd)
+    dump = await room.dump(EV)
+    assert dump is not None
+    assert await room.restore(EV, dump, SALE + 20) is False  # nothing was lost
+    await room.clear(EV)
+    await room.join(EV, "stranger", SALE + 100, SALE)
+    assert (await room.summary(EV)).born != dump.born  # a new state of the store
+    assert await room.restore(EV, dump, SALE + 200) is True
+    await room.leave(EV, order[0])
+    assert await room.restore(EV, dump, SALE + 300) is False  # another process was first
+    assert await queue_order(room, [*order, "stranger"], SALE + 400) == [*order[1:], "stranger"]
+
+
+async def test_a_dump_survives_its_json_form(room: WaitingRoomStore) -> None:
+    await prequeue_then_open(room, users(5))
+    dump = await room.dump(EV)
+    assert dump is not None
+    assert RoomDump.from_json(json.loads(json.dumps(dump.as_json()))) == dump
+
+
 async def test_a_new_app_process_sees_the_same_room() -> None:
     require_services()
     prefix = unique_name("botestwr")
@@ -488,21 +570,23 @@ async def test_a_new_app_process_sees_the_same_room() -> None:
         await flush_redis_prefix(prefix)
 
 
-async def test_after_a_redis_restart_the_room_reopens_empty(tmp_path: Path) -> None:
+async def test_after_a_redis_restart_the_dump_brings_the_room_back(tmp_path: Path) -> None:
     with private_redis(tmp_path) as server:
         store = RedisWaitingRoomStore(server.url, "bo")
         await store.on_startup()
         try:
-            await open_room_with(store, ["a", "b"])
+            await open_room_with(store, ["a", "b", "c"])
             await store.admit(EV, T0 + 10, 1, 60_000, 1)
+            dump = await store.dump(EV)
+            assert dump is not None
             server.stop()
             server.start()  # no persistence: every key is gone
             assert await store.status(EV, "a", T0 + 20) == QueueStatus(QueueState.NONE)
             assert await store.summary(EV) == RoomSummary()
             assert await store.admit(EV, T0 + 20, 1, 60_000, 1) == []
-            # The room re-opens: people join again and are placed anew.
-            assert (await store.join(EV, "b", T0 + 30, None)).position == 1
-            assert await store.admit(EV, T0 + 40, 1, 60_000, 1) == [Admission("b", T0 + 60_040)]
+            assert await store.restore(EV, dump, T0 + 30) is True
+            assert (await store.status(EV, "a", T0 + 40)).state is QueueState.ADMITTED
+            assert (await store.status(EV, "c", T0 + 40)).position == 2
         finally:
             await store.on_shutdown()
 
