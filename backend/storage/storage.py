@@ -3,8 +3,8 @@
 Made from settings by `make_storage`, started and stopped by the services object, and
 handed to the services of `booking/` and `accounts`. It is a set of repositories (seats,
 events, bookings, users, idempotency keys, waiting-room snapshots) over one `Database`
-(the engine and its primitives). Engine-specific code lives in `database.py` and `seats_pg.py` and nowhere
-else: nobody above `storage/` asks which engine this is.
+(the engine and its primitives). Engine-specific code lives in `database.py` and
+`seats_pg.py` and nowhere else: nobody above `storage/` asks which engine this is.
 """
 
 from __future__ import annotations
