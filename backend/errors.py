@@ -97,6 +97,10 @@ class EventHasBookings(Conflict):
     code = "event_has_bookings"
 
 
+class EventHasHolds(Conflict):
+    code = "event_has_holds"
+
+
 class NoWaitingRoom(Conflict):
     code = "no_waiting_room"
 

@@ -116,6 +116,7 @@ class Services:
             snapshots=self.storage.room_snapshots,
         )
         self.events = EventService(self.storage, self.sale_configs)
+        self.events.deleted.append(self.hub.publish_deleted)
         self.booking = BookingService(
             self.storage,
             self.locks,

@@ -3,7 +3,8 @@ and delete (organiser only)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,8 +15,18 @@ from backend.booking.onsale import (
     check_on_sale_at,
     check_room_values,
 )
-from backend.errors import EventHasBookings, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from backend.errors import (
+    EventHasBookings,
+    EventHasHolds,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+)
 from backend.storage import MissingReference, Storage
+from backend.timefmt import iso_from_ms
+
+log = logging.getLogger("boxoffice")
 
 MAX_HOLD_SECONDS = 7200
 STARTS_AT_YEARS = 10
@@ -29,6 +40,9 @@ class EventService:
         # The booking path's cached copies of events' on-sale settings (forgotten here
         # when this process changes them; other processes' copies last a second).
         self.sale_configs = sale_configs
+        # Called with the id of each event this process deletes (the live channel's
+        # announcement to its watchers).
+        self.deleted: list[Callable[[str], Awaitable[None]]] = []
 
     async def create(
         self,
@@ -153,12 +167,29 @@ class EventService:
             self.sale_configs.forget(event_id)
 
     async def delete(self, user_id: str, event_id: str) -> None:
+        """Delete the organiser's event, unless buyers have bookings or live holds on it
+        (409): a buyer mid-purchase keeps their seats until they book, release or run
+        out of time, and a booking is cancelled first. Then everyone watching it is
+        told (`deleted` listeners: the live channel closes their sockets)."""
         await self._own(user_id, event_id)
-        active = await self.storage.events.delete_unless_booked(event_id)
+        active, held, last_end = await self.storage.delete_event_if_idle(event_id)
         if active:
             raise EventHasBookings(
                 f"this event has {active} active booking(s); cancel them before deleting it"
             )
+        if held:
+            raise EventHasHolds(
+                f"{held} seat{'s are' if held > 1 else ' is'} held by buyers until "
+                f"{iso_from_ms(last_end)} at the latest; delete the event once they are "
+                "booked, released or run out"
+            )
+        if self.sale_configs is not None:
+            self.sale_configs.forget(event_id)
+        for listener in self.deleted:
+            try:
+                await listener(event_id)
+            except Exception as exc:
+                log.warning("announcing the deletion of %s failed: %s", event_id, exc)
 
 
 def _check_starts_at(value: datetime | None) -> None:

@@ -35,7 +35,10 @@ log = logging.getLogger("boxoffice.live")
 # Published on an event's channel when a change for it could not be: every process
 # answers it by sending that event's watchers a fresh snapshot.
 RESYNC_MARKER: Final = b'{"resync":true}'
+# Published on an event's channel when it is deleted.
+DELETED_MARKER: Final = b'{"deleted":true}'
 RESEND_SECONDS: Final = 0.5
+WS_4410_EVENT_DELETED: Final = 4410
 # Fan-out budget: each message costs every watching socket a send (a write of a frame
 # built once per batch, see frames.py; on loopback the kernel's delivery to the reader is
 # charged to that write too), so with many watchers the batch window grows until one
@@ -62,6 +65,8 @@ class Watcher:
     busy: bool = True
     # State messages (`room`, `queue`) not sent yet, the latest of each kind only.
     notices: dict[str, bytes] = field(default_factory=dict)
+    # The last message and the close (code, reason) when the event itself is gone.
+    final: tuple[bytes, int, str] | None = None
 
     def __post_init__(self) -> None:
         # A new watcher's first job is its snapshot.
@@ -116,6 +121,13 @@ class Watcher:
         self.notices[kind] = data
         self.wake.set()
         return False
+
+    def end(self, message: bytes, code: int, reason: str) -> None:
+        """The event is gone: send `message`, then close with `code` (nothing else)."""
+        self.queue.clear()
+        self.notices.clear()
+        self.final = (message, code, reason)
+        self.wake.set()
 
     def resync(self) -> None:
         self.queue.clear()
@@ -279,6 +291,22 @@ class LiveHub:
         except Exception as exc:
             log.warning("publish of waiting-room news failed (sent at the next round): %s", exc)
 
+    async def publish_deleted(self, event_id: str) -> None:
+        """Tell every process's watchers of the event that it was deleted; they get
+        `{"type": "event", "eventId", "status": "deleted"}` and their socket closes with
+        4410. Retried like a resync marker while the channel is down (a watcher that
+        misses it still finds the event gone: 404 on every request, 4404 on reconnect)."""
+        try:
+            await self.channel.publish(event_id, DELETED_MARKER)
+        except Exception as exc:
+            log.warning("announcing the deletion of %s failed: %s", event_id, exc)
+            self._end_event(event_id)
+
+    def _end_event(self, event_id: str) -> None:
+        message = msgspec.json.encode({"type": "event", "eventId": event_id, "status": "deleted"})
+        for watcher in list(self.watchers.get(event_id, ())):
+            watcher.end(message, WS_4410_EVENT_DELETED, "event deleted")
+
     async def _resend_markers(self) -> None:
         while True:
             await asyncio.sleep(RESEND_SECONDS)
@@ -407,6 +435,9 @@ class LiveHub:
             return
         if message.get("resync"):
             self._resync_event(event_id)
+            return
+        if message.get("deleted"):
+            self._end_event(event_id)
             return
         users = message.get("queue")
         if isinstance(users, list):

@@ -44,6 +44,7 @@ import msgspec
 from backend.booking.admission import TickReport
 from backend.booking.expiry import Periodic
 from backend.booking.queue import QueueView, WaitingRooms
+from backend.errors import NotFound
 from backend.live.frames import text_frame
 from backend.live.hub import LiveHub, Watcher
 
@@ -100,6 +101,8 @@ class QueueFeed(Periodic):
                 view = (await self.rooms.present(event_id, [user_id]))[user_id]
                 watcher.notify("queue", queue_message(view))
                 self._sent[(event_id, user_id)] = view
+        except NotFound:
+            return  # deleted meanwhile: its watchers are being told
         except Exception as exc:
             log.warning("waiting room state for a new socket on %s failed: %s", event_id, exc)
 
@@ -127,7 +130,10 @@ class QueueFeed(Periodic):
         group = self.hub.watchers.get(event_id)
         if not group:
             return
-        room = await self.rooms.room_view(event_id)
+        try:
+            room = await self.rooms.room_view(event_id)
+        except NotFound:
+            room = None  # deleted: its watchers are being told and closed
         if room is None:
             self._forget_event(event_id)
             return

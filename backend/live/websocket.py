@@ -245,6 +245,11 @@ class Session:
                 await send(self.control.pop(0))
             if self.closing is not None:
                 return
+            if watcher.final is not None:
+                message, code, reason = watcher.final
+                await send(message)
+                self.close(code, reason)
+                return
             if watcher.needs_snapshot:
                 # Queued changes are covered by the snapshot, which is read after them.
                 watcher.needs_snapshot = False

@@ -107,18 +107,25 @@ class EventRepository:
             async with self.db.transaction():
                 await Event.update(columns).where(Event.id == event_id)
 
-    async def delete_unless_booked(self, event_id: str) -> int:
-        """Delete the event (its seats go with it) unless it has active bookings;
-        return how many active bookings stopped it (0: deleted)."""
-        async with self.db.transaction():
-            active = await Booking.count().where(
-                (Booking.event == event_id) & (Booking.status == BookingStatus.ACTIVE)
-            )
-            if active:
-                return int(active)
-            await Booking.delete().where(Booking.event == event_id)
-            await Event.delete().where(Event.id == event_id)
-        return 0
+    async def activity(self, event_id: str, now_ms: int) -> tuple[int, int, int | None]:
+        """What stops a deletion: (active bookings, seats held live at `now_ms`, when the
+        last of those holds ends)."""
+        active = await Booking.count().where(
+            (Booking.event == event_id) & (Booking.status == BookingStatus.ACTIVE)
+        )
+        held = await Seat.select(Seat.held_until_ms).where(
+            (Seat.event == event_id)
+            & (Seat.status == SeatStatus.HELD)
+            & (Seat.held_until_ms > now_ms)
+        )
+        ends = [int(row["held_until_ms"]) for row in held]
+        return int(active), len(ends), max(ends) if ends else None
+
+    async def remove(self, event_id: str) -> None:
+        """Delete the event, its seats and its cancelled bookings (inside the caller's
+        transaction: see `Storage.delete_event_if_idle`)."""
+        await Booking.delete().where(Booking.event == event_id)
+        await Event.delete().where(Event.id == event_id)
 
     async def demo_exists(self) -> bool:
         return bool(await Event.exists().where(Event.is_demo == True))  # noqa: E712 (Piccolo)

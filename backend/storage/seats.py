@@ -245,6 +245,10 @@ class SeatRepository:
         )
         return {str(r["id"]) for r in rows}
 
+    async def lock_event(self, event_id: str) -> None:
+        """Lock every seat of the event until the transaction ends (SQLite: the writer
+        slot already does; PostgreSQL takes the row locks in id order)."""
+
     async def for_update(self, event_id: str, seat_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Those of `seat_ids` that are the event's seats, every column the rules read
         (`SEAT_FULL` and `held_since_ms`), locked until the transaction ends (the writer

@@ -96,6 +96,7 @@ _LOCK_USER_NOW = (
 # so two app processes' batches over the same seats or accounts queue instead of
 # deadlocking; one set-based compare-and-set for a whole batch.
 _LOCK_USERS = 'SELECT "id" FROM "bo_user" WHERE "id" = ANY($1::uuid[]) ORDER BY "id" FOR UPDATE'
+_LOCK_EVENT = 'SELECT "id" FROM "bo_seat" WHERE "event" = $1 ORDER BY "id" FOR UPDATE'
 _FOR_UPDATE = (
     f'SELECT {_columns(SEAT_FULL)}, "held_since_ms" FROM "bo_seat" '  # noqa: S608
     'WHERE "event" = $1 AND "id" = ANY($2::uuid[]) ORDER BY "id" FOR UPDATE'
@@ -166,6 +167,9 @@ class PostgresSeatRepository(SeatRepository):
     async def lock_users(self, user_ids: Sequence[str]) -> set[str]:
         rows = await self.db.records(_LOCK_USERS, [uuid.UUID(u) for u in user_ids])
         return {str(r["id"]) for r in rows}
+
+    async def lock_event(self, event_id: str) -> None:
+        await self.db.records(_LOCK_EVENT, uuid.UUID(event_id))
 
     async def for_update(self, event_id: str, seat_ids: Sequence[str]) -> list[dict[str, Any]]:
         rows = await self.db.records(

@@ -60,6 +60,23 @@ class Storage:
         On SQLite it takes the one writer slot up front."""
         return self.database.transaction()
 
+    async def delete_event_if_idle(self, event_id: str) -> tuple[int, int, int | None]:
+        """Delete the event unless it has active bookings or live holds; what stopped it,
+        as `EventRepository.activity` (all zeros: deleted).
+
+        Its seats are locked first, in id order as every booking path locks them
+        (PostgreSQL; SQLite's writer slot does it), so a hold or booking in flight either
+        commits first, and stops the deletion, or finds the seats gone: never a foreign
+        key violation or a deadlock."""
+        async with self.transaction():
+            await self.seats.lock_event(event_id)
+            now = await self.database.now_ms()
+            activity = await self.events.activity(event_id, now)
+            if activity[0] or activity[1]:
+                return activity
+            await self.events.remove(event_id)
+        return 0, 0, None
+
     async def now_ms(self) -> int:
         """The database clock, in epoch milliseconds."""
         return await self.database.now_ms()

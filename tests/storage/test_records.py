@@ -30,12 +30,12 @@ async def test_events_create_read_count_update_delete(storage: Storage) -> None:
     counts = (await storage.events.counts([venue.id]))[venue.id]
     assert counts == {"total": 3, "available": 1, "held": 1, "booked": 1}
 
-    assert await storage.events.delete_unless_booked(venue.id) == 1
+    assert await storage.delete_event_if_idle(venue.id) == (1, 0, None)
     assert await storage.events.get(venue.id) is not None
     [booking] = await storage.bookings.of_user(venue.organiser)
     async with storage.transaction():
         await storage.bookings.cancel(str(booking["id"]), venue.organiser)
-    assert await storage.events.delete_unless_booked(venue.id) == 0
+    assert await storage.delete_event_if_idle(venue.id) == (0, 0, None)
     assert await storage.events.get(venue.id) is None
 
 
