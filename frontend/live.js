@@ -35,7 +35,8 @@ export class LiveFeed {
    * @param {string} eventId
    * @param {object} handlers
    *   getToken(): current bearer token or null
-   *   onSnapshot(snapshot), onChanges(changes), onState(state), onAuth(userId), onError(msg, code)
+   *   onSnapshot(snapshot), onChanges(changes), onState(state), onAuth(userId), onError(msg, code),
+   *   onQueue(msg), onRoom(msg): the waiting room's {type: "queue"} and {type: "room"} messages
    *   A snapshot is the compact message itself, or the plain one's seat list.
    */
   constructor(eventId, handlers) {
@@ -182,6 +183,12 @@ export class LiveFeed {
         break;
       case "auth":
         this.handlers.onAuth?.(msg.userId);
+        break;
+      case "queue": // the waiting room: this account's place (issue 12)
+        this.handlers.onQueue?.(msg);
+        break;
+      case "room": // the waiting room's counters
+        this.handlers.onRoom?.(msg);
         break;
       case "error":
         this.handlers.onError?.(msg.message || msg.code || "live update error", msg.code);

@@ -9,6 +9,7 @@
 //   describe.js  how a seat is worded (names, status, accessible name, card)
 //   actions.js   hold, release, book, resync; messages and announcements
 //   tray.js      my held seats, the Book button, countdowns, the phone's bar
+//   queuepanel.js  the sale time and the waiting room: countdown, queue, shopper's time
 
 import { api } from "../api.js";
 import { onAuthChange, session, token } from "../auth.js";
@@ -21,6 +22,7 @@ import { SeatMap } from "../seatmap.js";
 import { SeatStore, STATUS_NAME } from "../seatstore.js";
 import { announce, book, hold, onActivate, releaseAll, say } from "./event/actions.js";
 import { describe, money, tooltip } from "./event/describe.js";
+import { QueuePanel } from "./event/queuepanel.js";
 import { Tray } from "./event/tray.js";
 
 const COUNTDOWN_TICK_MS = 1000;
@@ -47,8 +49,17 @@ function createPage() {
     ready, // resolves with the first snapshot
     markReady,
     tray: null,
+    // The waiting room (issue 12): the caller's place and the room's counters,
+    // as the server last said them (socket or REST); see ./event/queuepanel.js.
+    queue: null, // {state, position, ahead, etaSeconds, admittedUntil?}
+    room: null, // the socket's latest {type: "room"} message
+    roomSummary: null, // the organiser's GET …/queue/summary, until a room message
+    liveQueue: false, // this socket has sent a queue message: no need to poll
+    justBooked: false, // booked in this turn: the room's "left" means done
+    queuePanel: null,
   };
   page.tray = new Tray(page);
+  page.queuePanel = new QueuePanel(page);
   return page;
 }
 
@@ -84,6 +95,11 @@ function exposeHooks(page) {
     get myHeldSeatIds() {
       const store = page.store;
       return store ? store.myHeld().map((i) => store.ids[i]) : [];
+    },
+    /** The waiting room as shown: {phase, mapUsable, position, ahead, …} (../queue.js gateView). */
+    get gate() {
+      const view = page.queuePanel.view;
+      return view ? { ...view, liveQueue: page.liveQueue } : null;
     },
   };
 }
@@ -177,7 +193,11 @@ async function load(page) {
   }).observe($("[data-testid=tray]"));
   bindControls(page);
   page.tray.render();
-  setInterval(() => page.tray.tick(), COUNTDOWN_TICK_MS);
+  page.queuePanel.start();
+  setInterval(() => {
+    page.tray.tick();
+    page.queuePanel.tick();
+  }, COUNTDOWN_TICK_MS);
 
   page.live = new LiveFeed(page.eventId, {
     getToken: token,
@@ -186,7 +206,12 @@ async function load(page) {
       page.markReady(true);
     },
     onChanges: (changes) => store.applyChanges(changes),
-    onState: (state) => setIndicator(page, state),
+    onQueue: (msg) => page.queuePanel.onQueue(msg),
+    onRoom: (msg) => page.queuePanel.onRoom(msg),
+    onState: (state) => {
+      setIndicator(page, state);
+      page.queuePanel.onLiveState(state === STATE_LIVE);
+    },
     onError: (message, code) => console.warn("live:", code, message),
   });
   page.live.start();

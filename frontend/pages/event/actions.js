@@ -40,7 +40,10 @@ export async function onActivate(page, i) {
   if (kind === KIND_BOOKED) return say(page, `${shortName(page, i)} is already booked.`, "error");
   if (kind === KIND_MINE_BOOKED) return say(page, `You have booked ${shortName(page, i)}. Manage it in My bookings.`);
   if (!isSignedIn()) return say(page, "Sign in to hold seats.", "error");
-  if (kind === KIND_MINE_HELD) return release(page, [i]);
+  if (kind === KIND_MINE_HELD) return release(page, [i]); // releasing is always allowed
+  // Before the sale or the buyer's turn the map is there to look at.
+  const refusal = page.queuePanel.refusal();
+  if (refusal) return say(page, refusal);
   return hold(page, { seatIds: [store.ids[i]] }, [i]);
 }
 
@@ -62,6 +65,7 @@ function holdErrorMessage(page, err, indices) {
     return err.message;
   }
   if (err.status === 401) return "Your sign-in has expired. Please sign in again.";
+  if (err.status === 403) return page.queuePanel.onForbidden(err) ?? err.message;
   return err.message;
 }
 
@@ -170,6 +174,7 @@ export async function book(page) {
     page.bookingAttempt = null;
     const booked = (result.bookings || []).map((b) => b.seat?.id ?? b.seatId).filter(Boolean);
     for (const id of booked.length ? booked : ids) store.setLocal(id, "booked", true);
+    page.justBooked = true; // a waiting room now ends this buyer's turn
     say(page, `Booked ${ids.length} seat${ids.length === 1 ? "" : "s"}: ${held.map((i) => shortName(page, i)).join(", ")}. See My bookings.`, "success");
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
@@ -180,7 +185,8 @@ export async function book(page) {
       if (err.status === 409 || err.status === 423) {
         say(page, `Could not book: ${err.message}`, "error");
         resync(page);
-      } else say(page, err.message, "error");
+      } else if (err.status === 403) say(page, page.queuePanel.onForbidden(err) ?? err.message, "error");
+      else say(page, err.message, "error");
     }
   } finally {
     page.booking = false;

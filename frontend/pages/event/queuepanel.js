@@ -1,0 +1,446 @@
+// The event page's waiting room: the panel that stands where the tray will be
+// before the sale or the buyer's turn (countdown, join, place, ETA, progress,
+// demand), the shopper's time once admitted, the organiser's note; and
+// whether the map may hold seats meanwhile (it stays on screen to look at).
+//
+// The socket drives it: {type: "queue"} (the caller's place, in every tab)
+// and {type: "room"} (the room's counters). REST is for acting (join, leave)
+// and the fallback: GET /events/{id}/queue at start, and every few seconds
+// while in the queue and the socket brings no queue messages (a poll also
+// keeps the place). A REST answer to a request sent before the last live
+// message arrived may be older than it, and is dropped.
+//
+// Which phase, what it says and when to say it aloud: ../../queue.js (pure).
+
+import { api, ApiError } from "../../api.js";
+import { onAuthChange, session, updateSession } from "../../auth.js";
+import { $ } from "../../dom.js";
+import { formatDate } from "../../format.js";
+import {
+  countdownText,
+  demandText,
+  forbiddenWords,
+  gateView,
+  nextBaseline,
+  panelWords,
+  passedMilestone,
+  PHASE_COUNTDOWN,
+  PHASE_JOIN,
+  PHASE_OPEN,
+  PHASE_ORGANISER,
+  PHASE_PREQUEUE,
+  PHASE_SHOPPING,
+  PHASE_SIGNIN,
+  PHASE_WAITING,
+  queueProgress,
+  SALE_MILESTONES,
+  SHOP_MILESTONES,
+  shouldAnnounceMove,
+  speakPlace,
+  speakSeconds,
+  stableEta,
+} from "../../queue.js";
+import { announce, say } from "./actions.js";
+import { now } from "./describe.js";
+
+const POLL_MS = 4000; // fallback poll, ±25 %: well inside the room's 60 s grace
+const DRAW_RETRY_MS = 2000; // open but no place shown yet: ask again this often
+const QUEUE_STATES = new Set(["waiting", "admitted"]);
+// The map's hint (its keyboard cursor's description) while it is only to look at.
+const HINT_GATED = "Look around: you can choose seats when the sale is open to you · drag to pan · scroll or pinch to zoom · Tab to the map, then arrow keys";
+
+export class QueuePanel {
+  constructor(page) {
+    this.page = page;
+    this.view = null; // gateView's answer at the last sync
+    this.eta = null; // the ETA bucket shown (kept while the estimate wobbles)
+    this.lastMove = null; // {ahead, at}: the last place said aloud
+    this.liveSeq = 0; // live queue messages so far; a REST answer asked before the last one is stale
+    this.pollTimer = 0;
+    this.joining = false;
+    this.started = false;
+    this.drawTimer = 0;
+    this.token = null; // whose place page.queue is
+    this.openHint = ""; // the template's hint, for when the map holds seats
+  }
+
+  // ------------------------------------------------------------ inputs
+
+  /** Start once the event is loaded: nothing to do for an event sold without a gate. */
+  start() {
+    const page = this.page;
+    this.started = true;
+    this.openHint = $("#map-hint").textContent;
+    $("[data-testid=queue-join]").addEventListener("click", () => this.join());
+    $("[data-testid=queue-leave]").addEventListener("click", () => this.leave());
+    window.addEventListener("storage", (e) => {
+      // Another tab joined, left or saw a new place: ask, unless the socket tells us anyway.
+      if (e.key === this.baselineKey() && !page.liveQueue) this.refresh();
+      else if (e.key === this.baselineKey()) this.sync();
+    });
+    onAuthChange((current) => {
+      const token = current?.token ?? null;
+      if (token !== this.token) {
+        // Signed in or out, here or in another tab: another person's place, or none.
+        this.token = token;
+        this.rememberUser();
+        page.queue = null;
+        this.lastMove = null;
+        this.eta = null;
+        this.refresh();
+      }
+      this.sync(); // the same person, now with their id: maybe the organiser
+    });
+    this.token = session()?.token ?? null;
+    this.rememberUser();
+    this.refresh();
+    this.loadSummary();
+    this.sync();
+  }
+
+  /** A `queue` message from the socket: this account's place, in every tab. */
+  onQueue(msg) {
+    this.page.liveQueue = true;
+    this.liveSeq++;
+    this.apply(msg);
+  }
+
+  /** A `room` message: only events with a room send them (the organiser may have just turned it on). */
+  onRoom(msg) {
+    const event = this.page.event;
+    this.page.room = msg;
+    if (event && !event.waitingRoom?.enabled) {
+      event.waitingRoom = { ...event.waitingRoom, enabled: true };
+      this.refresh();
+    }
+    this.sync();
+  }
+
+  /** The socket's state: queue messages come only over a live socket. */
+  onLiveState(live) {
+    if (!live) this.page.liveQueue = false;
+    this.schedulePoll();
+  }
+
+  /**
+   * A 403 from a hold or a booking: learn from it (a moved sale time, a room,
+   * a place) and return the buyer's words for it, or null for other codes.
+   */
+  onForbidden(err) {
+    const page = this.page;
+    const body = err.body || {};
+    if (err.code === "not_on_sale" && body.onSaleAt) page.event.onSaleAt = body.onSaleAt;
+    if (err.code === "not_admitted") {
+      page.event.waitingRoom = { ...page.event.waitingRoom, enabled: true };
+      if (body.queue) this.apply(body.queue);
+    }
+    this.sync();
+    return forbiddenWords(err.code, body, this.saleAtText());
+  }
+
+  /** Why the map may not hold a seat now (null: it may). */
+  refusal() {
+    const view = this.view;
+    if (!view || view.mapUsable) return null;
+    if (view.phase === PHASE_COUNTDOWN || !view.saleOpen) return `Tickets are not on sale yet: you can choose seats from ${this.saleAtText() || "the start of the sale"}.`;
+    if (view.phase === PHASE_SIGNIN) return "Sign in and join the queue to choose seats.";
+    if (view.phase === PHASE_WAITING || view.phase === PHASE_PREQUEUE) return "It is not your turn yet: you can choose seats when the queue lets you in.";
+    return "Join the queue to choose seats: you can choose them when it is your turn.";
+  }
+
+  /** May the map hold seats? (Before the event is loaded: yes; it cannot anyway.) */
+  get gated() {
+    return Boolean(this.view && !this.view.mapUsable);
+  }
+
+  // ----------------------------------------------------------- REST
+
+  get roomOn() {
+    return Boolean(this.page.event?.waitingRoom?.enabled);
+  }
+
+  get organiser() {
+    const event = this.page.event;
+    const me = session();
+    return Boolean(event && me && me.userId && me.userId === event.organiserId);
+  }
+
+  /** Join (or, from another tab, read the same place: joining again returns it). */
+  async join() {
+    if (this.joining) return;
+    this.joining = true;
+    this.page.justBooked = false;
+    this.sync();
+    await this.call("POST", (status) => {
+      this.apply(status);
+      // The button is gone: keep the keyboard in the panel.
+      $("[data-testid=queue-leave]").hidden || $("[data-testid=queue-leave]").focus();
+    });
+    this.joining = false;
+    this.sync();
+  }
+
+  async leave() {
+    await this.call("DELETE", (status) => {
+      this.apply(status);
+      $("[data-testid=queue-join]").hidden || $("[data-testid=queue-join]").focus();
+    });
+  }
+
+  /** Ask for the place (start, fallback poll, sale just opened, another tab changed it). */
+  async refresh() {
+    if (!this.roomOn || !session() || this.organiser) return;
+    await this.call("GET", (status) => this.apply(status));
+  }
+
+  async call(method, onAnswer) {
+    const asked = this.liveSeq;
+    try {
+      const status = await api(`/events/${this.page.eventId}/queue`, { method });
+      // A live message that came meanwhile is at least as new as this answer (the
+      // socket says again whatever it has not said yet, so it never ends stale).
+      if (asked === this.liveSeq) onAnswer(status);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      if (err.code === "no_waiting_room") {
+        // The organiser turned the room off: buyers hold directly.
+        this.page.event.waitingRoom = { ...this.page.event.waitingRoom, enabled: false };
+      } else if (method !== "GET") say(this.page, err.message, "error");
+    } finally {
+      this.schedulePoll();
+      this.sync();
+    }
+  }
+
+  /** The organiser's counters before the first room message. */
+  async loadSummary() {
+    if (!this.roomOn || !this.organiser || this.page.room) return;
+    try {
+      const summary = await api(`/events/${this.page.eventId}/queue/summary`);
+      if (!this.page.room) this.page.roomSummary = summary;
+      this.sync();
+    } catch {
+      /* the room messages will bring the counters */
+    }
+  }
+
+  schedulePoll(delay = POLL_MS * (0.75 + Math.random() * 0.5)) {
+    clearTimeout(this.pollTimer);
+    const page = this.page;
+    if (page.liveQueue || !this.roomOn || !session() || this.organiser) return;
+    if (!QUEUE_STATES.has(page.queue?.state)) return;
+    this.pollTimer = setTimeout(() => this.refresh(), delay);
+  }
+
+  /** The signed-in user's id, which tells the organiser apart (older sessions may lack it). */
+  rememberUser() {
+    const me = session();
+    if (me && !me.userId) {
+      api("/me")
+        .then((user) => updateSession({ email: user.email, userId: user.id }))
+        .catch(() => {});
+    }
+  }
+
+  // ------------------------------------------------------------ state
+
+  /** A place from the server (live or REST): keep it and the progress baseline, then show it. */
+  apply(status) {
+    if (!status || typeof status.state !== "string") return;
+    const page = this.page;
+    page.queue = status;
+    const key = this.baselineKey();
+    try {
+      if (status.state === "waiting") {
+        const stored = Number.parseInt(localStorage.getItem(key) ?? "", 10);
+        const baseline = nextBaseline(Number.isInteger(stored) ? stored : null, status.ahead);
+        if (baseline !== null && baseline !== stored) localStorage.setItem(key, String(baseline));
+      } else if (status.state !== "admitted" && localStorage.getItem(key) !== null) {
+        localStorage.removeItem(key);
+      }
+    } catch {
+      /* no storage: the bar starts from what this tab saw */
+    }
+    this.sync();
+  }
+
+  baselineKey() {
+    return `boxoffice.queue.${this.page.eventId}.${session()?.userId || "me"}`;
+  }
+
+  baseline() {
+    try {
+      const n = Number.parseInt(localStorage.getItem(this.baselineKey()) ?? "", 10);
+      return Number.isInteger(n) ? n : null;
+    } catch {
+      return null;
+    }
+  }
+
+  saleAtText() {
+    const page = this.page;
+    const at = page.room && "onSaleAt" in page.room ? page.room.onSaleAt : page.event?.onSaleAt;
+    return formatDate(at);
+  }
+
+  /** Work out the phase again (each second, and on every input) and show it. */
+  sync() {
+    const page = this.page;
+    if (!this.started || !page.event) return;
+    const before = this.view;
+    const view = gateView({
+      event: page.event,
+      queue: page.queue,
+      room: page.room,
+      now: now(page),
+      organiser: this.organiser,
+      signedIn: Boolean(session()),
+      booked: page.justBooked,
+    });
+    this.view = view;
+    this.speak(before, view);
+    this.render(view);
+    if (before && before.mapUsable !== view.mapUsable) page.tray.render();
+    // The sale opened by the clock while we wait without a place: ask for it.
+    if (view.phase === PHASE_WAITING && view.position === null && !this.drawTimer) {
+      this.drawTimer = setTimeout(() => {
+        this.drawTimer = 0;
+        this.refresh();
+      }, DRAW_RETRY_MS * (0.5 + Math.random()));
+    }
+  }
+
+  /** Say the changes that matter aloud (the panel shows them all). */
+  speak(before, view) {
+    const page = this.page;
+    const was = before?.phase;
+    if (was && was !== view.phase) {
+      if (view.phase === PHASE_SHOPPING) {
+        const minutes = view.shopLeft ? ` You have ${speakSeconds(Math.max(60, Math.round(view.shopLeft / 60_000) * 60))} to choose and book seats.` : "";
+        // The map is usable again, so its message box (a live region) is heard.
+        if (was === PHASE_WAITING || was === PHASE_PREQUEUE) say(page, `It’s your turn!${minutes}`, "success");
+        else announce(page, `You are shopping.${minutes}`);
+        this.focusIfLost($("[data-testid=shopper-bar]"));
+      } else if (view.phase === PHASE_OPEN && was === PHASE_COUNTDOWN) {
+        say(page, "Tickets are on sale now: choose your seats.", "success");
+      } else if (view.phase === PHASE_JOIN && was === PHASE_SHOPPING && view.reason === "expired") {
+        announce(page, "Your time to shop ran out. Seats you held have been released.");
+        this.focusIfLost($("[data-testid=queue-heading]"));
+      } else if (view.phase === PHASE_JOIN && view.reason === "done") {
+        this.focusIfLost($("[data-testid=queue-heading]"));
+      } else if (view.phase === PHASE_PREQUEUE) {
+        announce(page, "You are in the queue. Your place will be drawn when the sale starts.");
+      } else if (view.phase === PHASE_JOIN && view.reason === "left" && (was === PHASE_WAITING || was === PHASE_PREQUEUE)) {
+        announce(page, "You left the queue.");
+      }
+    }
+    if (view.phase === PHASE_WAITING && view.position !== null) {
+      this.eta = stableEta(view.etaSeconds, this.eta);
+      const t = Date.now();
+      if (shouldAnnounceMove(this.lastMove, view.ahead, t)) {
+        announce(page, speakPlace(view, this.eta));
+        this.lastMove = { ahead: view.ahead, at: t };
+      }
+    } else if (view.phase !== PHASE_WAITING) {
+      this.lastMove = null;
+      this.eta = null;
+    }
+    const milestone = passedMilestone(before?.untilSale ?? null, view.untilSale);
+    if (milestone !== null && view.phase !== PHASE_OPEN) announce(page, `The sale starts in ${speakSeconds(milestone)}.`);
+    const shopMilestone = view.phase === PHASE_SHOPPING && before?.phase === PHASE_SHOPPING ? passedMilestone(before.shopLeft, view.shopLeft, SHOP_MILESTONES) : null;
+    if (shopMilestone !== null) announce(page, `${speakSeconds(shopMilestone)} left to book.`);
+  }
+
+  /** A control that had focus was hidden: move focus somewhere that makes sense. */
+  focusIfLost(target) {
+    const active = document.activeElement;
+    if (!target || (active && active !== document.body && active.offsetParent !== null)) return;
+    target.focus();
+  }
+
+  render(view) {
+    const page = this.page;
+    const gated = !view.mapUsable;
+    const panel = $("[data-testid=queue-panel]");
+    panel.hidden = !gated;
+    panel.dataset.phase = view.phase;
+    $("[data-testid=tray]").hidden = gated;
+    $("[data-testid=event-layout]").classList.toggle("is-gated", gated);
+    const hint = $("#map-hint");
+    const hintText = gated ? HINT_GATED : this.openHint;
+    if (hint.textContent !== hintText) hint.textContent = hintText;
+    this.renderBanners(view);
+    if (!gated) return;
+
+    const words = panelWords(view, this.saleAtText());
+    $("[data-testid=queue-heading]").textContent = words.heading;
+    $("[data-testid=queue-text]").textContent = words.text;
+
+    const countdown = $("[data-testid=sale-countdown-box]");
+    countdown.hidden = view.untilSale === null;
+    if (view.untilSale !== null) {
+      $("[data-testid=sale-countdown]").textContent = countdownText(view.untilSale);
+      $("[data-testid=sale-time]").textContent = this.saleAtText();
+    }
+
+    const placed = view.phase === PHASE_WAITING && view.position !== null;
+    $("[data-testid=queue-stats]").hidden = !placed;
+    const bar = $("[data-testid=queue-progress]");
+    bar.hidden = !placed;
+    if (placed) {
+      const counts = new Intl.NumberFormat(undefined);
+      $("[data-testid=queue-position]").textContent = counts.format(view.position);
+      $("[data-testid=queue-ahead]").textContent = view.ahead === null ? "–" : counts.format(view.ahead);
+      $("[data-testid=queue-eta]").textContent = this.eta ? this.eta.words : "working it out…";
+      const progress = queueProgress(this.baseline(), view.ahead);
+      if (progress) {
+        bar.max = progress.max;
+        bar.value = progress.value;
+        bar.setAttribute("aria-valuetext", view.ahead === 0 ? "You are next" : `${counts.format(view.ahead)} ahead of you`);
+      }
+    }
+
+    const demand = $("[data-testid=queue-demand]");
+    const demandLine = this.roomOn ? demandText(page.room) : "";
+    demand.hidden = !demandLine;
+    demand.textContent = demandLine;
+
+    const join = $("[data-testid=queue-join]");
+    join.hidden = view.phase !== PHASE_JOIN;
+    join.disabled = this.joining;
+    join.textContent = this.joining ? "Joining…" : view.reason ? "Join the queue again" : "Join the queue";
+    $("[data-testid=queue-signin]").hidden = view.phase !== PHASE_SIGNIN;
+    $("[data-testid=queue-leave]").hidden = view.phase !== PHASE_WAITING && view.phase !== PHASE_PREQUEUE;
+  }
+
+  renderBanners(view) {
+    const page = this.page;
+    const shopper = $("[data-testid=shopper-bar]");
+    shopper.hidden = view.phase !== PHASE_SHOPPING;
+    if (view.phase === PHASE_SHOPPING) {
+      const clock = $("[data-testid=shopper-countdown]");
+      clock.textContent = view.shopLeft === null ? "–" : countdownText(view.shopLeft);
+      clock.classList.toggle("is-urgent", view.shopLeft !== null && view.shopLeft < 60_000);
+    }
+    const note = $("[data-testid=organiser-note]");
+    note.hidden = view.phase !== PHASE_ORGANISER;
+    if (view.phase === PHASE_ORGANISER) {
+      const event = page.event;
+      const bits = ["You organise this event, so you can hold and book seats now."];
+      if (view.untilSale !== null) bits.push(`Buyers can from ${this.saleAtText()} (in ${countdownText(view.untilSale)}).`);
+      if (this.roomOn) {
+        const max = page.room?.maxShoppers ?? event.waitingRoom.maxShoppers;
+        bits.push(`They come through a waiting room, up to ${max} shopping at a time.`);
+        const counters = page.room || page.roomSummary;
+        const demand = demandText(counters);
+        if (demand) bits.push(`Now: ${demand}.`);
+      }
+      note.textContent = bits.join(" ");
+    }
+  }
+
+  /** Each second: countdowns, and the phase they may change. */
+  tick() {
+    this.sync();
+  }
+}
