@@ -54,11 +54,11 @@ check: lint test
 # about 5 minutes. BENCH_ARGS=--quick for a small run; `python -m bench --help` for flags.
 # Scenarios may follow: `make bench book BENCH_ARGS="--peer-url http://127.0.0.1:3000"`,
 # `make bench fanout BENCH_ARGS=--quick`.
-BENCH_SCENARIOS := $(filter flash fanout huge book,$(MAKECMDGOALS))
+BENCH_SCENARIOS := $(filter flash fanout huge book onsale,$(MAKECMDGOALS))
 bench: setup  ## run every benchmark; figures in bench/results/*.json and summary.md
 	$(BIN)/python -m bench $(BENCH_SCENARIOS) $(BENCH_ARGS)
 ifneq ($(filter bench,$(MAKECMDGOALS)),)
-flash fanout huge book: ; @:
+flash fanout huge book onsale: ; @:
 endif
 
 clean:

@@ -3,7 +3,8 @@
 Scenarios: flash (services + embedded; in services mode also the bare-handler and
 pgbench ceilings), fanout, huge, book (the seed's `POST /book` load and a hot seat, on
 Boxoffice and, with --peer-url, on any server speaking the seed's API, taking turns; see
-bench/book.py and bench/README.md). Default: all of them. `--quick` is a small version of
+bench/book.py and bench/README.md), onsale (an on-sale behind a waiting room, then the
+flash sale without one; bench/onsale.py). Default: all of them. `--quick` is a small version of
 everything (a minute or two). Results go to bench/results/<scenario>.json, and a
 markdown summary to bench/results/summary.md.
 """
@@ -21,10 +22,10 @@ from typing import Any
 
 from bench import book as book_scenario
 from bench.common import RESULTS, machine, say, write_result
-from bench.scenarios import Options, fanout, flash, huge
+from bench.scenarios import Options, fanout, flash, huge, onsale
 from bench.summary import write_summary
 
-SCENARIOS = ("flash", "fanout", "huge", "book")
+SCENARIOS = ("flash", "fanout", "huge", "book", "onsale")
 
 
 def parse(argv: list[str] | None) -> tuple[list[str], Options]:
@@ -91,6 +92,27 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
     )
     parser.add_argument("--publish-rate", type=int, help="fanout publish feed: changes/s (200)")
     parser.add_argument("--publish-seconds", type=int, help="fanout publish feed: seconds (15)")
+    parser.add_argument("--onsale-buyers", type=int, help="onsale: buyers (10000)")
+    parser.add_argument("--onsale-seats", type=int, help="onsale: seats (1000)")
+    parser.add_argument("--max-shoppers", type=int, help="onsale: the room's maxShoppers (200)")
+    parser.add_argument(
+        "--shopper-seconds", type=int, help="onsale: the room's shopperSeconds (120)"
+    )
+    parser.add_argument(
+        "--join-seconds", type=float, help="onsale: pre-queue joins over this long (10)"
+    )
+    parser.add_argument(
+        "--poll", action="store_true", help="onsale: every buyer polls GET …/queue, no socket"
+    )
+    parser.add_argument(
+        "--poll-share", type=float, help="onsale: share of buyers polling, not on a socket (0.1)"
+    )
+    parser.add_argument("--onsale-processes", type=int, help="onsale: client processes (4)")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="onsale: skip the flash sale without a room at the same counts",
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
@@ -111,6 +133,9 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
             book_seconds=5,
             book_seats=5_000,
             publish_seconds=5,
+            onsale_buyers=1000,
+            onsale_seats=200,
+            max_shoppers=50,
         )
     for name in (
         "seats",
@@ -132,6 +157,13 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         "fanout_feed",
         "publish_rate",
         "publish_seconds",
+        "onsale_buyers",
+        "onsale_seats",
+        "max_shoppers",
+        "shopper_seconds",
+        "join_seconds",
+        "poll_share",
+        "onsale_processes",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -149,6 +181,10 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         opts = replace(opts, browser=False)
     if args.deflate:
         opts = replace(opts, deflate=True)
+    if args.poll:
+        opts = replace(opts, poll=True)
+    if args.no_baseline:
+        opts = replace(opts, onsale_baseline=False)
     return list(args.scenarios) or list(SCENARIOS), opts
 
 
@@ -188,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         if "book" in scenarios:
             results["book"] = book_scenario.run(book_options(opts), base / "book")
             write_result("book", results["book"])
+        if "onsale" in scenarios:
+            results["onsale"] = onsale(opts, base / "onsale")
+            write_result("onsale", {"options": opts.__dict__, **results["onsale"]})
     path = write_summary(RESULTS, info)
     say(f"done in {time.monotonic() - started:.0f} s; summary: {path}")
     say(path.read_text())

@@ -62,6 +62,16 @@ class Options:
     fanout_feed: str = "sale"
     publish_rate: int = 200
     publish_seconds: int = 15
+    # `onsale`: the waiting room (bench/onsale.py) and the flash sale without one.
+    onsale_buyers: int = 10_000
+    onsale_seats: int = 1000
+    max_shoppers: int = 200
+    shopper_seconds: int = 120
+    join_seconds: float = 10.0
+    poll: bool = False
+    poll_share: float = 0.1
+    onsale_processes: int = 4
+    onsale_baseline: bool = True
 
 
 @contextlib.contextmanager
@@ -462,3 +472,83 @@ def huge(opts: Options, tmp: Path) -> dict[str, Any]:
             out["create_s"] = round(time.perf_counter() - started, 1)
             out.update(huge_venue.run(server.url, event, users, opts.changes_per_s, opts.browser))
     return out
+
+
+def onsale(opts: Options, tmp: Path) -> dict[str, Any]:
+    """The on-sale behind a waiting room (bench/onsale.py), then today's flash sale without
+    a room at the same buyer and seat counts: same database, fresh servers, one at a time."""
+    from bench import onsale as room
+
+    cfg = room.RoomConfig(
+        max_shoppers=opts.max_shoppers,
+        shopper_seconds=opts.shopper_seconds,
+        join_seconds=opts.join_seconds,
+        poll_share=1.0 if opts.poll else opts.poll_share,
+        processes=opts.onsale_processes,
+        retries=opts.retries,
+    )
+    clients = "polling" if opts.poll else f"sockets, {round(100 * cfg.poll_share)} % polling"
+    out: dict[str, Any] = {
+        "mode": "services",
+        "workers": opts.workers,
+        "seats": opts.onsale_seats,
+        "buyers": opts.onsale_buyers,
+        "clients": clients,
+    }
+    say(
+        f"[onsale] {opts.onsale_seats} seats, {opts.onsale_buyers} buyers ({clients}), "
+        f"maxShoppers {cfg.max_shoppers}, {opts.workers} workers"
+    )
+    with database("services", tmp) as settings:
+        organiser, *_ = asyncio.run(insert_accounts(settings, 1, "organiser"))
+        buyers = asyncio.run(insert_accounts(settings, opts.onsale_buyers, "buyer"))
+        with boxoffice(settings, opts.workers, **room.SERVER_ENV) as server:
+            event = asyncio.run(
+                room.create_event(server.url, organiser, opts.onsale_seats, cfg, "On-sale")
+            )
+            meter = _meter(server.process.pid)
+            meter.start()
+            result = room.run_room(server.url, event, organiser, buyers, cfg)
+            result["cpu"] = meter.stop()
+        for raw in ("_records", "_requests"):
+            result.pop(raw)
+        result["audit"] = asyncio.run(
+            flash_sale.audit(settings, event["id"], result.pop("_bookings"))
+        )
+        for line in room.report_lines(result):
+            say(line)
+        say(f"    audit {result['audit']}")
+        out["room"] = result
+        if not opts.onsale_baseline:
+            return out
+        with boxoffice(settings, opts.workers) as server:
+            flat = asyncio.run(create_event(server.url, organiser, opts.onsale_seats, "No room"))
+            base = run_sale(
+                opts,
+                server.url,
+                flat["id"],
+                _seat_ids(flat),
+                buyers,
+                server.process.pid,
+                "flash sale without a room",
+            )
+        base["audit"] = asyncio.run(flash_sale.audit(settings, flat["id"], base.pop("_bookings")))
+        say(f"    audit {base['audit']}")
+        out["flash"] = base
+        out["ratios"] = _onsale_ratios(result, base)
+        say(f"  room vs no room {out['ratios']}")
+    return out
+
+
+def _onsale_ratios(room: dict[str, Any], flat: dict[str, Any]) -> dict[str, Any]:
+    """The flash sale's figure over the room's: above 1, the room is faster."""
+
+    def over(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 2) if a and b else None
+
+    lat, flat_lat = room["latency"], flat["latency"]
+    return {
+        "hold_p99": over(flat_lat["hold"]["p99_ms"], lat.get("hold", {}).get("p99_ms")),
+        "book_p99": over(flat_lat["book"]["p99_ms"], lat.get("book", {}).get("p99_ms")),
+        "time_to_sell_out": over(flat["sale_seconds"], room["time_to_sell_out_s"]),
+    }

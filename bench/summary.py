@@ -25,6 +25,134 @@ def _server_cpu(run: dict[str, Any]) -> Any:
     return run.get("cpu_ms_per_booking", {}).get("server_side", "?")
 
 
+def _p(lat: dict[str, Any] | None) -> str:
+    if not lat or not lat.get("count"):
+        return "-"
+    return f"{lat['p50_ms']} / {lat.get('p95_ms')} / {lat['p99_ms']} ms"
+
+
+def _onsale_rows(data: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
+    """The waiting room's on-sale (bench/onsale.py) and the flash sale without a room."""
+    if not data or "room" not in data:
+        return []
+    r = data["room"]
+    tag = (
+        f"On-sale, waiting room ({data['workers']} workers, N={data['seats']}, "
+        f"M={data['buyers']}, maxShoppers {r['config']['max_shoppers']}, {data['clients']})"
+    )
+    adm, shop, fair, fifo, law = (
+        r["admitted"],
+        r["shoppers"],
+        r["fairness"],
+        r["fifo_after_start"],
+        r["littles_law"],
+    )
+    told = r["queue_message_ms"]
+    audit = r["audit"]
+    rho, band = fair["spearman_join_vs_admission"], fair["band_95"]
+    twice = adm["twice_by_clients"] + max(0, adm["twice_by_server"])
+    rows = [
+        (
+            tag,
+            "time to sell out (from onSaleAt)",
+            f"{r['time_to_sell_out_s']} s"
+            if r["sold_out"]
+            else f"not sold out ({r['seats_booked']} seats booked)",
+            "",
+        ),
+        *(
+            (
+                tag,
+                f"admitted buyers' {e} p50 / p95 / p99",
+                _p(r["latency"].get(e)),
+                "p99 < 300 ms: "
+                + _ok(
+                    r["latency"].get(e, {}).get("p99_ms") is not None
+                    and r["latency"][e]["p99_ms"] < 300
+                ),
+            )
+            for e in ("hold", "book")
+        ),
+        (
+            tag,
+            "queue message, admission to client p50 / p99",
+            f"socket {told['socket']['p50_ms']} / {told['socket']['p99_ms']} ms, "
+            f"polling {told['poll']['p50_ms']} / {told['poll']['p99_ms']} ms",
+            "",
+        ),
+        (
+            tag,
+            "admitted",
+            f"{adm['buyers']} buyers (server admittedTotal {adm['server_total']}); twice "
+            f"{adm['twice_by_clients']} by the clients, {adm['twice_by_server']} by the count",
+            "0 twice: " + _ok(twice == 0),
+        ),
+        (
+            tag,
+            "shoppers at once",
+            f"at most {shop['max_sampled']} in {shop['samples']} samples",
+            f"≤ {shop['max_shoppers']}: "
+            + _ok(shop["max_sampled"] is not None and shop["max_sampled"] <= shop["max_shoppers"]),
+        ),
+        (
+            tag,
+            "fairness: join vs admission order, pre-queue (Spearman)",
+            f"{rho} over {fair['pre_queue_admitted']} buyers (a fair draw: within ±{band})",
+            "≈ 0: " + _ok(None if rho is None or band is None else abs(rho) <= 2 * band),
+        ),
+        (
+            tag,
+            "FIFO after the opening",
+            f"{fifo['joiners_admitted']} joiners: {fifo['admitted_out_of_join_order']} out of "
+            f"order, {fifo['admitted_before_a_pre_queue_joiner']} ahead of the pre-queue",
+            "exact: " + _ok(fifo["exact"] and fifo["joiners_admitted"] > 0),
+        ),
+        (
+            tag,
+            "Little's law",
+            f"W {law['time_in_shop_s']} s in the shop: maxShoppers / W = "
+            f"{law['predicted_admissions_per_s']}/s; measured {law['admissions_per_s']}/s, "
+            f"{law['mean_shopping_sampled']} shopping on average",
+            "",
+        ),
+        (tag, "5xx", str(r["server_errors_5xx"]), "0: " + _ok(r["server_errors_5xx"] == 0)),
+        (
+            tag,
+            "audit",
+            f"double bookings {audit['double_bookings']}, booking rows "
+            f"{audit['active_booking_rows']} = booked seats {audit['booked_seats']}, "
+            f"2xx without row {audit['acknowledged_without_row']}, "
+            f"rows without 2xx {audit['rows_without_2xx']}",
+            "0 double: " + _ok(audit["double_bookings"] == 0),
+        ),
+    ]
+    flat = data.get("flash")
+    if flat:
+        tag = f"Flash sale without a room (same N, M; {data['workers']} workers)"
+        ratio = data.get("ratios", {})
+        rows += [
+            (tag, "time to sell out", f"{flat['sale_seconds']} s ({flat['bookings']} booked)", ""),
+            *(
+                (tag, f"{e} p50 / p95 / p99", _p(flat["latency"].get(e)), "")
+                for e in ("hold", "book")
+            ),
+            (
+                tag,
+                "no room ÷ room",
+                f"hold p99 {ratio.get('hold_p99')}, book p99 {ratio.get('book_p99')}, "
+                f"time to sell out {ratio.get('time_to_sell_out')}",
+                "",
+            ),
+            (
+                tag,
+                "audit",
+                f"double bookings {flat['audit']['double_bookings']}",
+                "0 double: " + _ok(flat["audit"]["double_bookings"] == 0),
+            ),
+        ]
+    return rows
+
+
 def write_summary(results: Path, info: dict[str, Any]) -> Path:
     rows: list[tuple[str, str, str, str]] = []
     for mode in ("services", "embedded"):
@@ -207,6 +335,7 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
                     "no dropped frames: " + _ok(f.get("dropped_frames") == 0),
                 )
             )
+    rows += _onsale_rows(_load(results, "onsale"))
     lines = [
         f"Measured {info['date']} on {info['cores']} cores ({info.get('cpu', '?')}, "
         f"{info.get('memory_gib', '?')} GiB), PostgreSQL {info.get('postgresql', '?')}, "
