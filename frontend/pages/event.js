@@ -9,7 +9,8 @@
 //   describe.js  how a seat is worded (names, status, accessible name, card)
 //   actions.js   hold, release, book, resync; messages and announcements
 //   tray.js      my held seats, the Book button, countdowns, the phone's bar
-//   queuepanel.js  the sale time and the waiting room: countdown, queue, shopper's time
+//   queuepanel.js  the sale time and the waiting room: the place, REST, may the map hold
+//   queueview.js   the queue panel, the shopper's and organiser's bars, what is said aloud
 
 import { api } from "../api.js";
 import { onAuthChange, session, token } from "../auth.js";

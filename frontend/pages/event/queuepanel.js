@@ -1,7 +1,7 @@
-// The event page's waiting room: the panel that stands where the tray will be
-// before the sale or the buyer's turn (countdown, join, place, ETA, progress,
-// demand), the shopper's time once admitted, the organiser's note; and
-// whether the map may hold seats meanwhile (it stays on screen to look at).
+// The event page's waiting room, its state: what the server said about the
+// caller's place and the room, whether the map may hold seats now (it stays on
+// screen to look at), and the REST calls. ./queueview.js shows it; which
+// phase and its words are ../../queue.js's (pure).
 //
 // The socket drives it: {type: "queue"} (the caller's place, in every tab)
 // and {type: "room"} (the room's counters). REST is for acting (join, leave)
@@ -9,45 +9,19 @@
 // while in the queue and the socket brings no queue messages (a poll also
 // keeps the place). A REST answer to a request sent before the last live
 // message arrived may be older than it, and is dropped.
-//
-// Which phase, what it says and when to say it aloud: ../../queue.js (pure).
 
 import { api, ApiError } from "../../api.js";
 import { onAuthChange, session, updateSession } from "../../auth.js";
 import { $ } from "../../dom.js";
 import { formatDate } from "../../format.js";
-import {
-  countdownText,
-  demandText,
-  forbiddenWords,
-  gateView,
-  nextBaseline,
-  panelWords,
-  passedMilestone,
-  PHASE_COUNTDOWN,
-  PHASE_JOIN,
-  PHASE_OPEN,
-  PHASE_ORGANISER,
-  PHASE_PREQUEUE,
-  PHASE_SHOPPING,
-  PHASE_SIGNIN,
-  PHASE_WAITING,
-  queueProgress,
-  SALE_MILESTONES,
-  SHOP_MILESTONES,
-  shouldAnnounceMove,
-  speakPlace,
-  speakSeconds,
-  stableEta,
-} from "../../queue.js";
-import { announce, say } from "./actions.js";
+import { forbiddenWords, gateView, nextBaseline, PHASE_COUNTDOWN, PHASE_PREQUEUE, PHASE_SIGNIN, PHASE_WAITING } from "../../queue.js";
+import { say } from "./actions.js";
 import { now } from "./describe.js";
+import { renderGate, speakChanges } from "./queueview.js";
 
 const POLL_MS = 4000; // fallback poll, ±25 %: well inside the room's 60 s grace
 const DRAW_RETRY_MS = 2000; // open but no place shown yet: ask again this often
 const QUEUE_STATES = new Set(["waiting", "admitted"]);
-// The map's hint (its keyboard cursor's description) while it is only to look at.
-const HINT_GATED = "Look around: you can choose seats when the sale is open to you · drag to pan · scroll or pinch to zoom · Tab to the map, then arrow keys";
 
 export class QueuePanel {
   constructor(page) {
@@ -298,8 +272,8 @@ export class QueuePanel {
       booked: page.justBooked,
     });
     this.view = view;
-    this.speak(before, view);
-    this.render(view);
+    speakChanges(this, before, view);
+    renderGate(this, view);
     if (before && before.mapUsable !== view.mapUsable) page.tray.render();
     // The sale opened by the clock while we wait without a place: ask for it.
     if (view.phase === PHASE_WAITING && view.position === null && !this.drawTimer) {
@@ -307,135 +281,6 @@ export class QueuePanel {
         this.drawTimer = 0;
         this.refresh();
       }, DRAW_RETRY_MS * (0.5 + Math.random()));
-    }
-  }
-
-  /** Say the changes that matter aloud (the panel shows them all). */
-  speak(before, view) {
-    const page = this.page;
-    const was = before?.phase;
-    if (was && was !== view.phase) {
-      if (view.phase === PHASE_SHOPPING) {
-        const minutes = view.shopLeft ? ` You have ${speakSeconds(Math.max(60, Math.round(view.shopLeft / 60_000) * 60))} to choose and book seats.` : "";
-        // The map is usable again, so its message box (a live region) is heard.
-        if (was === PHASE_WAITING || was === PHASE_PREQUEUE) say(page, `It’s your turn!${minutes}`, "success");
-        else announce(page, `You are shopping.${minutes}`);
-        this.focusIfLost($("[data-testid=shopper-bar]"));
-      } else if (view.phase === PHASE_OPEN && was === PHASE_COUNTDOWN) {
-        say(page, "Tickets are on sale now: choose your seats.", "success");
-      } else if (view.phase === PHASE_JOIN && was === PHASE_SHOPPING && view.reason === "expired") {
-        announce(page, "Your time to shop ran out. Seats you held have been released.");
-        this.focusIfLost($("[data-testid=queue-heading]"));
-      } else if (view.phase === PHASE_JOIN && view.reason === "done") {
-        this.focusIfLost($("[data-testid=queue-heading]"));
-      } else if (view.phase === PHASE_PREQUEUE) {
-        announce(page, "You are in the queue. Your place will be drawn when the sale starts.");
-      } else if (view.phase === PHASE_JOIN && view.reason === "left" && (was === PHASE_WAITING || was === PHASE_PREQUEUE)) {
-        announce(page, "You left the queue.");
-      }
-    }
-    if (view.phase === PHASE_WAITING && view.position !== null) {
-      this.eta = stableEta(view.etaSeconds, this.eta);
-      const t = Date.now();
-      if (shouldAnnounceMove(this.lastMove, view.ahead, t)) {
-        announce(page, speakPlace(view, this.eta));
-        this.lastMove = { ahead: view.ahead, at: t };
-      }
-    } else if (view.phase !== PHASE_WAITING) {
-      this.lastMove = null;
-      this.eta = null;
-    }
-    const milestone = passedMilestone(before?.untilSale ?? null, view.untilSale);
-    if (milestone !== null && view.phase !== PHASE_OPEN) announce(page, `The sale starts in ${speakSeconds(milestone)}.`);
-    const shopMilestone = view.phase === PHASE_SHOPPING && before?.phase === PHASE_SHOPPING ? passedMilestone(before.shopLeft, view.shopLeft, SHOP_MILESTONES) : null;
-    if (shopMilestone !== null) announce(page, `${speakSeconds(shopMilestone)} left to book.`);
-  }
-
-  /** A control that had focus was hidden: move focus somewhere that makes sense. */
-  focusIfLost(target) {
-    const active = document.activeElement;
-    if (!target || (active && active !== document.body && active.offsetParent !== null)) return;
-    target.focus();
-  }
-
-  render(view) {
-    const page = this.page;
-    const gated = !view.mapUsable;
-    const panel = $("[data-testid=queue-panel]");
-    panel.hidden = !gated;
-    panel.dataset.phase = view.phase;
-    $("[data-testid=tray]").hidden = gated;
-    $("[data-testid=event-layout]").classList.toggle("is-gated", gated);
-    const hint = $("#map-hint");
-    const hintText = gated ? HINT_GATED : this.openHint;
-    if (hint.textContent !== hintText) hint.textContent = hintText;
-    this.renderBanners(view);
-    if (!gated) return;
-
-    const words = panelWords(view, this.saleAtText());
-    $("[data-testid=queue-heading]").textContent = words.heading;
-    $("[data-testid=queue-text]").textContent = words.text;
-
-    const countdown = $("[data-testid=sale-countdown-box]");
-    countdown.hidden = view.untilSale === null;
-    if (view.untilSale !== null) {
-      $("[data-testid=sale-countdown]").textContent = countdownText(view.untilSale);
-      $("[data-testid=sale-time]").textContent = this.saleAtText();
-    }
-
-    const placed = view.phase === PHASE_WAITING && view.position !== null;
-    $("[data-testid=queue-stats]").hidden = !placed;
-    const bar = $("[data-testid=queue-progress]");
-    bar.hidden = !placed;
-    if (placed) {
-      const counts = new Intl.NumberFormat(undefined);
-      $("[data-testid=queue-position]").textContent = counts.format(view.position);
-      $("[data-testid=queue-ahead]").textContent = view.ahead === null ? "–" : counts.format(view.ahead);
-      $("[data-testid=queue-eta]").textContent = this.eta ? this.eta.words : "working it out…";
-      const progress = queueProgress(this.baseline(), view.ahead);
-      if (progress) {
-        bar.max = progress.max;
-        bar.value = progress.value;
-        bar.setAttribute("aria-valuetext", view.ahead === 0 ? "You are next" : `${counts.format(view.ahead)} ahead of you`);
-      }
-    }
-
-    const demand = $("[data-testid=queue-demand]");
-    const demandLine = this.roomOn ? demandText(page.room) : "";
-    demand.hidden = !demandLine;
-    demand.textContent = demandLine;
-
-    const join = $("[data-testid=queue-join]");
-    join.hidden = view.phase !== PHASE_JOIN;
-    join.disabled = this.joining;
-    join.textContent = this.joining ? "Joining…" : view.reason ? "Join the queue again" : "Join the queue";
-    $("[data-testid=queue-signin]").hidden = view.phase !== PHASE_SIGNIN;
-    $("[data-testid=queue-leave]").hidden = view.phase !== PHASE_WAITING && view.phase !== PHASE_PREQUEUE;
-  }
-
-  renderBanners(view) {
-    const page = this.page;
-    const shopper = $("[data-testid=shopper-bar]");
-    shopper.hidden = view.phase !== PHASE_SHOPPING;
-    if (view.phase === PHASE_SHOPPING) {
-      const clock = $("[data-testid=shopper-countdown]");
-      clock.textContent = view.shopLeft === null ? "–" : countdownText(view.shopLeft);
-      clock.classList.toggle("is-urgent", view.shopLeft !== null && view.shopLeft < 60_000);
-    }
-    const note = $("[data-testid=organiser-note]");
-    note.hidden = view.phase !== PHASE_ORGANISER;
-    if (view.phase === PHASE_ORGANISER) {
-      const event = page.event;
-      const bits = ["You organise this event, so you can hold and book seats now."];
-      if (view.untilSale !== null) bits.push(`Buyers can from ${this.saleAtText()} (in ${countdownText(view.untilSale)}).`);
-      if (this.roomOn) {
-        const max = page.room?.maxShoppers ?? event.waitingRoom.maxShoppers;
-        bits.push(`They come through a waiting room, up to ${max} shopping at a time.`);
-        const counters = page.room || page.roomSummary;
-        const demand = demandText(counters);
-        if (demand) bits.push(`Now: ${demand}.`);
-      }
-      note.textContent = bits.join(" ");
     }
   }
 
