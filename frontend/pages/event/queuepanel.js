@@ -145,20 +145,15 @@ export class QueuePanel {
     this.joining = true;
     this.page.justBooked = false;
     this.sync();
-    await this.call("POST", (status) => {
-      this.apply(status);
-      // The button is gone: keep the keyboard in the panel.
-      $("[data-testid=queue-leave]").hidden || $("[data-testid=queue-leave]").focus();
-    });
+    await this.call("POST", (status) => this.apply(status));
     this.joining = false;
     this.sync();
+    moveFocus($("[data-testid=queue-join]"), $("[data-testid=queue-leave]"));
   }
 
   async leave() {
-    await this.call("DELETE", (status) => {
-      this.apply(status);
-      $("[data-testid=queue-join]").hidden || $("[data-testid=queue-join]").focus();
-    });
+    await this.call("DELETE", (status) => this.apply(status));
+    moveFocus($("[data-testid=queue-leave]"), $("[data-testid=queue-join]"));
   }
 
   /** Ask for the place (start, fallback poll, sale just opened, another tab changed it). */
@@ -288,4 +283,10 @@ export class QueuePanel {
   tick() {
     this.sync();
   }
+}
+
+/** The button that had focus is gone (joined, left): keep the keyboard in the panel. */
+function moveFocus(from, to) {
+  const active = document.activeElement;
+  if (!to.hidden && (active === from || active === document.body || active === null)) to.focus();
 }
