@@ -31,6 +31,7 @@ from backend.web.accounts import AccountController
 from backend.web.bookings import BookingController
 from backend.web.deps import dependencies
 from backend.web.errors import exception_handlers
+from backend.web.strictbody import strict_json_body
 from backend.web.events import EventController
 from backend.web.health import health, ready
 from backend.web.openapi import openapi_config
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=stores,
         middleware=[request_context(services.metrics, services.shutdown)],
         before_send=[add_security_headers],
+        before_request=strict_json_body,
         state=State(
             {
                 **services.state(),

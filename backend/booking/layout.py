@@ -78,6 +78,7 @@ def from_labels(labels: list[str]) -> Layout:
     if len(labels) > MAX_SEATS:
         raise InvalidInput(f"an event has at most {MAX_SEATS} seats, got {len(labels)}")
     seen: set[str] = set()
+    places: dict[tuple[str, int], str] = {}  # (row, number) -> the label that took it
     rows: dict[str, list[tuple[int, str]]] = defaultdict(list)
     loose: list[str] = []
     for raw in labels:
@@ -89,7 +90,15 @@ def from_labels(labels: list[str]) -> Layout:
         seen.add(label.upper())
         match = _LABEL_RE.match(label)
         if match:
-            rows[match.group(1)].append((int(match.group(2)), label))
+            row, number = match.group(1), int(match.group(2))
+            # "A1", "A01", "A-1" and "A 1" all read row A, seat 1: one seat, one label.
+            first = places.setdefault((row.upper(), number), label)
+            if first != label:
+                raise InvalidInput(
+                    f"seat labels {first!r} and {label!r} name the same seat "
+                    f"(row {row}, seat {number}); keep one of them"
+                )
+            rows[row].append((number, label))
         else:
             loose.append(label)
 
@@ -139,6 +148,8 @@ def from_sections(sections: list[SectionSpec], categories: list[Category]) -> La
     seen: set[str] = set()
     y = 0.0
     for section in sections:
+        if any(not r.label.strip() for r in section.rows):
+            raise InvalidInput(f"row labels must not be blank (section {section.name!r})")
         row_labels = [r.label.upper() for r in section.rows]
         if len(set(row_labels)) != len(row_labels):
             raise InvalidInput(f"row labels repeat in section {section.name!r}")

@@ -24,6 +24,7 @@ PARTS = [
     ("live hub", "hub"),
     ("hold sweeper", "sweeper"),
     ("waiting-room admitter", "admitter"),
+    ("live queue feed", "queue_feed"),
     ("signal handlers", "shutdown"),
 ]
 
@@ -141,6 +142,7 @@ STATE_KEYS = {
     "booking",
     "rooms",
     "admitter",
+    "queue_feed",
     "idempotency",
     "throttle",
     "queue_throttle",
