@@ -31,13 +31,13 @@ from backend.web.accounts import AccountController
 from backend.web.bookings import BookingController
 from backend.web.deps import dependencies
 from backend.web.errors import exception_handlers
-from backend.web.strictbody import strict_json_body
 from backend.web.events import EventController
 from backend.web.health import health, ready
 from backend.web.openapi import openapi_config
 from backend.web.pages import PageController
 from backend.web.queue import QueueController
 from backend.web.security import add_security_headers
+from backend.web.strictbody import strict_json_body
 from backend.web.throttle import Throttle
 
 ROOT = Path(__file__).resolve().parent.parent
