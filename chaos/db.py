@@ -149,3 +149,16 @@ async def committed_bookings(dsn: str, user_id: str) -> int:
         )
     finally:
         await conn.close()
+
+
+async def active_bookings_of(dsn: str, event_id: str) -> int:
+    """Active bookings of one event (0 for an event that no longer exists)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        count = await connection.fetchval(
+            "SELECT count(*) FROM bo_booking WHERE event = $1 AND status = 'active'",
+            uuid.UUID(event_id),
+        )
+    finally:
+        await connection.close()
+    return int(count)

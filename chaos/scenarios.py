@@ -2,7 +2,8 @@
 
 CI selection (`make test`): negative-control, hot-seat, lock-expiry, lock-expiry-alone,
 redis-restart, app-kill9. Everything (`make chaos`): those plus app-pause, redis-proxy,
-postgres-restart, expired-hold, slow-watchers and the lock-expiry negative control.
+postgres-restart, expired-hold, slow-watchers, delete-race and the lock-expiry negative
+control.
 """
 
 from __future__ import annotations
@@ -471,6 +472,71 @@ def _rss_kb(pid: int) -> int:
     return -1
 
 
+# ---------------------------------------------------------- event deletion
+
+
+async def delete_race(run: Run) -> None:
+    """Events deleted while bookings for them are in flight, across both app processes.
+
+    Beside a churned event (for the history checker), 20 small events each get six
+    bookings and their organiser's DELETE at the same moment, spread over the apps. A
+    deletion must be a 204 or a 409, never a 5xx; a booking a 201, 404 or 409/423; a
+    deleted event has no booking in the database and no 201 was given for it; a
+    surviving one has exactly the bookings that were confirmed (issue 11, item 7)."""
+    users = await run.users(12)
+    event_id, seats = await run.event(seats=100, hold_seconds=2)
+    await run.watch(event_id, per_app=1)
+    clients = [run.client(f"c{i}", u) for i, u in enumerate(users[:6])]
+    buyers = users[6:]
+    organiser = (await run.users(1))[0]
+    outcomes: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+
+    async def race(n: int) -> None:
+        servers = run.urls
+        labels = [f"A{i}" for i in range(1, 7)]
+        created = await run.http.post(
+            f"{servers[0]}/events",
+            json={"name": f"doomed {n}", "seats": labels},
+            headers=organiser.headers,
+        )
+        created.raise_for_status()
+        doomed = created.json()
+        path = f"/events/{doomed['id']}"
+        books = [
+            run.http.post(
+                f"{servers[(n + i) % len(servers)]}{path}/bookings",
+                json={"seatIds": [seat["id"]]},
+                headers=buyer.headers,
+                timeout=15,
+            )
+            for i, (seat, buyer) in enumerate(zip(doomed["seats"], buyers, strict=True))
+        ]
+        deletion = run.http.delete(
+            f"{servers[n % len(servers)]}{path}", headers=organiser.headers, timeout=15
+        )
+        *booked, deleted = await asyncio.gather(*books, deletion)
+        codes = [r.status_code for r in booked]
+        statuses.update([f"book {c}" for c in codes] + [f"delete {deleted.status_code}"])
+        run.expect(deleted.status_code in (204, 409), f"doomed {n}: delete {deleted.status_code}")
+        run.expect(all(c in (201, 404, 409, 423) for c in codes), f"doomed {n}: bookings {codes}")
+        in_db = await chaosdb.active_bookings_of(run.dsn, doomed["id"])
+        if deleted.status_code == 204:
+            outcomes["deleted"] += 1
+            run.expect(201 not in codes and in_db == 0, f"doomed {n}: deleted with bookings")
+        else:
+            outcomes["kept"] += 1
+            run.expect(in_db == codes.count(201), f"doomed {n}: {in_db} in db, {codes}")
+
+    async def races() -> None:
+        for n in range(20):
+            await race(n)
+
+    await asyncio.gather(churn(run, event_id, seats, clients, seconds=8), races())
+    run.note("doomed_events", dict(outcomes))
+    run.note("doomed_statuses", dict(sorted(statuses.items())))
+
+
 # ----------------------------------------------------------------- registry
 
 
@@ -553,6 +619,12 @@ SCENARIOS: dict[str, Scenario] = {
             "an expired hold confirmed after another user booked the seat",
             expired_hold,
             app_env={"EXPIRY_INTERVAL_MS": "2000"},
+        ),
+        Scenario(
+            "delete-race",
+            "events deleted while bookings for them are in flight on both apps: 204 or 409, "
+            "never a 5xx, nothing lost",
+            delete_race,
         ),
         Scenario(
             "slow-watchers",
