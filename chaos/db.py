@@ -8,6 +8,7 @@ sign-up endpoint would spend the run's time on argon2.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -162,3 +163,18 @@ async def active_bookings_of(dsn: str, event_id: str) -> int:
     finally:
         await connection.close()
     return int(count)
+
+
+async def room_snapshot(dsn: str, event_id: str) -> dict[str, Any] | None:
+    """The database's copy of an event's waiting room (`bo_waiting_room_snapshot`)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        places = await connection.fetchval(
+            "SELECT places FROM bo_waiting_room_snapshot WHERE event = $1", uuid.UUID(event_id)
+        )
+    finally:
+        await connection.close()
+    if places is None:
+        return None
+    data: dict[str, Any] = json.loads(places) if isinstance(places, str) else places
+    return data

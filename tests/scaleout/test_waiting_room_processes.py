@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from backend.waitingroom.redis import room_keys
 from chaos import db as chaosdb
 from chaos.services import AppProcess
 from tests.support.databases import services_database
+from tests.support.redis_server import PrivateRedis, private_redis
 from tests.support.services import REDIS_URL, require_services
 from tests.support.waiting import eventually
 
@@ -457,3 +458,69 @@ async def _expired(apps: Apps) -> None:
             for app, before in zip((a, b), expired_before, strict=True)
         ]
         assert sum(reapers) == 1, f"expired by process: {reapers}"
+
+
+# ------------------------------------------------------- 5. Redis loses the room
+
+
+def test_a_redis_restart_without_persistence_keeps_every_place(tmp_path: Path) -> None:
+    """The processes run on a test-owned Redis that is killed and started empty: the
+    admitters notice the room is not the one they copied to the database and put the
+    copy back, places, shopper and all."""
+    require_services()
+    with private_redis(tmp_path) as redis, services_database(tmp_path) as base:
+        settings = replace(base, redis_url=redis.url)
+        env = {"WAITING_ROOM_INTERVAL_MS": INTERVAL_MS}
+        apps = Apps(
+            AppProcess(settings, "a", tmp_path, 1, **env),
+            AppProcess(settings, "b", tmp_path, 1, **env),
+            settings,
+        )
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(AppProcess.start, (apps.a, apps.b)))
+            asyncio.run(_redis_restart(apps, redis))
+        finally:
+            apps.a.stop()
+            apps.b.stop()
+
+
+async def _redis_restart(apps: Apps, redis: PrivateRedis) -> None:
+    owner, *buyers = await chaosdb.create_users(apps.dsn, 7, apps.settings.jwt_secret, "wrr")
+    a, b = apps.a, apps.b
+    async with httpx.AsyncClient(timeout=30) as http:
+        room = await new_room(http, a, owner, 5, waitingRoom={"enabled": True, "maxShoppers": 1})
+        for n, buyer in enumerate(buyers):
+            await room.queue(a if n % 2 else b, "POST", buyer)
+        first, *rest = buyers
+        await room.wait_admitted(a, first, timeout=10)
+
+        async def places(app: AppProcess) -> list[tuple[str, int | None]]:
+            return [
+                (p["state"], p["position"])
+                for p in [await room.queue(app, "GET", who) for who in buyers]
+            ]
+
+        expected = [("admitted", None)] + [("waiting", n) for n in range(1, len(rest) + 1)]
+        assert await places(b) == expected
+
+        async def copied() -> bool:
+            """The database's copy has the shopper (copies follow every 5 s)."""
+            row = await chaosdb.room_snapshot(apps.dsn, room.id)
+            return row is not None and first.id in {u for u, _ in row["shop"]}
+
+        await eventually(copied, what="a copy of the room with its shopper", timeout=15)
+        await asyncio.to_thread(redis.stop)
+        await asyncio.to_thread(redis.start)  # no persistence: the room is gone from Redis
+
+        async def restored() -> bool:
+            return await places(b) == expected
+
+        await eventually(restored, what="every place back, seen through b", timeout=20)
+        assert await places(a) == expected
+        # And the room goes on: the shopper books, the next in line is admitted.
+        held = await room.hold(b, first, count=1)
+        assert held.status_code == 201, held.text
+        booked = await room.book(a, first, [held.json()["seats"][0]["id"]])
+        assert booked.status_code == 201, booked.text
+        await room.wait_admitted(b, rest[0], timeout=10)
