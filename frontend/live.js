@@ -20,6 +20,8 @@
 //   handed on whole (`SeatStore.applySnapshot` takes either form). A store
 //   that cannot place it throws; the feed then falls back to the plain
 //   snapshot, which names every seat, for the rest of the page's life.
+// - An event that is deleted ({type: "event", status: "deleted"}, then close
+//   4410) or unknown (close 4404) ends the feed: no reconnecting to nothing.
 
 const BASE_DELAY = 500;
 const MAX_DELAY = 10_000;
@@ -29,6 +31,9 @@ const SILENCE_LIMIT = 45_000;
 export const STATE_CONNECTING = "connecting";
 export const STATE_LIVE = "live";
 export const STATE_RECONNECTING = "reconnecting";
+export const STATE_GONE = "gone";
+const CLOSE_UNKNOWN_EVENT = 4404;
+const CLOSE_EVENT_DELETED = 4410;
 
 export class LiveFeed {
   /**
@@ -37,6 +42,7 @@ export class LiveFeed {
    *   getToken(): current bearer token or null
    *   onSnapshot(snapshot), onChanges(changes), onState(state), onAuth(userId), onError(msg, code),
    *   onQueue(msg), onRoom(msg): the waiting room's {type: "queue"} and {type: "room"} messages
+   *   onGone(reason): the event was deleted ("deleted") or is unknown ("unknown"); the feed stops
    *   A snapshot is the compact message itself, or the plain one's seat list.
    */
   constructor(eventId, handlers) {
@@ -88,6 +94,7 @@ export class LiveFeed {
    * identity for the socket's life.
    */
   reauthenticate() {
+    if (this.state === STATE_GONE) return;
     const token = this.handlers.getToken();
     if (token && this.socket && this.socket.readyState === WebSocket.OPEN && !this.authed) {
       this.#send({ type: "auth", token });
@@ -150,10 +157,14 @@ export class LiveFeed {
       }
       this.#handle(msg);
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       if (socket !== this.socket) return; // an old socket we replaced on purpose
       this.socket = null;
       clearInterval(this.pingTimer);
+      if (event.code === CLOSE_EVENT_DELETED || event.code === CLOSE_UNKNOWN_EVENT) {
+        this.#gone(event.code === CLOSE_EVENT_DELETED ? "deleted" : "unknown");
+        return;
+      }
       if (!this.stopped) this.#scheduleRetry();
     });
     // "error" is always followed by "close"; the retry is scheduled there.
@@ -190,12 +201,22 @@ export class LiveFeed {
       case "room": // the waiting room's counters
         this.handlers.onRoom?.(msg);
         break;
+      case "event": // the event itself: deleted by its organiser
+        if (msg.status === "deleted") this.#gone("deleted");
+        break;
       case "error":
         this.handlers.onError?.(msg.message || msg.code || "live update error", msg.code);
         break;
       default:
         break; // heartbeat, pong, and anything newer
     }
+  }
+
+  #gone(reason) {
+    if (this.state === STATE_GONE) return;
+    this.stop();
+    this.#setState(STATE_GONE);
+    this.handlers.onGone?.(reason);
   }
 
   #watchdog() {

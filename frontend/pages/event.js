@@ -16,7 +16,7 @@ import { api } from "../api.js";
 import { onAuthChange, session, token } from "../auth.js";
 import { $, h } from "../dom.js";
 import { formatDate } from "../format.js";
-import { LiveFeed, STATE_LIVE } from "../live.js";
+import { LiveFeed, STATE_GONE, STATE_LIVE } from "../live.js";
 import { initNav } from "../nav.js";
 import { KIND_AVAILABLE, KIND_BOOKED, KIND_MINE_BOOKED, KIND_MINE_HELD, KIND_OTHER_HELD, swatch } from "../seatdraw.js";
 import { SeatMap } from "../seatmap.js";
@@ -27,12 +27,15 @@ import { QueuePanel } from "./event/queuepanel.js";
 import { Tray } from "./event/tray.js";
 
 const COUNTDOWN_TICK_MS = 1000;
+const GONE_DELETED = "This event has been cancelled by its organiser: its seats can no longer be held or booked.";
+const GONE_UNKNOWN = "This event is no longer available.";
 
 /** The page's state: everything that changes while it is open. */
 function createPage() {
   let markReady;
   const ready = new Promise((resolve) => (markReady = resolve));
   const page = {
+    gone: null, // why the event can no longer be bought from, once it cannot
     eventId: $("#main").dataset.eventId,
     messageBox: $("[data-testid=message]"),
     announcer: $("[data-testid=announcer]"),
@@ -143,6 +146,11 @@ function renderLegend(page) {
 function setIndicator(page, state) {
   const indicator = page.indicator;
   indicator.dataset.wsState = state;
+  if (state === STATE_GONE) {
+    $(".ws-text", indicator).textContent = "Closed";
+    indicator.title = "This event is no longer on sale";
+    return;
+  }
   $(".ws-text", indicator).textContent = state === STATE_LIVE ? "Live" : state === "connecting" ? "Connecting…" : "Reconnecting…";
   indicator.title = state === STATE_LIVE ? "Seat changes appear as they happen" : "Trying to reconnect; the map will resync";
 }
@@ -214,6 +222,11 @@ async function load(page) {
       page.queuePanel.onLiveState(state === STATE_LIVE);
     },
     onError: (message, code) => console.warn("live:", code, message),
+    onGone: (reason) => {
+      page.gone = reason === "deleted" ? GONE_DELETED : GONE_UNKNOWN;
+      say(page, page.gone, "error");
+      page.tray.render();
+    },
   });
   page.live.start();
 

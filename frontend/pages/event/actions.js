@@ -39,6 +39,7 @@ export async function onActivate(page, i) {
   }
   if (kind === KIND_BOOKED) return say(page, `${shortName(page, i)} is already booked.`, "error");
   if (kind === KIND_MINE_BOOKED) return say(page, `You have booked ${shortName(page, i)}. Manage it in My bookings.`);
+  if (page.gone) return say(page, page.gone, "error");
   if (!isSignedIn()) return say(page, "Sign in to hold seats.", "error");
   if (kind === KIND_MINE_HELD) return release(page, [i]); // releasing is always allowed
   // Before the sale or the buyer's turn the map is there to look at.
@@ -153,6 +154,7 @@ export async function releaseAll(page) {
 
 /** Book every seat I hold, as one request. */
 export async function book(page) {
+  if (page.gone) return say(page, page.gone, "error");
   const store = page.store;
   const held = store.myHeld();
   if (!held.length || page.booking) return;
