@@ -63,6 +63,7 @@ SETTLE_S = 1.5  # after the PATCH of onSaleAt: every app process's settings cach
 IDLE_S = 4.0  # uvicorn drops a keep-alive connection idle for 5 s: reconnect before that
 POLL_MAX_S = 5.0  # a polling page asks at least this often (the grace is 60 s)
 SILENT_S = 20.0  # a socket buyer that heard nothing this long asks once over HTTP (counted)
+JOIN_ATTEMPTS = 8  # a join that failed or timed out is sent again, up to this many times
 BOOK_RETRIES = 5  # a 423 on one's own booking: again after 50, 100, 200, 400, 800 ms
 QUEUE, AUTH, ERROR = b'{"type":"queue"', b'{"type":"auth"', b'{"type":"error"'
 SNAPSHOT, SEATS = b'{"type":"snapshot"', b'{"type":"seats"'
@@ -169,6 +170,7 @@ class RoomSocket(asyncio.Protocol):
         self.parts: bytearray | None = None  # a fragmented message being kept
         self.skipping = False  # a fragmented message being skipped
         self.upgraded = False
+        self.close_code: int | None = None  # the server's, from its close frame
         self.opened: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
         self.transport: asyncio.Transport | None = None
@@ -221,6 +223,8 @@ class RoomSocket(asyncio.Protocol):
             elif opcode == 9 and self.transport is not None:  # ping: pong
                 self.transport.write(_frame(bytes(buf[head : head + length]), 0xA))
             elif opcode == 8:
+                if length >= 2:
+                    self.close_code = struct.unpack_from("!H", buf, head)[0]
                 self.close()
             del buf[: head + length]
 
@@ -471,9 +475,11 @@ class Shop:
             )
 
     async def join(self, buyer: Buyer, line: Line) -> bool:
+        """Join, again after a failure (a join is idempotent: the same place comes back), as
+        a page would: a buyer who gave up might still have a place it would never use."""
         rec = buyer.rec
         try:
-            for attempt in range(4):
+            for attempt in range(JOIN_ATTEMPTS):
                 rec.join_sent_ms = time.time() * 1000
                 got = await line.call("join", "POST", self.queue_path, b"")
                 if got is not None and got[0] == 200:
@@ -482,7 +488,7 @@ class Shop:
                     buyer.first_view = got[1]
                     buyer.learn(got[1], time.time() * 1000, "poll")
                     return True
-                await asyncio.sleep(0.2 * 2**attempt)
+                await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
             rec.outcome = "join failed"
             return False
         finally:
@@ -500,6 +506,7 @@ class Shop:
                 break
             if sock.closed.done():
                 buyer.rec.socket_closed = True
+                self.out.errors[f"socket closed while waiting: {sock.close_code}"] += 1
                 return await self.poll(buyer, line)
             if time.monotonic() - buyer.heard > SILENT_S:
                 got = await line.call("poll", "GET", self.queue_path)
@@ -599,10 +606,10 @@ class Shop:
                 await line.close()
             if got is not None and got[0] == 200:
                 buyer.learn(got[1], time.time() * 1000, "deadline")
-                buyer.rec.outcome = f"unfinished: {got[1].get('state')}"
+                buyer.rec.outcome += f", at the end {got[1].get('state')}"
 
         await asyncio.gather(
-            *(ask(b) for b in self.buyers if b.joined and b.rec.outcome == "waiting")
+            *(ask(b) for b in self.buyers if b.rec.outcome in ("waiting", "join failed"))
         )
 
     async def sale(self) -> None:
@@ -903,6 +910,12 @@ def figures(
     in_phase = [s for s in sampler.samples if first_tick <= s[0] <= end_ms]
     mean_l = statistics.fmean(s[2] for s in in_phase) if in_phase else None
 
+    unseen = sum(
+        1
+        for r in records
+        if r.admitted_until_ms is None and not r.outcome.endswith(("waiting", "none"))
+    )
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(sampler.samples)]
     errors: Counter[str] = Counter()
     for o in outcomes:
         errors.update(o.errors)
@@ -937,7 +950,12 @@ def figures(
             "buyers": distinct,
             "server_total": final.get("admittedTotal"),
             "twice_by_clients": sum(1 for r in records if r.windows > 1),
-            "twice_by_server": (final.get("admittedTotal") or 0) - distinct,
+            # admittedTotal over the buyers who saw their admission: admitted twice, or
+            # admitted after the client had given up (its join failed) or while it could
+            # not hear (its place was lost unseen); only the excess over those is certain.
+            "server_total_over_clients": (final.get("admittedTotal") or 0) - distinct,
+            "lost_unseen": unseen,
+            "twice_by_server": max(0, (final.get("admittedTotal") or 0) - distinct - unseen),
             "never": sum(1 for r in records if r.admitted_until_ms is None),
         },
         "shoppers": {
@@ -945,6 +963,7 @@ def figures(
             "max_sampled": max((s[2] for s in sampler.samples), default=None),
             "samples": len(sampler.samples),
             "sample_failures": sampler.failures,
+            "longest_gap_s": round(max(gaps, default=0) / 1000, 1),
         },
         "fairness": {
             "pre_queue_admitted": len(pre),
@@ -970,7 +989,10 @@ def figures(
                 None if not mean_w else round(cfg.max_shoppers / mean_w, 1)
             ),
         },
-        "outcomes": dict(Counter(r.outcome for r in records)),
+        "outcomes": {
+            kind: dict(Counter(r.outcome for r in records if r.poll == (kind == "polling")))
+            for kind in ("socket", "polling")
+        },
         "client_cpu_s": round(sum(o.cpu_s for o in outcomes), 2),
         "samples": [list(s) for s in sampler.samples],
         "_bookings": bookings,
@@ -1007,10 +1029,11 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         f"    queue message, admission to client: socket {_pair(told['socket'])}, polling "
         f"{_pair(told['poll'])}; {told['told_after_silence']} told only after {SILENT_S:.0f} s "
         "of silence",
-        f"    admitted {adm['buyers']} (server admittedTotal {adm['server_total']}), twice: "
-        f"{adm['twice_by_clients']} by clients, {adm['twice_by_server']} by the server's count; "
-        f"never {adm['never']}; shoppers at most {shop['max_sampled']} in {shop['samples']} "
-        f"samples (maxShoppers {shop['max_shoppers']})",
+        f"    admitted {adm['buyers']} (server admittedTotal {adm['server_total']}; "
+        f"{adm['lost_unseen']} places lost unseen), twice: {adm['twice_by_clients']} by "
+        f"clients, {adm['twice_by_server']} by the server's count; never {adm['never']}",
+        f"    shoppers at most {shop['max_sampled']} in {shop['samples']} samples "
+        f"(maxShoppers {shop['max_shoppers']}; longest gap {shop['longest_gap_s']} s)",
         f"    fairness: Spearman {fair['spearman_join_vs_admission']} between join and admission "
         f"order of {fair['pre_queue_admitted']} pre-queue joiners (a fair draw: within "
         f"±{fair['band_95']}, 95 %); after the start {fifo['joiners_admitted']} joiners, "

@@ -83,14 +83,16 @@ def _onsale_rows(data: dict[str, Any] | None) -> list[tuple[str, str, str, str]]
         (
             tag,
             "admitted",
-            f"{adm['buyers']} buyers (server admittedTotal {adm['server_total']}); twice "
+            f"{adm['buyers']} buyers (server admittedTotal {adm['server_total']}, "
+            f"{adm['lost_unseen']} places lost unseen); twice "
             f"{adm['twice_by_clients']} by the clients, {adm['twice_by_server']} by the count",
             "0 twice: " + _ok(twice == 0),
         ),
         (
             tag,
             "shoppers at once",
-            f"at most {shop['max_sampled']} in {shop['samples']} samples",
+            f"at most {shop['max_sampled']} in {shop['samples']} samples "
+            f"(longest gap {shop.get('longest_gap_s')} s)",
             f"≤ {shop['max_shoppers']}: "
             + _ok(shop["max_sampled"] is not None and shop["max_sampled"] <= shop["max_shoppers"]),
         ),
