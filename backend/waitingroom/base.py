@@ -40,7 +40,8 @@ Presence. The caller reports life with `touch` while the user has at least one s
 open (a heartbeat every few seconds, from each app process holding one of their
 sockets) and on every status poll; `abandon(grace_ms)` then drops waiters and frees
 shoppers not seen for longer than `grace_ms`. `join` counts as being seen. The grace
-must be a few heartbeats long.
+must be a few heartbeats long. Being admitted counts as being seen too: a new shopper
+gets the whole grace to show up, however long ago they were last seen waiting.
 
 Restarts. In services mode the room lives in Redis, so an app process restart loses
 nobody's place. The room's state is lost with Redis unless Redis persists it (the

@@ -153,6 +153,8 @@ class MemoryWaitingRoomStore(WaitingRoomStore):
         for user_id in admitted:
             del room.scores[user_id]
             room.shopping[user_id] = until
+            # A new shopper gets the whole grace to show up.
+            room.seen[user_id] = max(now_ms, room.seen.get(user_id, now_ms))
         room.admitted_total += count
         if room.first_admitted_at_ms is None:
             room.first_admitted_at_ms = now_ms

@@ -170,6 +170,7 @@ local until_ms = now + tonumber(ARGV[3])
 local score = string.format('%.0f', until_ms)
 for _, user in ipairs(users) do
   redis.call('ZADD', SHOP, score, user)
+  see(user, now) -- a new shopper gets the whole grace to show up
 end
 redis.call('HINCRBY', META, 'admitted_total', #users)
 redis.call('HSETNX', META, 'first_admitted_at', ARGV[1])

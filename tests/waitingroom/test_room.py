@@ -370,16 +370,26 @@ async def test_abandon_drops_those_not_seen_for_longer_than_the_grace(
     await room.admit(EV, T0 + 10, max_shoppers=2, shopper_ms=60_000, limit=2)  # a, b
     assert await room.touch(EV, "a", T0 + 5000) is True
     assert await room.touch(EV, "d", T0 + 5000) is True
-    # Cut-off T0 + 3: c, seen at T0 + 2, is gone longer than the grace; d was touched.
-    gone = await room.abandon(EV, T0 + 3003, grace_ms=3000)
+    # Cut-off T0 + 11: b, seen when admitted at T0 + 10, and c, seen at T0 + 2, are gone
+    # longer than the grace; a and d were touched.
+    gone = await room.abandon(EV, T0 + 3011, grace_ms=3000)
     assert (gone.shoppers, gone.waiters) == (["b"], ["c"])
     for user_id in ["b", "c"]:
-        assert await room.status(EV, user_id, T0 + 3004) == QueueStatus(QueueState.LEFT)
-        assert await room.touch(EV, user_id, T0 + 3004) is False
-    gone = await room.abandon(EV, T0 + 3003, grace_ms=3000)
+        assert await room.status(EV, user_id, T0 + 3012) == QueueStatus(QueueState.LEFT)
+        assert await room.touch(EV, user_id, T0 + 3012) is False
+    gone = await room.abandon(EV, T0 + 3011, grace_ms=3000)
     assert (gone.shoppers, gone.waiters) == ([], [])
     summary = await room.summary(EV)
     assert (summary.waiting, summary.shopping) == (1, 1)
+
+
+async def test_a_new_shopper_gets_the_whole_grace_to_show_up(room: WaitingRoomStore) -> None:
+    await room.join(EV, "a", T0, None)  # last seen waiting at T0
+    await room.admit(EV, T0 + 2900, max_shoppers=1, shopper_ms=60_000, limit=1)
+    gone = await room.abandon(EV, T0 + 3100, grace_ms=3000)  # past T0's grace
+    assert (gone.shoppers, gone.waiters) == ([], [])
+    gone = await room.abandon(EV, T0 + 5901, grace_ms=3000)  # past the admission's
+    assert gone.shoppers == ["a"]
 
 
 async def test_seen_exactly_at_the_grace_is_not_abandoned(room: WaitingRoomStore) -> None:
