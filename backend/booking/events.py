@@ -104,6 +104,11 @@ class EventService:
             raise NotFound(f"no event with id {event_id}")
         return event
 
+    async def summary(self, event_id: str) -> tuple[dict[str, Any], dict[str, int]]:
+        """The event and its seat counts by status (no seats)."""
+        event = await self.get(event_id)
+        return event, (await self.counts([event_id]))[event_id]
+
     async def detail(
         self, event_id: str
     ) -> tuple[dict[str, Any], Sequence[Mapping[str, Any]], int]:

@@ -35,9 +35,14 @@ from backend.web.schemas import (
     event_json,
     event_out,
     event_summary_out,
+    event_without_seats_out,
 )
 
 PUBLIC = {"exclude_from_auth": True}
+# The 201 of `POST /events` lists every seat up to this many (the seed's form and the
+# small events its clients make); a larger event's would be megabytes (19.5 MB for
+# 100,000 seats), so it has the event and its counts, and a Location to read it from.
+SEATS_IN_CREATED_BODY = 1_000
 
 
 def unique_ids(ids: list[UUID], field: str = "seatIds") -> list[str]:
@@ -86,8 +91,10 @@ class EventController(Controller):
         data: JSONBody[EventIn],
         user_id: NamedDependency[str],
         events: NamedDependency[EventService],
-    ) -> EventOut:
-        """Create an event from seat labels or a layout; the caller becomes its organiser."""
+    ) -> Response[EventOut]:
+        """Create an event from seat labels or a layout; the caller becomes its organiser.
+        Up to SEATS_IN_CREATED_BODY seats the 201 has every seat; a larger event's has
+        none (GET its `Location` for them)."""
         layout = _layout(data)
         event_id = await events.create(
             user_id,
@@ -109,8 +116,13 @@ class EventController(Controller):
                 )
             ),
         )
-        event, seats, now = await events.detail(event_id)
-        return event_out(event, seats, now, user_id)
+        headers = {"Location": f"/events/{event_id}"}
+        if len(layout.seats) > SEATS_IN_CREATED_BODY:
+            out = event_without_seats_out(*await events.summary(event_id))
+        else:
+            event, seats, now = await events.detail(event_id)
+            out = event_out(event, seats, now, user_id)
+        return Response(out, status_code=HTTP_201_CREATED, headers=headers)
 
     @get("/", opt=PUBLIC)
     async def list_events(self, events: NamedDependency[EventService]) -> EventListOut:
