@@ -55,6 +55,9 @@ class Event(Table, tablename="bo_event"):
     waiting_room = Boolean(default=False)
     max_shoppers = Integer(default=200)
     shopper_seconds = Integer(default=600)
+    # Being created (issue 11, item 6): a large event's seats go in over many short
+    # transactions, and until the last one publishes it, no read shows it to anyone.
+    draft = Boolean(default=False)
 
 
 class WaitingRoomSnapshot(Table, tablename="bo_waiting_room_snapshot"):
