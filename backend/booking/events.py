@@ -1,5 +1,5 @@
-"""Events and their seats: create from either seat form (in chunks, behind a draft), list
-with live counts, change and delete (organiser only)."""
+"""Events and their seats: create from either seat form (in chunks, behind a draft, within
+the organiser's quota), list with live counts, change and delete (organiser only)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from backend.booking.onsale import (
     check_on_sale_at,
     check_room_values,
 )
+from backend.booking.quota import WINDOW_MS, CreationQuota
 from backend.errors import EventHasBookings, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from backend.storage import MissingReference, Storage
 
@@ -38,11 +39,14 @@ class EventService:
         self,
         storage: Storage,
         sale_configs: SaleConfigs | None = None,
+        quota: CreationQuota | None = None,
     ) -> None:
         self.storage = storage
         # The booking path's cached copies of events' on-sale settings (forgotten here
         # when this process changes them; other processes' copies last a second).
         self.sale_configs = sale_configs
+        # None: no quota (the demo event, the command line).
+        self.quota = quota
         self._discarding: set[asyncio.Future[None]] = set()
 
     async def create(
@@ -84,7 +88,7 @@ class EventService:
             "on_sale_at": on_sale_at,
             **room.columns(),
         }
-        event_id = await self._start(organiser_id, event)
+        event_id = await self._start(organiser_id, event, total, exempt=is_demo)
         try:
             # One short transaction per chunk: on SQLite each takes the one writer slot,
             # and whoever queued for it meanwhile (a hold on another event) goes next.
@@ -97,15 +101,29 @@ class EventService:
             raise
         return event_id
 
-    async def _start(self, organiser_id: str, event: dict[str, Any]) -> str:
-        """Insert the event as a draft, if its organiser's account still exists."""
+    async def _start(
+        self, organiser_id: str, event: dict[str, Any], seats: int, *, exempt: bool
+    ) -> str:
+        """Check the organiser's quota and insert the event as a draft, in one
+        transaction under the organiser's lock (two creations cannot both take the last
+        of a quota); the creation is recorded for the quota."""
         async with self.storage.transaction():
-            if await self.storage.seats.lock_user_now(organiser_id) is None:
+            now = await self.storage.seats.lock_user_now(organiser_id)
+            if now is None:
                 raise NotAuthenticated("this account no longer exists")
+            since = now - WINDOW_MS
+            if self.quota is not None and not exempt:
+                self.quota.check(
+                    await self.storage.events.creations_since(organiser_id, since), seats, now
+                )
             try:
-                return await self.storage.events.insert_draft(event)
+                event_id = await self.storage.events.insert_draft(event)
             except MissingReference:
                 raise NotAuthenticated("this account no longer exists") from None
+            await self.storage.events.record_creation(
+                organiser_id, event_id, seats, now, forget_before_ms=since
+            )
+        return event_id
 
     async def _discard(self, event_id: str) -> None:
         """Delete a draft whose creation failed (the database, a cancelled request). The

@@ -1,5 +1,5 @@
 """Events: create (a draft, its seats in chunks, published), read, list with counts,
-change, delete."""
+change, delete; and the record of creations that the daily quota counts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from piccolo.query.functions.aggregate import Count
 
 from backend.seats import BookingStatus, SeatStatus
 from backend.storage.database import Database
-from backend.storage.tables import Booking, Event, Seat
+from backend.storage.tables import Booking, Event, EventCreation, Seat
 
 # `add_seats`'s columns, in the order of its rows' values.
 SEAT_INSERT_COLUMNS = (
@@ -107,6 +107,34 @@ class EventRepository:
                     await Event.delete().where(Event.id == event_id)
                     return
                 await Seat.delete().where(Seat.id.is_in([r["id"] for r in rows]))
+
+    async def record_creation(
+        self, organiser_id: str, event_id: str, seats: int, at_ms: int, forget_before_ms: int
+    ) -> None:
+        """Note that the organiser created an event of `seats` seats at `at_ms` (what the
+        daily quota counts), and forget their notes from before `forget_before_ms`.
+        Inside the caller's transaction."""
+        await EventCreation.delete().where(
+            (EventCreation.organiser == organiser_id)
+            & (EventCreation.created_at_ms < forget_before_ms)
+        )
+        await EventCreation.insert(
+            EventCreation(
+                organiser=organiser_id, event=uuid.UUID(event_id), seats=seats, created_at_ms=at_ms
+            )
+        )
+
+    async def creations_since(self, organiser_id: str, since_ms: int) -> list[tuple[int, int]]:
+        """The organiser's creations since `since_ms`, oldest first: (at_ms, seats)."""
+        rows = (
+            await EventCreation.select(EventCreation.created_at_ms, EventCreation.seats)
+            .where(
+                (EventCreation.organiser == organiser_id)
+                & (EventCreation.created_at_ms >= since_ms)
+            )
+            .order_by(EventCreation.created_at_ms)
+        )
+        return [(int(r["created_at_ms"]), int(r["seats"])) for r in rows]
 
     # -------------------------------------------------------------- reading
     # Every read below shows published events only.

@@ -71,6 +71,18 @@ class WaitingRoomSnapshot(Table, tablename="bo_waiting_room_snapshot"):
     places = JSON(default={})
 
 
+class EventCreation(Table, tablename="bo_event_creation"):
+    """One event an organiser created, and its seats: what the per-organiser daily quota
+    counts (issue 11, item 6). It outlives the event, so deleting an event does not give
+    its quota back; rows older than the quota's window are pruned as the organiser
+    creates more."""
+
+    organiser = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
+    event = UUID()
+    seats = Integer()
+    created_at_ms = BigInt()
+
+
 class Seat(Table, tablename="bo_seat"):
     id = UUID(primary_key=True)
     event = ForeignKey(Event, on_delete=OnDelete.cascade, index=True)

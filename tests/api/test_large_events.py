@@ -3,7 +3,8 @@
 A 100,000-seat creation used to hold embedded mode's one writer for its whole insert and
 the event loop for seconds of row building: a hold on an unrelated event waited 22 s and
 `/health` 6 s. The creation now goes in bounded chunks behind an invisible draft; these
-tests measure what other requests see meanwhile, and check the draft and the 201.
+tests measure what other requests see meanwhile, and check the draft, the 201 and the
+per-organiser quota.
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
+from litestar.testing import AsyncTestClient
 
-from backend.storage.tables import Event, Seat
+from backend.app import create_app
+from backend.booking.layout import from_labels
+from backend.settings import Settings
+from backend.storage.tables import Event, EventCreation, Seat
 from tests.conftest import Api
 from tests.live.test_websocket import close_code
 from tests.support.waiting import eventually
@@ -127,12 +134,131 @@ async def test_a_small_event_comes_back_with_its_seats_a_large_one_with_a_link(a
     assert read.status_code == 200 and len(read.json()["seats"]) == 1001
 
 
-async def _made_by(api: Api, organiser: dict[str, Any]) -> tuple[int, int]:
-    """Events (drafts too) and seats of `organiser`, read from the database."""
+@contextlib.asynccontextmanager
+async def quota_api(settings: Settings, events: int, seats: int) -> AsyncIterator[Api]:
+    limited = replace(settings, events_per_user_per_day=events, seats_per_user_per_day=seats)
+    async with AsyncTestClient(
+        app=create_app(limited), base_url="http://testserver.local"
+    ) as client:
+        yield Api(client)
+
+
+async def _made_by(api: Api, organiser: dict[str, Any]) -> tuple[int, int, int]:
+    """Events, seats and recorded creations of `organiser`, read from the database."""
     events = await api.db(Event.select(Event.id).where(Event.organiser == organiser["id"]))
     ids = [e["id"] for e in events]
     seats = await api.db(Seat.count().where(Seat.event.is_in(ids))) if ids else 0
-    return len(ids), seats
+    made = await api.db(EventCreation.count().where(EventCreation.organiser == organiser["id"]))
+    return len(ids), seats, made
+
+
+def _refused_for_quota(response: Any) -> int:
+    assert response.status_code == 429, response.text
+    body = response.json()
+    assert body["code"] == "quota_exceeded" and body["success"] is False
+    wait = int(response.headers["retry-after"])
+    assert 0 < wait <= 86_400 and body["retryAfter"] == wait
+    return wait
+
+
+async def test_the_events_quota_refuses_the_next_creation_and_changes_nothing(
+    settings: Settings,
+) -> None:
+    async with quota_api(settings, events=2, seats=0) as api:
+        owner, other = await api.user(), await api.user()
+        first = await api.event(owner)
+        await api.event(owner)
+        refused = await api.client.post(
+            "/events", json={"name": "Third", "seats": ["A1"]}, headers=owner["headers"]
+        )
+        _refused_for_quota(refused)
+        assert "2 events in the last 24 hours (the limit is 2)" in refused.json()["message"]
+        assert await _made_by(api, owner) == (2, 60, 2)
+        listed = (await api.client.get("/events")).json()["events"]
+        assert "Third" not in {e["name"] for e in listed}
+
+        # Deleting an event does not give its quota back; someone else has their own.
+        deleted = await api.client.delete(f"/events/{first['id']}", headers=owner["headers"])
+        assert deleted.status_code == 204
+        again = await api.client.post(
+            "/events", json={"name": "Third", "seats": ["A1"]}, headers=owner["headers"]
+        )
+        _refused_for_quota(again)
+        await api.event(other)
+
+
+async def test_the_seats_quota_counts_seats_and_says_when_they_fit(settings: Settings) -> None:
+    async with quota_api(settings, events=0, seats=50) as api:
+        owner = await api.user()
+        await api.event(owner, seats=labels(40))
+
+        async def create(count: int) -> Any:
+            return await api.client.post(
+                "/events", json={"name": "More", "seats": labels(count)}, headers=owner["headers"]
+            )
+
+        refused = await create(11)  # 40 + 11 > 50
+        wait = _refused_for_quota(refused)
+        assert wait > 86_000  # the 40 seats were created a moment ago
+        assert "40 seats in the last 24 hours" in refused.json()["message"]
+        assert await _made_by(api, owner) == (1, 40, 1)
+        assert (await create(10)).status_code == 201  # exactly 50
+        _refused_for_quota(await create(1))
+
+        too_big = await create(51)  # would never fit: not a "come back later"
+        assert too_big.status_code == 400 and "at most 50 seats" in too_big.json()["message"]
+
+        # The window rolls: once the first creation is 24 hours old less a minute, the
+        # next fits in a minute; once it is older than 24 hours, its seats are free.
+        now = await api.run(api.client.app.state.storage.now_ms)
+        oldest = EventCreation.organiser == owner["id"]
+        first = await api.db(
+            EventCreation.select(EventCreation.id)
+            .where(oldest)
+            .order_by(EventCreation.created_at_ms)
+            .first()
+        )
+        day = 86_400_000
+        age = EventCreation.id == first["id"]
+        await api.db(
+            EventCreation.update({EventCreation.created_at_ms: now - day + 60_000}).where(age)
+        )
+        assert 55 <= _refused_for_quota(await create(30)) <= 61
+        await api.db(EventCreation.update({EventCreation.created_at_ms: now - day - 1}).where(age))
+        assert (await create(30)).status_code == 201
+
+
+async def test_concurrent_creations_never_pass_the_quota_together(settings: Settings) -> None:
+    """The check and the record are one transaction under the organiser's row lock: of
+    six creations sent at once with two events left, two are made."""
+    async with quota_api(settings, events=2, seats=0) as api:
+        owner = await api.user()
+        app = api.client.app
+
+        async def scenario() -> list[int]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+                responses = await asyncio.gather(
+                    *[
+                        http.post("/events", json={"name": f"E{n}", "seats": ["A1"]},
+                                  headers=owner["headers"])
+                        for n in range(6)
+                    ]
+                )  # fmt: skip
+            return sorted(r.status_code for r in responses)
+
+        assert await api.run(scenario) == [201, 201, 429, 429, 429, 429]
+        assert await _made_by(api, owner) == (2, 2, 2)
+
+
+async def test_the_demo_event_is_exempt_from_the_quota(settings: Settings) -> None:
+    async with quota_api(settings, events=1, seats=1) as api:
+        owner = await api.user()
+        events = api.client.app.state.events
+        layout = from_labels(labels(20))
+        for _ in range(2):
+            made = await api.run(lambda: events.create(owner["id"], "Demo", layout, is_demo=True))
+            assert (await api.client.get(f"/events/{made}")).status_code == 200
 
 
 async def test_a_draft_is_invisible_and_untouchable_until_published(api: Api) -> None:
@@ -204,7 +330,9 @@ async def test_a_creation_failing_midway_leaves_nothing_behind(
         "/events", json={"name": "Doomed", "seats": labels(5000)}, headers=owner["headers"]
     )
     assert response.status_code == 500 and written == [2000, 2000]
-    assert await _made_by(api, owner) == (0, 0)  # the draft and its 4,000 seats are gone
+    events, seats, made = await _made_by(api, owner)
+    assert (events, seats) == (0, 0)  # the draft and its 4,000 seats are gone
+    assert made == 1  # the attempt still counts towards the quota
 
 
 async def test_a_creation_cancelled_midway_leaves_nothing_behind(
@@ -242,6 +370,6 @@ async def test_a_creation_cancelled_midway_leaves_nothing_behind(
     await api.run(scenario)
 
     async def cleaned() -> bool:
-        return await _made_by(api, owner) == (0, 0)
+        return (await _made_by(api, owner))[:2] == (0, 0)
 
     await eventually(cleaned, what="the cancelled creation's draft to be removed")

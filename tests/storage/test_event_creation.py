@@ -1,5 +1,6 @@
 """Creating events in steps (issue 11, item 6), on both engines: a draft no read shows,
-seats written by the engine's bulk path, publishing, discarding."""
+seats written by the engine's bulk path, publishing, discarding, and the record of
+creations the daily quota counts."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from backend.storage import Storage
 from backend.storage.tables import Seat
 from tests.storage.conftest import new_user, new_venue
+
+HOUR = 3_600_000
 
 
 def seat_values(labels: list[str]) -> list[dict[str, Any]]:
@@ -95,3 +98,25 @@ async def test_discarding_a_draft_deletes_it_chunk_by_chunk(storage: Storage) ->
     await storage.events.discard_draft(published.id, chunk=3)  # not a draft: left alone
     assert await storage.events.get(published.id) is not None
     assert await storage.events.seat_count(published.id) == len(published.seats)
+
+
+async def test_creations_are_recorded_per_organiser_and_forgotten_after_the_window(
+    storage: Storage,
+) -> None:
+    ada, bob = await new_user(storage), await new_user(storage)
+    now = await storage.now_ms()
+    events = [str(uuid.uuid4()) for _ in range(4)]
+    async with storage.transaction():
+        await storage.events.record_creation(ada, events[0], 500, now - 30 * HOUR, now - 48 * HOUR)
+        await storage.events.record_creation(ada, events[1], 20, now - 2 * HOUR, now - 48 * HOUR)
+        await storage.events.record_creation(bob, events[2], 7, now - HOUR, now - 48 * HOUR)
+    assert await storage.events.creations_since(ada, now - 24 * HOUR) == [(now - 2 * HOUR, 20)]
+    assert await storage.events.creations_since(ada, now - 48 * HOUR) == [
+        (now - 30 * HOUR, 500),
+        (now - 2 * HOUR, 20),
+    ]
+    # Recording forgets the organiser's creations older than it is told, no one else's.
+    async with storage.transaction():
+        await storage.events.record_creation(ada, events[3], 3, now, now - 24 * HOUR)
+    assert await storage.events.creations_since(ada, 0) == [(now - 2 * HOUR, 20), (now, 3)]
+    assert await storage.events.creations_since(bob, 0) == [(now - HOUR, 7)]
