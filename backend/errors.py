@@ -130,6 +130,18 @@ class Throttled(BoxofficeError):
         self.retry_after = retry_after
 
 
+class QuotaExceeded(BoxofficeError):
+    """Over the per-organiser daily quota of events or seats created: nothing was
+    created; `retry_after` says when this request would fit."""
+
+    status_code = HTTP_429_TOO_MANY_REQUESTS
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, retry_after: int, **extra: Any) -> None:
+        super().__init__(message, retryAfter=retry_after, **extra)
+        self.retry_after = retry_after
+
+
 class Unavailable(BoxofficeError):
     """A backend the request needs (the waiting room's store) does not answer: retry."""
 

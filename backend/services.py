@@ -24,6 +24,7 @@ from backend.booking.expiry import HoldSweeper
 from backend.booking.idempotency import Idempotency
 from backend.booking.onsale import SaleConfigs
 from backend.booking.queue import WaitingRooms
+from backend.booking.quota import CreationQuota
 from backend.booking.service import BookingService
 from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChannel
 from backend.live.hub import LiveHub
@@ -115,7 +116,11 @@ class Services:
             self.sale_configs,
             snapshots=self.storage.room_snapshots,
         )
-        self.events = EventService(self.storage, self.sale_configs)
+        self.events = EventService(
+            self.storage,
+            self.sale_configs,
+            CreationQuota(settings.events_per_user_per_day, settings.seats_per_user_per_day),
+        )
         self.events.deleted.append(self.hub.publish_deleted)
         self.booking = BookingService(
             self.storage,

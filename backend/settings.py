@@ -85,6 +85,10 @@ class Settings:
     waiting_room_grace_seconds: int = 60
     waiting_room_slow_ms: int = 1000
     waiting_room_joins_per_address: int = 120
+    # What one organiser may create in a rolling 24 hours (issue 11, item 6); 0: no
+    # limit. The demo event and the command line are exempt.
+    events_per_user_per_day: int = 50
+    seats_per_user_per_day: int = 200_000
 
     @property
     def sqlite_path(self) -> Path:
@@ -284,6 +288,8 @@ def load_settings() -> Settings:
         waiting_room_grace_seconds=_int("WAITING_ROOM_GRACE_SECONDS", 60, 5, 3600),
         waiting_room_slow_ms=_int("WAITING_ROOM_SLOW_MS", 1000, 10, 60_000),
         waiting_room_joins_per_address=_int("WAITING_ROOM_JOINS_PER_ADDRESS", 120, 1, 10_000_000),
+        events_per_user_per_day=_int("EVENTS_PER_USER_PER_DAY", 50, 0, 1_000_000),
+        seats_per_user_per_day=_int("SEATS_PER_USER_PER_DAY", 200_000, 0, 1_000_000_000),
     )
 
 

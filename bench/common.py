@@ -288,7 +288,12 @@ async def create_event(
             headers=organiser.headers,
         )
         response.raise_for_status()
-        return response.json()
+        if "seats" in response.json():
+            return response.json()
+        # Over 1,000 seats the 201 has no seats: read them from its Location.
+        read = await client.get(response.headers["location"], headers=organiser.headers)
+        read.raise_for_status()
+        return read.json()
 
 
 # ----------------------------------------------------------------- servers

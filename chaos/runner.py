@@ -154,6 +154,10 @@ class Run:
         )
         response.raise_for_status()
         event = response.json()
+        if "seats" not in event:  # over 1,000 seats: the 201 links to the event instead
+            read = await self.http.get(f"{self.urls[0]}{response.headers['location']}", timeout=30)
+            read.raise_for_status()
+            event = read.json()
         self.events.append(event["id"])
         by_label = {s["label"]: s["id"] for s in event["seats"]}
         return event["id"], [by_label[label] for label in labels]

@@ -1,4 +1,5 @@
-"""Events: create with their seats, read, list with counts, change, delete."""
+"""Events: create (a draft, its seats in chunks, published), read, list with counts,
+change, delete; and the record of creations that the daily quota counts."""
 
 from __future__ import annotations
 
@@ -13,9 +14,23 @@ from piccolo.query.functions.aggregate import Count
 
 from backend.seats import BookingStatus, SeatStatus
 from backend.storage.database import Database
-from backend.storage.tables import Booking, Event, Seat
+from backend.storage.tables import Booking, Event, EventCreation, Seat
 
-INSERT_CHUNK = 1000
+# `add_seats`'s columns, in the order of its rows' values.
+SEAT_INSERT_COLUMNS = (
+    "id",
+    "event",
+    "label",
+    "section",
+    "row",
+    "number",
+    "category",
+    "accessible",
+    "x",
+    "y",
+    "status",
+    "version",
+)
 # The columns `update` may change (the caller's names are the table's).
 EDITABLE = (
     "name",
@@ -34,42 +49,121 @@ class EventRepository:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    async def create(self, event: Mapping[str, Any], seats: Sequence[Mapping[str, Any]]) -> str:
-        """Insert the event and its seats (each seat: label, section, row, number,
-        category, accessible, x, y) in one transaction; return the event's id."""
+    # ------------------------------------------------------------- creating
+    # A large event is written in many short transactions (issue 11, item 6), so its
+    # event row goes first as a draft that no read shows, and the last step publishes
+    # it: nobody sees an event half made, and a failure leaves at most a hidden draft.
+
+    async def insert_draft(self, event: Mapping[str, Any]) -> str:
+        """Insert the event row as a draft (no read shows it yet); its id. Inside the
+        caller's transaction."""
         event_id = uuid.uuid4()
-        rows = [
-            Seat(
-                id=uuid.uuid4(),
-                event=event_id,
-                status=SeatStatus.AVAILABLE.value,
-                version=1,
-                **seat,
-            )
-            for seat in seats
-        ]
-        async with self.db.transaction(), self.db.constraints("the organiser's account"):
-            await Event.insert(Event(id=event_id, **event))
-            for start in range(0, len(rows), INSERT_CHUNK):
-                await Seat.insert(*rows[start : start + INSERT_CHUNK])
+        async with self.db.constraints("the organiser's account"):
+            await Event.insert(Event(id=event_id, **event, draft=True))
         return str(event_id)
+
+    async def add_seats(self, event_id: str, seats: Sequence[Mapping[str, Any]]) -> None:
+        """Insert seats of a draft (each: label, section, row, number, category,
+        accessible, x, y), available at version 1, in one transaction of their own."""
+        event = uuid.UUID(event_id)
+        available = SeatStatus.AVAILABLE.value
+        rows = [
+            (
+                uuid.uuid4(),
+                event,
+                s["label"],
+                s["section"],
+                s["row"],
+                s["number"],
+                s["category"],
+                s["accessible"],
+                s["x"],
+                s["y"],
+                available,
+                1,
+            )
+            for s in seats
+        ]
+        async with self.db.transaction():
+            await self.db.insert_rows(Seat._meta.tablename, SEAT_INSERT_COLUMNS, rows)
+
+    async def publish(self, event_id: str) -> None:
+        """Make a draft an event every read shows."""
+        async with self.db.transaction():
+            await Event.update({Event.draft: False}).where(Event.id == event_id)
+
+    async def discard_draft(self, event_id: str, chunk: int) -> None:
+        """Delete a draft and its seats, `chunk` seats a transaction (a published event
+        is left alone)."""
+        while True:
+            async with self.db.transaction():
+                draft = await Event.exists().where(
+                    (Event.id == event_id) & (Event.draft == True)  # noqa: E712
+                )
+                if not draft:
+                    return
+                rows = await Seat.select(Seat.id).where(Seat.event == event_id).limit(chunk)
+                if not rows:
+                    await Event.delete().where(Event.id == event_id)
+                    return
+                await Seat.delete().where(Seat.id.is_in([r["id"] for r in rows]))
+
+    async def record_creation(
+        self, organiser_id: str, event_id: str, seats: int, at_ms: int, forget_before_ms: int
+    ) -> None:
+        """Note that the organiser created an event of `seats` seats at `at_ms` (what the
+        daily quota counts), and forget their notes from before `forget_before_ms`.
+        Inside the caller's transaction."""
+        await EventCreation.delete().where(
+            (EventCreation.organiser == organiser_id)
+            & (EventCreation.created_at_ms < forget_before_ms)
+        )
+        await EventCreation.insert(
+            EventCreation(
+                organiser=organiser_id, event=uuid.UUID(event_id), seats=seats, created_at_ms=at_ms
+            )
+        )
+
+    async def creations_since(self, organiser_id: str, since_ms: int) -> list[tuple[int, int]]:
+        """The organiser's creations since `since_ms`, oldest first: (at_ms, seats)."""
+        rows = (
+            await EventCreation.select(EventCreation.created_at_ms, EventCreation.seats)
+            .where(
+                (EventCreation.organiser == organiser_id)
+                & (EventCreation.created_at_ms >= since_ms)
+            )
+            .order_by(EventCreation.created_at_ms)
+        )
+        return [(int(r["created_at_ms"]), int(r["seats"])) for r in rows]
+
+    # -------------------------------------------------------------- reading
+    # Every read below shows published events only.
 
     async def get(self, event_id: str) -> dict[str, Any] | None:
         """The event row (categories decoded), or None."""
-        return await Event.select().where(Event.id == event_id).output(load_json=True).first()
+        return (
+            await Event.select()
+            .where((Event.id == event_id) & (Event.draft == False))  # noqa: E712
+            .output(load_json=True)
+            .first()
+        )
 
     async def all(self) -> list[dict[str, Any]]:
         """Every event, soonest first, those without a date last, then by creation and
         id: the same order on both engines (SQLite sorts NULL first, PostgreSQL last, so
         the order is made here rather than by ORDER BY)."""
-        rows = await Event.select().output(load_json=True)
+        rows = await Event.select().where(Event.draft == False).output(load_json=True)  # noqa: E712
         return sorted(rows, key=_list_order)
 
     async def many(self, event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Those events, by id."""
         if not event_ids:
             return {}
-        rows = await Event.select().where(Event.id.is_in(list(event_ids))).output(load_json=True)
+        rows = (
+            await Event.select()
+            .where(Event.id.is_in(list(event_ids)) & (Event.draft == False))  # noqa: E712
+            .output(load_json=True)
+        )
         return {str(e["id"]): e for e in rows}
 
     async def counts(self, event_ids: list[str] | None = None) -> dict[str, dict[str, int]]:
@@ -89,7 +183,9 @@ class EventRepository:
 
     async def with_waiting_room(self) -> list[str]:
         """The ids of the events whose waiting room is on."""
-        rows = await Event.select(Event.id).where(Event.waiting_room == True)  # noqa: E712
+        rows = await Event.select(Event.id).where(
+            (Event.waiting_room == True) & (Event.draft == False)  # noqa: E712
+        )
         return [str(row["id"]) for row in rows]
 
     async def seat_count(self, event_id: str) -> int:
@@ -128,7 +224,12 @@ class EventRepository:
         await Event.delete().where(Event.id == event_id)
 
     async def demo_exists(self) -> bool:
-        return bool(await Event.exists().where(Event.is_demo == True))  # noqa: E712 (Piccolo)
+        # A demo whose creation failed midway is a draft: it does not count.
+        return bool(
+            await Event.exists().where(
+                (Event.is_demo == True) & (Event.draft == False)  # noqa: E712 (Piccolo)
+            )
+        )
 
 
 def _list_order(event: dict[str, Any]) -> tuple[bool, datetime, datetime, str]:

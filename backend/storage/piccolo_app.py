@@ -7,6 +7,7 @@ from piccolo.conf.apps import AppConfig
 from backend.storage.tables import (
     Booking,
     Event,
+    EventCreation,
     IdempotencyKey,
     Seat,
     User,
@@ -16,7 +17,15 @@ from backend.storage.tables import (
 APP_CONFIG = AppConfig(
     app_name="storage",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[User, Event, Seat, Booking, IdempotencyKey, WaitingRoomSnapshot],
+    table_classes=[
+        User,
+        Event,
+        Seat,
+        Booking,
+        IdempotencyKey,
+        WaitingRoomSnapshot,
+        EventCreation,
+    ],
     migration_dependencies=[],
     commands=[],
 )

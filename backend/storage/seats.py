@@ -96,7 +96,7 @@ class SeatRepository:
             f'ON s."event" = e."id" AND s."id" IN ({marks}) WHERE e."id" = {{}}'
         )
         rows = await self.db.fetch(sql, *seat_ids, event_id)
-        if not rows:
+        if not rows or rows[0]["e_draft"]:  # a draft is no event yet (events.py)
             return None, [], 0
         first = rows[0]
         event = {c: first[f"e_{c}"] for c in _EVENT_COLUMNS}
@@ -104,6 +104,7 @@ class SeatRepository:
             event["categories"] = json.loads(event["categories"])
         event["is_demo"] = bool(event["is_demo"])  # SQLite has no boolean type
         event["waiting_room"] = bool(event["waiting_room"])
+        event["draft"] = False
         seats = [
             {c: row[f"s_{c}"] for c in _SEAT_COLUMNS} for row in rows if row["s_id"] is not None
         ]

@@ -55,6 +55,9 @@ class Event(Table, tablename="bo_event"):
     waiting_room = Boolean(default=False)
     max_shoppers = Integer(default=200)
     shopper_seconds = Integer(default=600)
+    # Being created (issue 11, item 6): a large event's seats go in over many short
+    # transactions, and until the last one publishes it, no read shows it to anyone.
+    draft = Boolean(default=False)
 
 
 class WaitingRoomSnapshot(Table, tablename="bo_waiting_room_snapshot"):
@@ -66,6 +69,18 @@ class WaitingRoomSnapshot(Table, tablename="bo_waiting_room_snapshot"):
     born = BigInt()
     taken_at_ms = BigInt()
     places = JSON(default={})
+
+
+class EventCreation(Table, tablename="bo_event_creation"):
+    """One event an organiser created, and its seats: what the per-organiser daily quota
+    counts (issue 11, item 6). It outlives the event, so deleting an event does not give
+    its quota back; rows older than the quota's window are pruned as the organiser
+    creates more."""
+
+    organiser = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
+    event = UUID()
+    seats = Integer()
+    created_at_ms = BigInt()
 
 
 class Seat(Table, tablename="bo_seat"):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import time
 from typing import Any, cast
 from uuid import UUID
 
@@ -35,9 +38,14 @@ from backend.web.schemas import (
     event_json,
     event_out,
     event_summary_out,
+    event_without_seats_out,
 )
 
 PUBLIC = {"exclude_from_auth": True}
+# The 201 of `POST /events` lists every seat up to this many (the seed's form and the
+# small events its clients make); a larger event's would be megabytes (19.5 MB for
+# 100,000 seats), so it has the event and its counts, and a Location to read it from.
+SEATS_IN_CREATED_BODY = 1_000
 
 
 def unique_ids(ids: list[UUID], field: str = "seatIds") -> list[str]:
@@ -51,10 +59,13 @@ def unique_ids(ids: list[UUID], field: str = "seatIds") -> list[str]:
 
 
 def _layout(data: JSONBody[EventIn]) -> Any:
+    """The event's placed seats; run in a thread (`create_event`), handing the GIL back
+    to the event loop every few seats (`time.sleep(0)` releases it)."""
     if (data.seats is None) == (data.layout is None):
         raise InvalidInput("give either seats (a list of labels) or layout, not both or neither")
+    pause = functools.partial(time.sleep, 0)
     if data.seats is not None:
-        return from_labels(data.seats)
+        return from_labels(data.seats, pause)
     assert data.layout is not None
     sections = [
         SectionSpec(
@@ -73,7 +84,7 @@ def _layout(data: JSONBody[EventIn]) -> Any:
         for s in data.layout.sections
     ]
     categories = [Category(c.id, c.name, c.colour, c.price) for c in data.layout.categories]
-    return from_sections(sections, categories)
+    return from_sections(sections, categories, pause)
 
 
 class EventController(Controller):
@@ -86,9 +97,13 @@ class EventController(Controller):
         data: JSONBody[EventIn],
         user_id: NamedDependency[str],
         events: NamedDependency[EventService],
-    ) -> EventOut:
-        """Create an event from seat labels or a layout; the caller becomes its organiser."""
-        layout = _layout(data)
+    ) -> Response[EventOut]:
+        """Create an event from seat labels or a layout; the caller becomes its organiser.
+        Up to SEATS_IN_CREATED_BODY seats the 201 has every seat; a larger event's has
+        none (GET its `Location` for them)."""
+        # Placing 100,000 seats is ~0.5 s of Python (seconds on a busy machine): in a
+        # thread, so the event loop keeps answering everyone else meanwhile.
+        layout = await asyncio.to_thread(_layout, data)
         event_id = await events.create(
             user_id,
             data.name.strip() or "Untitled",
@@ -109,8 +124,13 @@ class EventController(Controller):
                 )
             ),
         )
-        event, seats, now = await events.detail(event_id)
-        return event_out(event, seats, now, user_id)
+        headers = {"Location": f"/events/{event_id}"}
+        if len(layout.seats) > SEATS_IN_CREATED_BODY:
+            out = event_without_seats_out(*await events.summary(event_id))
+        else:
+            event, seats, now = await events.detail(event_id)
+            out = event_out(event, seats, now, user_id)
+        return Response(out, status_code=HTTP_201_CREATED, headers=headers)
 
     @get("/", opt=PUBLIC)
     async def list_events(self, events: NamedDependency[EventService]) -> EventListOut:

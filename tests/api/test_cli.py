@@ -72,7 +72,9 @@ def test_concurrent_migrate_and_demo_on_postgres(tmp_path: Path) -> None:
 
 
 def test_migrate_and_demo_on_sqlite(tmp_path: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path)}
+    # The creation quota does not apply to the command line (the demo has ~300 seats).
+    quota = {"EVENTS_PER_USER_PER_DAY": "1", "SEATS_PER_USER_PER_DAY": "1"}
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), **quota}
     cmd = [sys.executable, "-m", "backend.cli"]
     assert subprocess.run([*cmd, "migrate"], cwd=ROOT, env=env, timeout=120).returncode == 0
     first = subprocess.run(

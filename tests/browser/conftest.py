@@ -179,6 +179,9 @@ class Api:
             "/events", json=body, headers={"Authorization": f"Bearer {organiser.token}"}
         )
         assert r.status_code == 201, r.text
+        if "seats" not in r.json():  # over 1,000 seats: the 201 links to the event
+            r = self.client.get(r.headers["location"])
+            assert r.status_code == 200, r.text
         return dict(r.json())
 
     def small_event(

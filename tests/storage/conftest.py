@@ -82,6 +82,9 @@ async def new_venue(storage: Storage, labels: list[str] | None = None, **event: 
         }
         for i, label in enumerate(labels)
     ]
-    event_id = await storage.events.create(values, seats)
+    async with storage.transaction():
+        event_id = await storage.events.insert_draft(values)
+    await storage.events.add_seats(event_id, seats)
+    await storage.events.publish(event_id)
     rows = await storage.seats.of_event(event_id)
     return Venue(event_id, organiser, {r["label"]: str(r["id"]) for r in rows})

@@ -147,3 +147,17 @@ def test_waiting_room_settings_have_defaults_and_bounds(monkeypatch: pytest.Monk
     monkeypatch.setenv("WAITING_ROOM_GRACE_SECONDS", "1")  # under a few heartbeats
     with pytest.raises(ConfigError, match="WAITING_ROOM_GRACE_SECONDS must be between 5"):
         load_settings()
+
+
+def test_creation_quotas_have_generous_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("EVENTS_PER_USER_PER_DAY", "SEATS_PER_USER_PER_DAY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert (settings.events_per_user_per_day, settings.seats_per_user_per_day) == (50, 200_000)
+    monkeypatch.setenv("EVENTS_PER_USER_PER_DAY", "0")  # no limit
+    monkeypatch.setenv("SEATS_PER_USER_PER_DAY", "5000")
+    settings = load_settings()
+    assert (settings.events_per_user_per_day, settings.seats_per_user_per_day) == (0, 5000)
+    monkeypatch.setenv("SEATS_PER_USER_PER_DAY", "-1")
+    with pytest.raises(ConfigError, match="SEATS_PER_USER_PER_DAY must be between 0"):
+        load_settings()
