@@ -44,6 +44,7 @@ RATE_WINDOW_MS = 60_000  # the admission rate is measured over this long
 RATE_MIN_SPAN_MS = 5_000  # and only once this much has been seen
 RATE_SAMPLE_MS = 1_000  # one sample a second is plenty
 SNAPSHOT_MS = 5_000  # a busy room's places are copied to the database this often
+SNAPSHOT_UNCHANGED_MS = 60_000  # and a room whose counters have not moved, this often
 _UNKNOWN = -1  # no snapshot's `born` read yet (a `born` is never negative)
 
 
@@ -312,8 +313,9 @@ class WaitingRooms:
         store has lost them; the room's summary afterwards. The admitter calls it for
         every room it visits.
 
-        A copy is written every SNAPSHOT_MS while the room has people in it (once more
-        when it empties). The store names each state of a room (`born`): a summary
+        A copy is written every SNAPSHOT_MS while the room's counters move (a minute
+        apart while they stand still: a join and a leave in one interval leave them
+        equal). The store names each state of a room (`born`): a summary
         whose `born` is not the copy's means the store lost the room since (Redis
         restarted without persistence, or the embedded process restarted) and the copy
         is restored, merged with whatever happened since (see
@@ -329,8 +331,10 @@ class WaitingRooms:
         if summary.born is None:
             return summary
         last = self._saved.get(event_id)
-        idle = summary.waiting == 0 and summary.shopping == 0
-        if last is not None and (now_ms - last[0] < SNAPSHOT_MS or (idle and last[1] == summary)):
+        if last is not None and (
+            now_ms - last[0] < SNAPSHOT_MS
+            or (last[1] == summary and now_ms - last[0] < SNAPSHOT_UNCHANGED_MS)
+        ):
             return summary
         dump = await self.store.dump(event_id)
         if dump is None or dump.born != summary.born:
