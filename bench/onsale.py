@@ -35,6 +35,7 @@ import math
 import multiprocessing
 import os
 import random
+import re
 import statistics
 import struct
 import tempfile
@@ -712,7 +713,11 @@ async def create_event(
     async with httpx.AsyncClient(base_url=base_url, timeout=600) as client:
         response = await client.post("/events", json=body, headers=organiser.headers)
         response.raise_for_status()
-        return dict(response.json())
+        event = dict(response.json())
+        if "seats" not in event:  # a large event's 201 names it only: read it
+            got = await client.get(f"/events/{event['id']}", headers=organiser.headers)
+            event = dict(got.raise_for_status().json())
+        return event
 
 
 def seat_rows(event: dict[str, Any]) -> list[list[str]]:
@@ -999,6 +1004,20 @@ def figures(
         "_records": records,
         "_requests": requests,
     }
+
+
+def log_digest(text: str, top: int = 6) -> dict[str, Any]:
+    """The server log's warnings and errors, counted by message with ids, numbers and
+    times masked: what went wrong in the server during the run, in a few lines."""
+    kinds: Counter[str] = Counter()
+    for line in text.splitlines():
+        level = next((lv for lv in ("ERROR", "WARNING", "CRITICAL") if f"{lv} " in line), None)
+        if level is None:
+            continue
+        message = line.split(" - ", 3)[-1]
+        message = re.sub(r"\[request_id=\w+\]|[0-9a-f-]{36}|\d+(\.\d+)?", "#", message)
+        kinds[f"{level}: {message.strip()[:160]}"] += 1
+    return {"lines": sum(kinds.values()), "most_common": kinds.most_common(top)}
 
 
 def _pair(lat: dict[str, Any] | None) -> str:

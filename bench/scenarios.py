@@ -17,6 +17,7 @@ from typing import Any
 from backend.settings import Settings
 from bench import flash_sale
 from bench.common import (
+    RESULTS,
     ROOT,
     Account,
     CpuMeter,
@@ -510,6 +511,10 @@ def onsale(opts: Options, tmp: Path) -> dict[str, Any]:
             meter.start()
             result = room.run_room(server.url, event, organiser, buyers, cfg)
             result["cpu"] = meter.stop()
+            # The server's own account of the run: its warnings counted, its log kept.
+            result["server_log"] = room.log_digest(server.log())
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / "onsale-server.log").write_text(server.log())
         for raw in ("_records", "_requests"):
             result.pop(raw)
         result["audit"] = asyncio.run(
@@ -518,6 +523,7 @@ def onsale(opts: Options, tmp: Path) -> dict[str, Any]:
         for line in room.report_lines(result):
             say(line)
         say(f"    audit {result['audit']}")
+        say(f"    server log: {result['server_log']}")
         out["room"] = result
         if not opts.onsale_baseline:
             return out
