@@ -509,8 +509,14 @@ def onsale(opts: Options, tmp: Path) -> dict[str, Any]:
             )
             meter = _meter(server.process.pid)
             meter.start()
+            before = set(process_tree(server.process.pid))
             result = room.run_room(server.url, event, organiser, buyers, cfg)
             result["cpu"] = meter.stop()
+            # uvicorn kills and replaces a worker that misses its 5 s health check: all
+            # its sockets drop at once. New pids in the server's tree are such restarts.
+            result["server_processes_replaced"] = len(
+                set(process_tree(server.process.pid)) - before
+            )
             # The server's own account of the run: its warnings counted, its log kept.
             result["server_log"] = room.log_digest(server.log())
             RESULTS.mkdir(parents=True, exist_ok=True)
@@ -523,7 +529,10 @@ def onsale(opts: Options, tmp: Path) -> dict[str, Any]:
         for line in room.report_lines(result):
             say(line)
         say(f"    audit {result['audit']}")
-        say(f"    server log: {result['server_log']}")
+        say(
+            f"    server log: {result['server_log']}; processes replaced during the run: "
+            f"{result['server_processes_replaced']}"
+        )
         out["room"] = result
         if not opts.onsale_baseline:
             return out
