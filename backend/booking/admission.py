@@ -9,9 +9,7 @@ For each event whose room has people in it, in order:
 2. `abandon(grace)`: waiters and shoppers not seen for `grace` (no open socket, no poll,
    no hold or booking) lose their place or slot; shoppers' holds are released too;
 3. `admit`: waiters in queue order fill the free slots (`maxShoppers` minus those
-   shopping), unless the booking path is slow: while the p99 of this process's recent
-   holds and bookings is over `slow_ms`, nobody new is let in, and the shoppers already
-   in get the path to themselves.
+   shopping), at most the room's pace a tick (below).
 
 Every app process runs it; each step is one atomic store transition (a Lua script on
 Redis), so admission never exceeds `maxShoppers` and each expiry is reaped by exactly
@@ -19,13 +17,23 @@ one process, which releases that shopper's holds.
 
 The rate this gives is Little's law at work: with `maxShoppers` slots and shoppers who
 take T seconds to buy, about maxShoppers / T are admitted a second. The organiser picks
-`maxShoppers` for what the booking path can serve (a p99 under 300 ms at 200 shoppers
-buying, see README Performance), and the back-off guards it when that guess is wrong.
+`maxShoppers` for what the booking path can serve; the pace guards it when that guess
+is wrong, and at the opening, when every slot is free at once.
+
+The pace (admissions a tick, per room and process) follows the booking path's recent
+latency, as TCP's window follows loss (additive increase, multiplicative decrease): it
+starts at a tenth of `maxShoppers`, grows by a twentieth each tick while the p99 of this
+process's last holds and bookings (a 3 s window) is under `slow_ms / 2` or there are
+none, and halves, at most once a second, while it is over `slow_ms`. It never drops to
+zero: the first version stopped admitting while slow, so no new request came to bring
+the p99 down, and the room sat empty for seconds at a time with thousands waiting
+(`make bench onsale`, bench/README.md). The opening's burst becomes a ramp.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,6 +47,17 @@ from backend.errors import NotFound
 log = logging.getLogger("boxoffice.waitingroom")
 
 ROOMS_REFRESH_SECONDS = 5.0  # how often the database's list of rooms is read
+PACE_START = 0.1  # of maxShoppers, admitted in a room's first tick
+PACE_STEP = 0.05  # of maxShoppers, added to the pace each tick while the path is quick
+PACE_DECREASE_MS = 1_000  # the pace halves at most this often
+
+
+@dataclass
+class Pace:
+    """A room's admissions a tick in this process, and when it last halved."""
+
+    limit: int
+    halved_at_ms: int | None = None
 
 
 class ReleasesHolds(Protocol):
@@ -61,6 +80,7 @@ class TickReport:
     expired: dict[str, list[str]] = field(default_factory=dict)
     abandoned: dict[str, list[str]] = field(default_factory=dict)
     slow: bool = False
+    pace: dict[str, int] = field(default_factory=dict)  # the admissions a tick allowed
 
 
 class Admitter(Periodic):
@@ -87,6 +107,7 @@ class Admitter(Periodic):
         self.grace_ms = grace_ms
         self.slow_ms = slow_ms
         self._refreshed_at = -ROOMS_REFRESH_SECONDS
+        self._paces: dict[str, Pace] = {}
         # Called with each tick's report (who was admitted, expired, abandoned): the
         # hook for the live channel's `queue` messages (issue 12, item 5).
         self.listeners: list[Callable[[TickReport], Awaitable[None]]] = []
@@ -95,6 +116,27 @@ class Admitter(Periodic):
         """Is the booking path's recent p99 over the bound?"""
         p99 = self.latency.p99_ms()
         return p99 is not None and p99 > self.slow_ms
+
+    def quick(self) -> bool:
+        """Is it well under the bound (or idle), so admission may speed up?"""
+        p99 = self.latency.p99_ms()
+        return p99 is None or p99 <= self.slow_ms / 2
+
+    def pace(self, event_id: str, max_shoppers: int, now_ms: int, slow: bool) -> int:
+        """This tick's admissions for the room: see the module docstring."""
+        pace = self._paces.get(event_id)
+        if pace is None:
+            pace = self._paces[event_id] = Pace(max(1, math.ceil(max_shoppers * PACE_START)))
+            return pace.limit
+        if slow:
+            if pace.halved_at_ms is None or now_ms - pace.halved_at_ms >= PACE_DECREASE_MS:
+                pace.limit = max(1, pace.limit // 2)
+                pace.halved_at_ms = now_ms
+        elif self.quick():
+            step = max(1, math.ceil(max_shoppers * PACE_STEP))
+            pace.limit = min(max_shoppers, pace.limit + step)
+        pace.limit = min(pace.limit, max_shoppers)  # maxShoppers may have been lowered
+        return pace.limit
 
     async def tick(self, now_ms: int | None = None) -> TickReport:
         """One round over the busy rooms at `now_ms` (default: the rooms' clock)."""
@@ -134,6 +176,7 @@ class Admitter(Periodic):
             return
         if not config.room:
             self.rooms.forget(event_id)  # its places stay, should the room come back on
+            self._paces.pop(event_id, None)
             return
         await self.rooms.safeguard(event_id, await store.summary(event_id), now)
         expired = await store.expire_shoppers(event_id, now)
@@ -144,9 +187,11 @@ class Admitter(Periodic):
             report.expired[event_id] = expired
         if abandoned.shoppers or abandoned.waiters:
             report.abandoned[event_id] = [*abandoned.shoppers, *abandoned.waiters]
-        if config.on_sale(now) and not report.slow:
+        if config.on_sale(now):
+            pace = self.pace(event_id, config.max_shoppers, now, report.slow)
+            report.pace[event_id] = pace
             admitted = await store.admit(
-                event_id, now, config.max_shoppers, config.shopper_ms, config.max_shoppers
+                event_id, now, config.max_shoppers, config.shopper_ms, pace
             )
             if admitted:
                 report.admitted[event_id] = [a.user_id for a in admitted]
@@ -154,6 +199,7 @@ class Admitter(Periodic):
         self.rooms.observe(event_id, summary, now)
         if summary.waiting == 0 and summary.shopping == 0:
             self.rooms.active.discard(event_id)  # idle: a join brings it back
+            self._paces.pop(event_id, None)
 
     async def _release(self, user_id: str, event_id: str) -> None:
         """Release a reaped shopper's holds. The store already freed the slot, so this

@@ -13,7 +13,8 @@ from collections import deque
 from collections.abc import Callable
 
 WINDOW_SIZE = 512
-WINDOW_SECONDS = 10.0
+# Short enough that the admission pace sees its own effect within a few ticks.
+WINDOW_SECONDS = 3.0
 
 
 class LatencyWindow:

@@ -339,16 +339,52 @@ async def test_places_and_slots_unseen_for_the_grace_are_given_up(room_api: Api)
         assert (await queue(room_api, "GET", event, who))["state"] == "left"
 
 
-async def test_admission_pauses_while_the_booking_path_is_slow(room_api: Api) -> None:
-    owner, buyer = await room_api.user(), await room_api.user()
-    event = await room_api.event(owner, waitingRoom=ROOM)
-    await queue(room_api, "POST", event, buyer)
+async def crowd(api: Api, event: dict[str, Any], count: int) -> None:
+    for _ in range(count):
+        await queue(api, "POST", event, await api.user())
+
+
+async def test_admission_ramps_up_while_the_booking_path_is_quick(room_api: Api) -> None:
+    owner = await room_api.user()
+    event = await room_api.event(owner, waitingRoom={**ROOM, "maxShoppers": 40})
+    await crowd(room_api, event, 30)
+    t = now_ms()
+    admitted = []
+    for n in range(4):  # no request measured: the path is idle, so quick
+        report = await tick(room_api, t + 250 * n)
+        admitted.append(len(report.admitted.get(event["id"], [])))
+    # A tenth of maxShoppers first (not all 40 at once), then a twentieth more a tick.
+    assert admitted == [4, 6, 8, 10]
+
+
+async def test_admission_backs_off_while_the_booking_path_is_slow_but_never_stops(
+    room_api: Api,
+) -> None:
+    owner = await room_api.user()
+    event = await room_api.event(owner, waitingRoom={**ROOM, "maxShoppers": 40})
+    await crowd(room_api, event, 30)
     latency = room_api.client.app.state.booking.latency
+    t = now_ms()
+    first = await tick(room_api, t)
+    assert len(first.admitted[event["id"]]) == 4
     for _ in range(20):
         latency.add(5.0)  # five seconds a request: far over WAITING_ROOM_SLOW_MS
-    report = await tick(room_api)
-    assert report.slow and event["id"] not in report.admitted
-    assert (await queue(room_api, "GET", event, buyer))["state"] == "waiting"
+
+    async def admitted_at(at_ms: int) -> int:
+        report = await tick(room_api, at_ms)
+        assert report.slow
+        return len(report.admitted.get(event["id"], []))
+
+    # Halved, at most once a second, down to one a tick: a slow path still sees new
+    # shoppers, whose requests tell it when it is quick again.
+    assert [await admitted_at(t + ms) for ms in (250, 500, 1250, 2250, 3250, 4250)] == [
+        2,
+        2,
+        1,
+        1,
+        1,
+        1,
+    ]
 
 
 async def test_the_eta_comes_from_the_measured_admission_rate(room_api: Api) -> None:

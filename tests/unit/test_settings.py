@@ -138,7 +138,7 @@ def test_waiting_room_settings_have_defaults_and_bounds(monkeypatch: pytest.Monk
         settings.waiting_room_grace_seconds,
         settings.waiting_room_slow_ms,
         settings.waiting_room_joins_per_address,
-    ) == (250, 60, 1000, 120)
+    ) == (250, 60, 600, 120)
     for name, value in zip(WAITING_ROOM_ENV, ("100", "30", "300", "20000"), strict=True):
         monkeypatch.setenv(name, value)
     settings = load_settings()
