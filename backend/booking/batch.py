@@ -34,7 +34,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from backend.booking.records import BookingRecord, HoldResult, SeatChange
-from backend.booking.rules import all_found, booking_record, check_request_size, refusal
+from backend.booking.rules import (
+    all_found,
+    booking_record,
+    cart_end,
+    check_request_size,
+    refusal,
+)
 from backend.errors import (
     NotAuthenticated,
     NotFound,
@@ -66,6 +72,7 @@ class _Request:
     # Filled while the batch is decided:
     states: list[dict[str, Any]] = field(default_factory=list)
     unchanged: dict[str, dict[str, Any]] = field(default_factory=dict)
+    until: int = 0  # a hold's cart end
 
     def answer(self, result: Any) -> None:
         if not self.future.done():
@@ -304,7 +311,9 @@ class WriteBatcher:
         the next batch, to be read again after it. A release may free seats and lower
         its user's count, so a request touching what an earlier release may free, or by
         a user who released earlier, or a release by a user with an earlier request,
-        goes in the next batch unread."""
+        goes in the next batch unread. A hold re-holds its user's whole cart, so a
+        user's request after their hold, or a hold after their request, goes in the
+        next batch (read, since a hold frees nothing)."""
         guarded = self.service.guarded
         live: list[_Request] = []
         deferred: list[_Request] = []
@@ -312,6 +321,7 @@ class WriteBatcher:
         freeable: set[str] = set()  # seats an earlier release may free
         users: set[str] = set()  # users with an earlier request still to be written
         releasing: set[str] = set()  # users with an earlier release
+        holding: set[str] = set()  # users with an earlier hold (it re-holds their cart)
         for request in batch:
             user = request.user_id
             if request.everything:  # the user's live holds among the seats read
@@ -339,9 +349,14 @@ class WriteBatcher:
                 except Exception as exc:
                     request.refuse(exc)  # it changes nothing: it blocks nobody
                     continue
-            (deferred if unread or seats & touched else live).append(request)
+            # A hold re-holds every seat of its user's cart, named or not: after it, or
+            # before it, the same user's next request waits for the next batch.
+            cart = user in holding or (request.kind == "hold" and user in users)
+            (deferred if unread or cart or seats & touched else live).append(request)
             touched |= seats
             users.add(user)
+            if request.kind == "hold":
+                holding.add(user)
             if request.kind == "release":
                 freeable |= seats
                 releasing.add(user)
@@ -361,12 +376,18 @@ class WriteBatcher:
         seats_repo = service.seats
         writes = [r for r in batch if r.kind != "release"]
         users = sorted({r.user_id for r in writes})
-        seat_ids = sorted({s for r in writes for s in r.seat_ids})
+        named = {s for r in writes for s in r.seat_ids}
         limit = int(event["max_seats_per_user"])
         hold_ms = int(event["hold_seconds"]) * 1000
         results: list[tuple[_Request, Any]] = []
         async with service.storage.transaction():
             present = await seats_repo.lock_users(users) if users else set()
+            # The holders' carts, locked with the named seats in one id-ordered read.
+            # Their accounts are locked now, so a cart can only shrink (a release, the
+            # sweeper) before its rows are: what is no longer theirs is filtered out.
+            holders = sorted({r.user_id for r in writes if r.kind == "hold"})
+            carts = await seats_repo.held_by(event_id, holders) if holders else []
+            seat_ids = sorted(named.union(carts))
             rows = {
                 str(r["id"]): r
                 for r in (await seats_repo.for_update(event_id, seat_ids) if seat_ids else [])
@@ -398,8 +419,7 @@ class WriteBatcher:
                         {**full[s], **(after.get(s) or request.unchanged[s])}
                         for s in request.seat_ids
                     ]
-                    expires = min(int(r["held_until_ms"]) for r in ordered)
-                    results.append((request, HoldResult(event_id, ordered, expires)))
+                    results.append((request, HoldResult(event_id, ordered, request.until)))
                 else:
                     records = [
                         booking_record(
@@ -471,18 +491,19 @@ def _decide(
     if request.kind == "book":
         request.states = [_state(r, BOOKED, user, None, None) for r in seats]
         return None
-    until = now + hold_ms
-    cap = 2 * hold_ms  # HOLD_CAP_FACTOR, as `BookingService.hold_seats`
+    # The cart (`BookingService.hold_alone`): the user's live holds among the locked rows
+    # (every one of them: the batch locked their cart) all end at one time.
+    cart = [r for r in rows.values() if own_live(r)]
+    until = cart_end(now, hold_ms, min((int(r["held_since_ms"]) for r in cart), default=None))
+    request.until = until
     for row in seats:
         if not own_live(row):
             request.states.append(_state(row, HELD, user, now, until))
-            continue
-        since = int(row["held_since_ms"])
-        if since >= until - cap:
-            request.states.append(_state(row, HELD, user, since, until))
-        elif int(row["held_until_ms"]) < since + cap:
-            request.states.append(_state(row, HELD, user, since, since + cap))
-        else:  # already at its cap: unchanged, answered as read under the lock
+    named = set(request.seat_ids)
+    for row in cart:
+        if int(row["held_until_ms"]) != until:
+            request.states.append(_state(row, HELD, user, int(row["held_since_ms"]), until))
+        elif str(row["id"]) in named:  # already ending then: unchanged, as read
             request.unchanged[str(row["id"])] = row
     return None
 

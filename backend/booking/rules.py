@@ -11,6 +11,10 @@ from backend.errors import BoxofficeError, NotFound, SeatLimitExceeded, SeatsBoo
 from backend.seats import SeatStatus, effective_status, is_mine
 from backend.timefmt import iso_from_ms
 
+# One buyer's holds on an event are one cart with one end: at most this many times the
+# event's hold time after the cart's first hold was taken ("More time" stops there).
+HOLD_CAP_FACTOR = 2
+
 
 def all_found(
     event_id: str, seat_ids: Sequence[str], rows: Iterable[dict[str, Any]]
@@ -39,6 +43,15 @@ def refusal(rows: Iterable[dict[str, Any]], user_id: str, now: int) -> Boxoffice
     if held:
         return SeatsLocked("Seat is held by someone else", seats=held)
     return None
+
+
+def cart_end(now: int, hold_ms: int, first_held_ms: int | None) -> int:
+    """When a buyer's holds on an event end after a hold at `now`: the event's hold time
+    from now, but never more than `HOLD_CAP_FACTOR` hold times after the cart's first
+    hold (`first_held_ms`, the earliest `held_since_ms` of their live holds; None when
+    they hold nothing yet). Every hold of the cart, old and new, gets this one end."""
+    first = now if first_held_ms is None else min(first_held_ms, now)
+    return min(now + hold_ms, first + HOLD_CAP_FACTOR * hold_ms)
 
 
 def check_request_size(event: dict[str, Any], seat_ids: Sequence[str]) -> None:

@@ -37,7 +37,13 @@ from backend.booking.records import (
     HoldResult,
     SeatChange,
 )
-from backend.booking.rules import all_found, booking_record, check_request_size, refusal
+from backend.booking.rules import (
+    all_found,
+    booking_record,
+    cart_end,
+    check_request_size,
+    refusal,
+)
 from backend.errors import (
     Forbidden,
     InvalidInput,
@@ -53,7 +59,6 @@ from backend.storage import DuplicateKey, MissingReference, Storage
 
 log = logging.getLogger("boxoffice.booking")
 
-HOLD_CAP_FACTOR = 2  # a hold can be extended to at most twice the event's hold time
 BEST_AVAILABLE_ATTEMPTS = 3
 SEAT_EVENTS_REMEMBERED = 200_000  # seat id -> event id, for the seed's POST /book
 
@@ -243,34 +248,36 @@ class BookingService:
         return await self.hold_alone(user_id, event_id, seat_ids)
 
     async def hold_alone(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
-        """`hold_seats` as its own lock call and transaction (no batch)."""
+        """`hold_seats` as its own lock call and transaction (no batch).
+
+        The buyer's holds on the event are one cart with one end (`rules.cart_end`): the
+        new seats are taken until it and every other live hold of theirs on the event,
+        named or not, is re-held to it, so a party's seats never lapse one by one."""
         event, seats, read_at = await self._event_and_seats(event_id, seat_ids)
         self._refuse_early(seats, user_id, read_at)
         hold_ms = int(event["hold_seconds"]) * 1000
         async with self._locked(event_id, seat_ids), self.storage.transaction():
             now = await self._lock_user(user_id)
-            until = now + hold_ms
+            until = cart_end(now, hold_ms, await self.seats.cart_start(event_id, user_id, now))
             mine = await self.seats.own_live_holds(event_id, seat_ids, user_id, now)
-            mine_ids = [str(r["id"]) for r in mine]
-            others = [s for s in seat_ids if s not in set(mine_ids)]
+            mine_ids = {str(r["id"]) for r in mine}
+            others = [s for s in seat_ids if s not in mine_ids]
             changed = (
                 await self.seats.hold_free(event_id, others, user_id, now, until) if others else []
             )
             if len(changed) != len(others):
                 raise await self._explain_refusal(event_id, others, user_id, now, changed)
-            if mine_ids:
-                changed += await self.seats.extend_own_holds(
-                    event_id, mine_ids, user_id, now, until, HOLD_CAP_FACTOR * hold_ms
-                )
+            # The user's row lock keeps their cart from growing meanwhile; a release or
+            # the sweeper may shrink it, and this update then skips what they took.
+            changed += await self.seats.hold_cart_until(event_id, user_id, now, until)
             await self._check_limit(event, user_id, now)
         await self._publish(changed, event_id)
-        # The seats' state now: what the UPDATEs returned, or (an own hold already at its
-        # cap, left unchanged) what was read under this transaction's user lock.
+        # The seats' state now: what the UPDATEs returned, or (an own hold already
+        # ending then, left unchanged) what was read under this transaction's user lock.
         by_id = {str(r["id"]): r for r in mine}
         by_id.update((str(r["id"]), r) for r in changed)
         ordered = [{**seats[s], **by_id[s]} for s in seat_ids]
-        expires = min(int(r["held_until_ms"]) for r in ordered)
-        return HoldResult(event_id=event_id, seats=ordered, expires_at_ms=expires)
+        return HoldResult(event_id=event_id, seats=ordered, expires_at_ms=until)
 
     async def hold_best(
         self, user_id: str, event_id: str, count: int, category: str | None

@@ -327,40 +327,49 @@ class SeatRepository:
             .returning(*SEAT_STATE)
         )
 
-    async def extend_own_holds(
-        self,
-        event_id: str,
-        seat_ids: Sequence[str],
-        user_id: str,
-        now_ms: int,
-        until_ms: int,
-        cap_ms: int,
+    async def cart_start(self, event_id: str, user_id: str, now_ms: int) -> int | None:
+        """When the earliest of `user_id`'s live holds on the event was taken (its
+        `held_since_ms`), or None when they hold none: where their cart's cap counts from."""
+        rows = await self.db.fetch(
+            'SELECT min("held_since_ms") AS since FROM "bo_seat" WHERE "event" = {} '
+            'AND "holder" = {} AND "status" = {} AND "held_until_ms" > {}',
+            event_id,
+            user_id,
+            HELD.value,
+            now_ms,
+        )
+        since = rows[0]["since"] if rows else None
+        return None if since is None else int(since)
+
+    async def hold_cart_until(
+        self, event_id: str, user_id: str, now_ms: int, until_ms: int
     ) -> list[dict[str, Any]]:
-        """Re-holding your own live hold extends it to `until_ms`, never past its cap."""
-        own = (
-            (Seat.event == event_id)
-            & Seat.id.is_in(list(seat_ids))
-            & (Seat.status == HELD)
-            & (Seat.holder == user_id)
-            & (Seat.held_until_ms > now_ms)
-        )
-        extended = await (
+        """Give every live hold of `user_id` on the event the one end `until_ms` (their
+        cart's); holds that already end then are left alone (no version bump)."""
+        return await (
             Seat.update({Seat.held_until_ms: until_ms, Seat.version: Seat.version + 1})
-            .where(own & (Seat.held_since_ms >= until_ms - cap_ms))
-            .returning(*SEAT_STATE)
-        )
-        capped = await (
-            Seat.update(
-                {Seat.held_until_ms: Seat.held_since_ms + cap_ms, Seat.version: Seat.version + 1}
-            )
             .where(
-                own
-                & (Seat.held_since_ms < until_ms - cap_ms)
-                & (Seat.held_until_ms < Seat.held_since_ms + cap_ms)
+                (Seat.event == event_id)
+                & (Seat.holder == user_id)
+                & (Seat.status == HELD)
+                & (Seat.held_until_ms > now_ms)
+                & (Seat.held_until_ms != until_ms)
             )
             .returning(*SEAT_STATE)
         )
-        return [*extended, *capped]
+
+    async def held_by(self, event_id: str, user_ids: Sequence[str]) -> list[str]:
+        """The event's seats these users hold (live, or expired and not swept yet): the
+        carts a batch's holds may re-hold, to be locked with the seats it names."""
+        marks = ", ".join("{}" for _ in user_ids) or "NULL"
+        rows = await self.db.fetch(
+            'SELECT "id" FROM "bo_seat" WHERE "event" = {} '  # noqa: S608
+            f'AND "holder" IN ({marks}) AND "status" = {{}}',
+            event_id,
+            *user_ids,
+            HELD.value,
+        )
+        return [str(r["id"]) for r in rows]
 
     async def book(
         self, event_id: str, seat_ids: Sequence[str], user_id: str, now_ms: int, guard: bool = True

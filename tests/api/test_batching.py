@@ -302,3 +302,51 @@ async def test_a_release_in_a_batch_frees_its_seats_for_the_requests_after_it(
     seats = {s["label"]: s for s in (await api.seats(event["id"])).values()}
     assert seats["A2"]["status"] == "held"
     assert seats["A1"]["status"] == seats["B1"]["status"] == "available"
+
+
+async def test_carts_in_a_batch_end_together_and_answer_as_alone(
+    api: Api, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hold re-holds its buyer's whole cart to one end (issue 14): in a batch as alone,
+    with the same answers (versions included: each re-held seat is written as often),
+    and a buyer's request after their hold waits for the next batch."""
+    owner, a, b, c, blocker = [await api.user() for _ in range(5)]
+    events = [await api.event(owner, maxSeatsPerUser=4) for _ in range(2)]
+    for event in events:  # a holds A1 and A2, b holds B1
+        assert (await _send(api, event, ("hold", a, ["A1", "A2"], {}))).status_code == 201
+        assert (await _send(api, event, ("hold", b, ["B1"], {}))).status_code == 201
+    calls: list[Call] = [
+        ("hold", a, ["A3"], {}),  # re-holds A1 and A2 to A3's end
+        ("book", a, ["A1"], {}),  # after a's hold: the next batch
+        ("hold", b, ["B2"], {}),  # re-holds B1
+        ("hold", a, ["A4"], {}),
+        ("release", a, ["A2"], {}),
+        ("hold", c, ["A2"], {}),
+        ("hold", c, ["B1"], {}),  # b's: 423
+        ("hold", b, ["A3"], {}),  # a's: 423
+    ]
+    booking = api.client.app.state.booking
+    batcher = booking.batcher
+    monkeypatch.setattr(booking, "batcher", None)
+    alone = [_shape(await _send(api, events[0], call), events[0]) for call in calls]
+    monkeypatch.setattr(booking, "batcher", batcher)
+    batched = await _as_one_batch(api, gate, events[1], blocker, calls)
+    assert [_shape(r, events[1]) for r in batched] == alone
+    assert [status for status, _ in alone] == [201, 201, 201, 201, 200, 201, 423, 423]
+    assert batcher.stats.run_alone == 0  # decided by the batches, not by falling back
+    for event in events:
+        seats = {s["label"]: s for s in (await api.seats(event["id"])).values()}
+        assert seats["A1"]["status"] == "booked"
+        assert seats["A3"]["heldUntil"] == seats["A4"]["heldUntil"]  # a's cart
+        assert seats["B1"]["heldUntil"] == seats["B2"]["heldUntil"]  # b's cart
+        assert seats["A2"]["status"] == "held"  # c's
+    state = [
+        {
+            s["label"]: (s["status"], s.get("mine"), s["version"])
+            for s in (await api.seats(e["id"], a)).values()
+        }
+        for e in events
+    ]
+    state[1].pop("C10")  # the gate's own hold
+    state[0].pop("C10")
+    assert state[0] == state[1]

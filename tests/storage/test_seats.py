@@ -68,25 +68,27 @@ async def test_an_expired_hold_is_free_to_take_and_expire_claims_it_once(
     assert [str(r["holder"]) for r in taken] == [bob]
 
 
-async def test_extending_an_own_hold_stops_at_its_cap(storage: Storage) -> None:
+async def test_a_cart_is_reheld_to_one_end_and_starts_at_its_first_hold(
+    storage: Storage,
+) -> None:
     venue = await new_venue(storage)
-    alice = await new_user(storage)
-    a1 = venue.seats["A1"]
+    alice, bob = await new_user(storage), await new_user(storage)
+    a1, a2, a3, b1 = (venue.seats[s] for s in ("A1", "A2", "A3", "A4"))
     now = await storage.now_ms()
+    assert await storage.seats.cart_start(venue.id, alice, now) is None
     async with storage.transaction():
-        await storage.seats.hold_free(venue.id, [a1], alice, now, now + 1000)
-        longer = await storage.seats.extend_own_holds(
-            venue.id, [a1], alice, now, now + 1500, cap_ms=2000
-        )
-        capped = await storage.seats.extend_own_holds(
-            venue.id, [a1], alice, now, now + 5000, cap_ms=2000
-        )
-        at_cap = await storage.seats.extend_own_holds(
-            venue.id, [a1], alice, now, now + 9000, cap_ms=2000
-        )
-    assert [int(r["held_until_ms"]) for r in longer] == [now + 1500]
-    assert [int(r["held_until_ms"]) for r in capped] == [now + 2000]
-    assert at_cap == []  # already at its cap: nothing changes, no version bump
+        await storage.seats.hold_free(venue.id, [a1], alice, now - 5000, now + 1000)
+        await storage.seats.hold_free(venue.id, [a2], alice, now - 2000, now + 3000)
+        await storage.seats.hold_free(venue.id, [a3], alice, now - 9000, now - 1)  # expired
+        await storage.seats.hold_free(venue.id, [b1], bob, now - 7000, now + 1000)
+    assert await storage.seats.cart_start(venue.id, alice, now) == now - 5000
+    assert sorted(await storage.seats.held_by(venue.id, [alice])) == sorted([a1, a2, a3])
+    async with storage.transaction():
+        reheld = await storage.seats.hold_cart_until(venue.id, alice, now, now + 3000)
+        again = await storage.seats.hold_cart_until(venue.id, alice, now, now + 3000)
+    # A2 already ended then, A3 had lapsed, A4 is Bob's: only A1 changes.
+    assert [(str(r["id"]), int(r["held_until_ms"])) for r in reheld] == [(a1, now + 3000)]
+    assert again == []  # nothing to change, no version bump
 
 
 async def test_booking_takes_own_holds_or_free_seats_never_others(storage: Storage) -> None:
