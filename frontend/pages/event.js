@@ -199,7 +199,7 @@ async function load(page) {
   new IntersectionObserver(([entry]) => {
     page.tray.inView = entry.isIntersecting;
     page.tray.renderPeek();
-  }).observe($("[data-testid=tray]"));
+  }).observe($("[data-testid=tray-summary]")); // the cart timer and total
   bindControls(page);
   page.tray.render();
   page.queuePanel.start();

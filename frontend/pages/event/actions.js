@@ -70,13 +70,17 @@ function holdErrorMessage(page, err, indices) {
   return err.message;
 }
 
-/** Hold seats: `body` is {seatIds} or {count, category}. */
+/** Hold seats: `body` is {seatIds} or {count, category}. Holding seats I already hold
+ * gives my whole cart more time. Resolves to true, or to the message shown. */
 export async function hold(page, body, indices = []) {
   const { store, event } = page;
+  const mine = store.myHeld();
   if (body.seatIds) {
-    const already = store.myHeld().length;
-    if (already + body.seatIds.length > event.maxSeatsPerUser) {
-      return say(page, `You can hold up to ${event.maxSeatsPerUser} seats for this event.`, "error");
+    const adding = body.seatIds.filter((id) => !mine.includes(store.indexById.get(id)));
+    if (mine.length + adding.length > event.maxSeatsPerUser) {
+      const text = `You can hold up to ${event.maxSeatsPerUser} seats for this event.`;
+      say(page, text, "error");
+      return text;
     }
   }
   for (const i of indices) page.pending.add(i);
@@ -86,7 +90,9 @@ export async function hold(page, body, indices = []) {
     const got = Date.now();
     // Our own seats: mark mine even if the response leaves `mine` out.
     const seats = (result.seats || []).map((s) => ({ ...s, status: "held", mine: true, heldUntil: s.heldUntil || result.expiresAt }));
-    learnClock(page, result.expiresAt, sent, got);
+    // A first hold ends a whole hold time from the server's now; a cart's later holds
+    // may stop at its cap, which says nothing about the clock.
+    if (!mine.length) learnClock(page, result.expiresAt, sent, got);
     store.applyChanges(seats, true);
     const held = seats.map((s) => store.indexById.get(s.id)).filter((i) => i !== undefined);
     if (body.count && held.length) {
@@ -95,10 +101,13 @@ export async function hold(page, body, indices = []) {
     const names = held.map((i) => shortName(page, i)).join(", ");
     const expires = result.expiresAt ? Date.parse(result.expiresAt) - now(page) : null;
     say(page, `Held ${names}${expires ? ` for ${speakDuration(expires)}` : ""}.`, "success");
+    return true;
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    say(page, holdErrorMessage(page, err, indices), "error");
+    const text = holdErrorMessage(page, err, indices);
+    say(page, text, "error");
     if (err.status === 409 || err.status === 423) resync(page);
+    return text;
   } finally {
     for (const i of indices) page.pending.delete(i);
   }

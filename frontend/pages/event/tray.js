@@ -1,21 +1,21 @@
-// The event page's tray: the seats I hold with their prices and countdowns, the
-// Book button, my booked count, and the phone's bottom bar ("peek").
+// The event page's tray: the seats I hold with their prices, the one cart timer for
+// all of them (./cart.js), the Book button, my booked count, and the phone's bottom
+// bar ("peek"), which carries the timer while the tray is off screen.
 
 import { isSignedIn } from "../../auth.js";
 import { $, h } from "../../dom.js";
-import { formatCountdown } from "../../format.js";
 import { KIND_MINE_HELD, swatch } from "../../seatdraw.js";
 import { release } from "./actions.js";
-import { money, now, rowSeat, seatName } from "./describe.js";
-
-const URGENT_MS = 60_000; // a countdown under a minute is shown as urgent
+import { Cart } from "./cart.js";
+import { money, rowSeat, seatName } from "./describe.js";
 
 export class Tray {
   constructor(page) {
     this.page = page;
+    this.cart = new Cart(page);
     this.frame = 0;
     this.signature = ""; // my seats when the list was last built
-    this.inView = false; // the tray itself is on screen (then the peek bar hides)
+    this.inView = false; // the tray's cart timer and total are on screen (then the peek bar hides)
   }
 
   /** Render on the next frame (many store changes, one render). */
@@ -38,6 +38,7 @@ export class Tray {
 
     const held = store.myHeld();
     const bookedCount = store.myBookedCount();
+    this.cart.update(held);
     this.renderPeek(held);
     const button = $("[data-testid=book-button]");
     button.disabled = held.length === 0 || page.booking;
@@ -55,7 +56,6 @@ export class Tray {
         swatch(KIND_MINE_HELD, cat?.colour || "#6b7280", { size: 18 }),
         h("span", { class: "tray-seat" }, h("strong", { text: rowSeat(page, i) }), h("small", { text: [store.section[i], cat?.name].filter(Boolean).join(" · ") })),
         h("span", { class: "tray-price", text: money(page, store.price(i)) }),
-        h("span", { class: "tray-time", "data-countdown": String(i), "aria-label": "time left" }),
         h("button", {
           type: "button",
           class: "btn btn-icon btn-small",
@@ -93,35 +93,12 @@ export class Tray {
     peek.hidden = held.length === 0 || this.inView || !isSignedIn();
     if (peek.hidden) return;
     const total = held.reduce((sum, i) => sum + (store.price(i) ?? 0), 0);
-    const soonest = Math.min(...held.map((i) => store.heldUntil[i] || Infinity));
-    const left = Number.isFinite(soonest) ? ` · ${formatCountdown(soonest - now(page))}` : "";
-    $(".tray-peek-text", peek).textContent = `${held.length} seat${held.length === 1 ? "" : "s"} · ${money(page, total)}${left}`;
+    $(".tray-peek-text", peek).textContent = `${held.length} seat${held.length === 1 ? "" : "s"} · ${money(page, total)}`;
+    this.cart.render();
   }
 
-  /** Update every countdown (each second, and after a render). */
+  /** Update the cart timer (each second, and after a render). */
   tick() {
-    const { page } = this;
-    const store = page.store;
-    if (!store) return;
-    let soonest = Infinity;
-    for (const el of document.querySelectorAll("[data-countdown]")) {
-      const i = Number(el.dataset.countdown);
-      const until = store.heldUntil[i];
-      if (!until) {
-        el.textContent = "";
-        continue;
-      }
-      soonest = Math.min(soonest, until);
-      const left = until - now(page);
-      el.textContent = left > 0 ? formatCountdown(left) : "expiring…";
-      el.classList.toggle("is-urgent", left < URGENT_MS);
-    }
-    const countdown = $("[data-testid=tray-countdown]");
-    if (Number.isFinite(soonest)) {
-      const left = soonest - now(page);
-      countdown.textContent = left > 0 ? formatCountdown(left) : "expiring…";
-      countdown.classList.toggle("is-urgent", left < URGENT_MS);
-    } else countdown.textContent = "–";
-    if (!$("[data-testid=tray-peek]").hidden) this.renderPeek();
+    if (this.page.store) this.cart.render();
   }
 }

@@ -1,0 +1,160 @@
+"""One honest cart timer (issue 14, item 1), at desktop and phone sizes, on both modes.
+
+A buyer's holds on an event share one end: a timer that is always on screen, a warning
+with "More time" before the end (said in the polite live region), and at the end a
+dialog that says the seats were released and holds those still free again.
+
+The event's hold time is 12 s (the warning comes at half of it, 6 s before the end), so
+the whole story takes about 20 s; every wait is on the page's state.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+HOLD_SECONDS = 12
+SIZES = {
+    "desktop": {"viewport": {"width": 1440, "height": 900}},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+}
+
+# The text of a cart timer that is on screen (inside the viewport), or null.
+TIMER_ON_SCREEN = """() => {
+    for (const el of document.querySelectorAll("[data-cart-timer]")) {
+        const r = el.getBoundingClientRect();
+        if (r.width && r.height && r.top >= 0 && r.bottom <= innerHeight) return el.textContent;
+    }
+    return null;
+}"""
+
+
+def seconds(text: str) -> int:
+    match = re.fullmatch(r"(\d+):(\d\d)", text)
+    assert match, text
+    return int(match[1]) * 60 + int(match[2])
+
+
+def wait_timer(page: Any, low: int, high: int) -> None:
+    """Until the on-screen cart timer reads between low and high seconds."""
+    page.wait_for_function(
+        f"""() => {{
+            const text = ({TIMER_ON_SCREEN})();
+            const m = text && /^(\\d+):(\\d\\d)$/.exec(text);
+            return m && {low} <= m[1] * 60 + +m[2] && m[1] * 60 + +m[2] <= {high};
+        }}""",
+        polling=100,
+        timeout=20_000,
+    )
+
+
+def held_until(page: Any, seat_id: str) -> str:
+    return str(page.evaluate("(id) => window.boxoffice.seatState(id).heldUntil", seat_id))
+
+
+def check_axe(page: Any, selector: str) -> None:
+    results = Axe().run(page, context=selector)
+    assert results.violations_count == 0, results.generate_report()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_one_timer_a_warning_with_more_time_and_a_dialog_at_the_end(
+    api: Any, new_context: Any, ui: Any, artifacts: Path, size: str
+) -> None:
+    organiser, buyer, rival = api.new_user("org"), api.new_user("buyer"), api.new_user("rival")
+    event = api.small_event(organiser, holdSeconds=HOLD_SECONDS)
+    a1, a2 = api.seat_id(event, "A1"), api.seat_id(event, "A2")
+    page = new_context(buyer, **SIZES[size]).new_page()
+    ui.open_event(page, event["id"])
+
+    # Two seats held at different times share one end and one timer.
+    assert api.hold(buyer, event["id"], [a1]).status_code == 201
+    ui.wait_seat(page, a1, "held", mine=True)
+    wait_timer(page, 0, HOLD_SECONDS - 2)  # time has passed on A1's hold
+    assert api.hold(buyer, event["id"], [a2]).status_code == 201
+    page.wait_for_function(
+        """([a, b]) => {
+            const [x, y] = [a, b].map((id) => window.boxoffice.seatState(id));
+            return x.mine && y.mine && y.heldUntil && x.heldUntil === y.heldUntil;
+        }""",
+        arg=[a1, a2],
+    )
+    wait_timer(page, HOLD_SECONDS - 3, HOLD_SECONDS)  # back to the whole hold time
+    assert page.evaluate(TIMER_ON_SCREEN) is not None
+    expect(page.get_by_test_id("tray-item")).to_have_count(2)
+    expect(page.locator("[data-countdown]")).to_have_count(0)  # no timer per seat
+    page.screenshot(path=str(artifacts / f"cart-timer-{size}.png"))
+
+    # The warning, said once politely, with More time.
+    warning = page.get_by_test_id("cart-warning")
+    expect(warning).to_be_visible(timeout=15_000)
+    expect(warning).to_be_in_viewport()
+    expect(page.get_by_test_id("cart-warning-text")).to_contain_text("released in")
+    expect(page.get_by_test_id("announcer")).to_contain_text("Choose More time")
+    page.screenshot(path=str(artifacts / f"cart-warning-{size}.png"))
+    check_axe(page, "[data-testid=cart-warning]")
+    before = held_until(page, a1)
+    page.get_by_test_id("more-time").click()
+    expect(warning).to_be_hidden()
+    expect(page.get_by_test_id("message")).to_contain_text("More time")
+    assert held_until(page, a1) > before
+    assert held_until(page, a1) == held_until(page, a2)
+    wait_timer(page, 7, HOLD_SECONDS)
+
+    # The end: a dialog, announced, with focus inside it; A2 is taken meanwhile.
+    dialog = page.get_by_test_id("cart-expired")
+    expect(dialog).to_be_visible(timeout=20_000)
+    expect(dialog).to_have_attribute("role", "alertdialog")
+    expect(page.get_by_test_id("cart-expired-text")).to_have_text(
+        "Your hold on A1 and A2 ran out, so they were released for others to buy."
+    )
+    expect(page.get_by_test_id("announcer")).to_contain_text("Your seats were released")
+    assert page.evaluate("() => !!document.activeElement.closest('[data-testid=cart-expired]')")
+    assert api.hold(rival, event["id"], [a2]).status_code == 201
+    ui.wait_seat(page, a2, "held", mine=False)
+    page.screenshot(path=str(artifacts / f"cart-expired-{size}.png"))
+    check_axe(page, "[data-testid=cart-expired]")
+
+    page.get_by_test_id("hold-again").click()
+    ui.wait_seat(page, a1, "held", mine=True)
+    expect(page.get_by_test_id("cart-expired-result")).to_have_text(
+        "A1 is held for you again. A2 has been taken by someone else."
+    )
+    expect(page.get_by_test_id("hold-again")).to_be_hidden()
+    page.screenshot(path=str(artifacts / f"cart-held-again-{size}.png"))
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_test_id("tray-item")).to_have_count(1)
+    wait_timer(page, HOLD_SECONDS - 3, HOLD_SECONDS)
+
+
+def test_hold_again_with_every_seat_free_closes_the_dialog(
+    api: Any, new_context: Any, ui: Any
+) -> None:
+    organiser, buyer = api.new_user("org"), api.new_user("buyer")
+    event = api.small_event(organiser, holdSeconds=3)
+    b1, b2 = api.seat_id(event, "B1"), api.seat_id(event, "B2")
+    page = new_context(buyer, viewport={"width": 1440, "height": 900}).new_page()
+    ui.open_event(page, event["id"])
+    page.get_by_test_id("best-count").focus()  # where focus goes back after the dialog
+    assert api.hold(buyer, event["id"], [b1, b2]).status_code == 201
+    dialog = page.get_by_test_id("cart-expired")
+    expect(dialog).to_be_visible(timeout=15_000)
+    page.get_by_test_id("hold-again").click()
+    expect(dialog).to_be_hidden()
+    ui.wait_seat(page, b1, "held", mine=True)
+    ui.wait_seat(page, b2, "held", mine=True)
+    expect(page.get_by_test_id("message")).to_contain_text("B1 and B2 are held for you again.")
+    expect(page.get_by_test_id("best-count")).to_be_focused()
