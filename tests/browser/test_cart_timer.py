@@ -11,7 +11,9 @@ the whole story takes about 20 s; every wait is on the page's state.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -64,6 +66,15 @@ def held_until(page: Any, seat_id: str) -> str:
     return str(page.evaluate("(id) => window.boxoffice.seatState(id).heldUntil", seat_id))
 
 
+@pytest.fixture(scope="module")
+def people(api: Any) -> Iterator[SimpleNamespace]:
+    """Shared by this module's tests (each uses its own event, so its own carts): making
+    accounts for each test would run into the sign-in throttle."""
+    yield SimpleNamespace(
+        organiser=api.new_user("org"), buyer=api.new_user("buyer"), rival=api.new_user("rival")
+    )
+
+
 def check_axe(page: Any, selector: str) -> None:
     results = Axe().run(page, context=selector)
     assert results.violations_count == 0, results.generate_report()
@@ -71,9 +82,9 @@ def check_axe(page: Any, selector: str) -> None:
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_one_timer_a_warning_with_more_time_and_a_dialog_at_the_end(
-    api: Any, new_context: Any, ui: Any, artifacts: Path, size: str
+    api: Any, people: Any, new_context: Any, ui: Any, artifacts: Path, size: str
 ) -> None:
-    organiser, buyer, rival = api.new_user("org"), api.new_user("buyer"), api.new_user("rival")
+    organiser, buyer, rival = people.organiser, people.buyer, people.rival
     event = api.small_event(organiser, holdSeconds=HOLD_SECONDS)
     a1, a2 = api.seat_id(event, "A1"), api.seat_id(event, "A2")
     page = new_context(buyer, **SIZES[size]).new_page()
@@ -141,9 +152,9 @@ def test_one_timer_a_warning_with_more_time_and_a_dialog_at_the_end(
 
 
 def test_hold_again_with_every_seat_free_closes_the_dialog(
-    api: Any, new_context: Any, ui: Any
+    api: Any, people: Any, new_context: Any, ui: Any
 ) -> None:
-    organiser, buyer = api.new_user("org"), api.new_user("buyer")
+    organiser, buyer = people.organiser, people.buyer
     event = api.small_event(organiser, holdSeconds=3)
     b1, b2 = api.seat_id(event, "B1"), api.seat_id(event, "B2")
     page = new_context(buyer, viewport={"width": 1440, "height": 900}).new_page()
