@@ -19,6 +19,15 @@ const WAIT = (body) => {
     : "Too many tries in a short time. Please wait a moment and try again.";
 };
 
+const QUOTA = (body) => {
+  const seconds = Number(body?.retryAfter);
+  if (!Number.isFinite(seconds) || seconds <= 0) return "You have reached today’s limit on new events and seats. Please try again later.";
+  const hours = Math.round(seconds / 3600);
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  const when = seconds >= 5400 ? `${hours} hours` : `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  return `You have reached today’s limit on new events and seats. Please try again in about ${when}.`;
+};
+
 /** By code: a sentence, or a function of the error's body for one. */
 export const WORDING = Object.freeze({
   // 400
@@ -52,6 +61,7 @@ export const WORDING = Object.freeze({
   seat_held: "Someone else is holding that seat right now.",
   // 429
   throttled: WAIT,
+  quota_exceeded: QUOTA,
   // 5xx
   unavailable: "The box office is very busy right now. Please try again in a moment.",
   internal_error: "Something went wrong on our side. Please try again.",

@@ -64,6 +64,13 @@ describe("buyerMessage", () => {
     assert.match(buyerMessage(429, "throttled", { retryAfter: "x" }), /wait a moment/);
   });
 
+  test("the organiser's daily quota says when it frees up", () => {
+    assert.match(buyerMessage(429, "quota_exceeded", { retryAfter: 30 }), /in about 1 minute\.$/);
+    assert.match(buyerMessage(429, "quota_exceeded", { retryAfter: 600 }), /in about 10 minutes\.$/);
+    assert.match(buyerMessage(429, "quota_exceeded", { retryAfter: 7 * 3600 }), /in about 7 hours\.$/);
+    assert.match(buyerMessage(429, "quota_exceeded", {}), /try again later/);
+  });
+
   test("a page's own words win for the codes it names", () => {
     assert.equal(buyerMessage(400, "invalid_input", null, { invalid_input: "Check your email." }), "Check your email.");
     assert.equal(buyerMessage(409, "email_taken", null, { invalid_input: "Check your email." }), WORDING.email_taken);
