@@ -42,6 +42,9 @@ from backend.web.throttle import Throttle
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE_JOIN_WINDOW_SECONDS = 60
+# Token refreshes per account a minute (web/accounts.py): an open page refreshes once per
+# token lifetime (at most every 45 s), shared by its tabs; more is a loop or a script.
+TOKEN_REFRESHES_PER_MINUTE = 6
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -60,6 +63,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         services.throttle_store,
         settings.waiting_room_joins_per_address,
         QUEUE_JOIN_WINDOW_SECONDS,
+        on_unavailable=services.metrics.throttle_unavailable.inc,
+    )
+    refresh_throttle = Throttle(
+        services.throttle_store,
+        TOKEN_REFRESHES_PER_MINUTE,
+        60,
         on_unavailable=services.metrics.throttle_unavailable.inc,
     )
     jwt_auth = _jwt_auth(settings)
@@ -90,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 **services.state(),
                 "throttle": throttle,
                 "queue_throttle": queue_throttle,
+                "refresh_throttle": refresh_throttle,
                 "jwt_auth": jwt_auth,
             }
         ),

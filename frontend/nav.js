@@ -28,7 +28,7 @@ export function initNav() {
   // Fill in the email if we only have a token (e.g. it was stored by an older page).
   const current = session();
   if (current && !current.email) {
-    api("/me")
+    api("/me", { reauth: false })
       .then((me) => updateSession({ email: me.email, userId: me.id }))
       .catch(() => {});
   }

@@ -1,4 +1,4 @@
-"""POST /signup, POST /signin, GET /me."""
+"""POST /signup, POST /signin, POST /token/refresh, GET /me."""
 
 from __future__ import annotations
 
@@ -30,6 +30,17 @@ def _email_key(raw: str) -> str:
         return normalise_email(raw)
     except InvalidInput:
         return raw.strip().lower()[:320]
+
+
+def _token_for(request: Request[Any, Any, Any], user_id: str) -> TokenOut:
+    auth: JWTAuth[Any, Any] = request.app.state.jwt_auth
+    lifetime = auth.default_token_expiration
+    token = auth.create_token(identifier=user_id, token_expiration=lifetime)
+    return TokenOut(
+        token=token,
+        token_type="Bearer",  # noqa: S106 (the scheme's name, not a secret)
+        expires_in=int(lifetime.total_seconds()),
+    )
 
 
 class AccountController(Controller):
@@ -69,14 +80,26 @@ class AccountController(Controller):
         user = await accounts.authenticate(data.email, data.password)
         await throttle.forget("signin-fail", here)
         await throttle.forget("signin-fail-account", email)
-        auth: JWTAuth[Any, Any] = request.app.state.jwt_auth
-        lifetime = auth.default_token_expiration
-        token = auth.create_token(identifier=str(user["id"]), token_expiration=lifetime)
-        return TokenOut(
-            token=token,
-            token_type="Bearer",  # noqa: S106 (the scheme's name, not a secret)
-            expires_in=int(lifetime.total_seconds()),
-        )
+        return _token_for(request, str(user["id"]))
+
+    @post("/token/refresh", status_code=HTTP_200_OK)
+    async def refresh_token(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: NamedDependency[str],
+        accounts: NamedDependency[AccountService],
+        refresh_throttle: NamedDependency[Throttle],
+    ) -> TokenOut:
+        """Exchange a valid bearer token for a fresh one (the same answer as POST /signin).
+
+        An open page calls it before its token runs out, so a buyer is not signed out in
+        the middle of a purchase. The auth middleware has already refused an expired or
+        forged token (401): a refresh never brings a dead token back. A handful a minute
+        per account (429 past it), and the account must still exist (401)."""
+        await refresh_throttle.hit("token-refresh", user_id)
+        if await accounts.get(user_id) is None:
+            raise NotAuthenticated("this account no longer exists")
+        return _token_for(request, user_id)
 
     @get("/me")
     async def me(

@@ -70,6 +70,7 @@ def dependencies() -> dict[str, Provide]:
         "idempotency": _from_state("idempotency"),
         "desk": Provide(_desk, sync_to_thread=False),
         "throttle": _from_state("throttle"),
+        "refresh_throttle": _from_state("refresh_throttle"),
         "rooms": _from_state("rooms"),
         "queue_throttle": _from_state("queue_throttle"),
         "user_id": Provide(current_user_id, sync_to_thread=False),

@@ -343,7 +343,7 @@ form.addEventListener("submit", async (event) => {
     location.assign(`/e/${created.id}`);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    errorBox.textContent = err.status === 401 ? "Please sign in again to create the event." : err.message;
+    errorBox.textContent = err.status === 401 ? "Please sign in again to create the event." : organiserMessage(err);
     errorBox.hidden = false;
     button.disabled = false;
     button.textContent = "Create event";
@@ -371,3 +371,9 @@ function gate() {
 gate();
 onAuthChange(gate);
 renderAll();
+
+/** The organiser building a layout needs the server's reason for a 400 (which field,
+ * which limit); everything else gets the buyer wording (../errors.js). */
+function organiserMessage(err) {
+  return err.code === "invalid_input" && err.serverMessage ? `The event was not created: ${err.serverMessage}` : err.message;
+}

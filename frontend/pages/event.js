@@ -21,6 +21,7 @@ import { initNav } from "../nav.js";
 import { KIND_AVAILABLE, KIND_BOOKED, KIND_MINE_BOOKED, KIND_MINE_HELD, KIND_OTHER_HELD, swatch } from "../seatdraw.js";
 import { SeatMap } from "../seatmap.js";
 import { SeatStore, STATUS_NAME } from "../seatstore.js";
+import { installInlineSignIn } from "../signindialog.js";
 import { announce, book, hold, onActivate, releaseAll, say } from "./event/actions.js";
 import { describe, money, tooltip } from "./event/describe.js";
 import { QueuePanel } from "./event/queuepanel.js";
@@ -230,13 +231,14 @@ async function load(page) {
   });
   page.live.start();
 
-  let signedInAs = session()?.token ?? null;
+  // A refreshed token is the same person: nothing on the page changes.
+  let signedInAs = session()?.userId ?? null;
   onAuthChange((current) => {
-    const currentToken = current?.token ?? null;
-    if (currentToken === signedInAs) return;
-    signedInAs = currentToken;
+    const userId = current?.userId ?? null;
+    if (userId === signedInAs) return;
+    signedInAs = userId;
     // A different person (or nobody): `mine` flags are stale everywhere.
-    if (!currentToken) for (let i = 0; i < store.size; i++) if (store.mine[i]) store.setLocal(store.ids[i], STATUS_NAME[store.status[i]], false);
+    if (!userId) for (let i = 0; i < store.size; i++) if (store.mine[i]) store.setLocal(store.ids[i], STATUS_NAME[store.status[i]], false);
     page.bookingAttempt = null;
     page.live.reauthenticate();
     page.tray.render();
@@ -245,6 +247,7 @@ async function load(page) {
 
 function start() {
   initNav();
+  installInlineSignIn(); // a 401 asks to sign in here, and the action goes on
   const page = createPage();
   exposeHooks(page);
   load(page);

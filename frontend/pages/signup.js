@@ -3,6 +3,7 @@
 import { api, ApiError } from "../api.js";
 import { storeSession } from "../auth.js";
 import { $, safeNext } from "../dom.js";
+import { buyerMessage } from "../errors.js";
 import { initNav } from "../nav.js";
 
 initNav();
@@ -33,7 +34,7 @@ form?.addEventListener("submit", async (event) => {
     location.assign(next);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    fail(err.status === 409 ? "An account with this email already exists. Sign in instead." : err.message);
+    fail(buyerMessage(err.status, err.code, err.body, { invalid_input: "Enter a valid email address and a password of at least 8 characters." }));
     button.disabled = false;
   }
 });

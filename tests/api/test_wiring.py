@@ -146,6 +146,7 @@ STATE_KEYS = {
     "idempotency",
     "throttle",
     "queue_throttle",
+    "refresh_throttle",
     "jwt_auth",
     "metrics",
     "services",
@@ -160,6 +161,7 @@ async def test_create_app_runs_the_services_with_the_app(embedded_settings: Sett
     assert app.on_shutdown == [services.on_shutdown]
     # The throttle counts in the store Litestar holds (and closes) as "throttle".
     assert app.state.throttle.store is app.stores.get("throttle") is services.throttle_store
+    assert app.state.refresh_throttle.store is services.throttle_store
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
         ready = await client.get("/ready")
         assert ready.status_code == 200, ready.text  # database, locks and channel answer

@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from tests.conftest import MODES
@@ -44,6 +45,8 @@ CHROMIUM_ARGS = [
 ]
 AUTH_KEY = "boxoffice.auth"  # localStorage key, see frontend/auth.js
 PASSWORD = "correct horse battery"
+# Each server's JWT secret, by URL: tests that need a token of an unusual life mint it.
+SECRETS: dict[str, str] = {}
 
 
 def _require_chromium() -> None:
@@ -137,6 +140,8 @@ def _serve(data_dir: Path, mode_env: dict[str, str]) -> Iterator[str]:
                     f"server not healthy after 60 s:\n{log_path.read_text(errors='replace')}"
                 )
             time.sleep(0.2)
+        # The embedded mode made its secret in its data folder on start-up.
+        SECRETS[url] = mode_env.get("JWT_SECRET") or (data_dir / "jwt_secret").read_text().strip()
         yield url
     finally:
         proc.terminate()
@@ -229,6 +234,23 @@ class Api:
             if seat["label"] == label:
                 return str(seat["id"])
         raise KeyError(label)
+
+
+@pytest.fixture(scope="package")
+def mint_token(base_url: str) -> Callable[..., str]:
+    """`mint_token(user, lifetime=…, age=0)`: a token for `user` as the server signs them
+    (HS256, its secret, `sub`, `iat`, `exp`), `age` seconds old, ending `lifetime` seconds
+    after it was issued: a test need not wait an hour for one to run out."""
+    secret = SECRETS.get(base_url)
+    if secret is None:
+        pytest.skip("the server's JWT secret is unknown (BOXOFFICE_TEST_BASE_URL)")
+
+    def mint(user: User, lifetime: float, age: float = 0) -> str:
+        issued = time.time() - age
+        claims = {"sub": user.id, "iat": int(issued), "exp": int(issued + lifetime)}
+        return str(jwt.encode(claims, secret, algorithm="HS256"))
+
+    return mint
 
 
 @pytest.fixture(scope="package")

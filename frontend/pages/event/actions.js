@@ -62,7 +62,7 @@ function holdErrorMessage(page, err, indices) {
   }
   if (err.status === 409) {
     if (err.code && /limit|max/i.test(err.code)) return err.message;
-    if (/booked/i.test(err.message)) return `Sorry, ${names || "that seat"} has just been booked.`;
+    if (err.code === "seat_booked") return `Sorry, ${names || "that seat"} has just been booked.`;
     return err.message;
   }
   if (err.status === 401) return "Your sign-in has expired. Please sign in again.";

@@ -34,7 +34,7 @@ export class QueuePanel {
     this.joining = false;
     this.started = false;
     this.drawTimer = 0;
-    this.token = null; // whose place page.queue is
+    this.who = null; // whose place page.queue is (a user id)
     this.openHint = ""; // the template's hint, for when the map holds seats
   }
 
@@ -53,10 +53,10 @@ export class QueuePanel {
       else if (e.key === this.baselineKey()) this.sync();
     });
     onAuthChange((current) => {
-      const token = current?.token ?? null;
-      if (token !== this.token) {
+      const who = current?.userId ?? null; // a refreshed token is the same person
+      if (who !== this.who) {
         // Signed in or out, here or in another tab: another person's place, or none.
-        this.token = token;
+        this.who = who;
         this.rememberUser();
         page.queue = null;
         this.lastMove = null;
@@ -65,7 +65,7 @@ export class QueuePanel {
       }
       this.sync(); // the same person, now with their id: maybe the organiser
     });
-    this.token = session()?.token ?? null;
+    this.who = session()?.userId ?? null;
     this.rememberUser();
     this.refresh();
     this.loadSummary();
