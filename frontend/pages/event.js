@@ -67,7 +67,7 @@ function createPage() {
   return page;
 }
 
-/** Read-only hooks for tests and debugging; nothing here can change state. */
+/** Read-only hooks for tests and debugging; nothing here can change seats or holds. */
 function exposeHooks(page) {
   window.boxoffice = {
     ready: page.ready,
@@ -76,6 +76,13 @@ function exposeHooks(page) {
     },
     get wsState() {
       return page.live ? page.live.state : null;
+    },
+    /** The live feed's silence deadline (25 s); a test shortens it to see the stale banner. */
+    get liveDeadlineMs() {
+      return page.live ? page.live.deadline : null;
+    },
+    set liveDeadlineMs(ms) {
+      page.live?.setDeadline(ms);
     },
     seatState(id) {
       return page.store ? page.store.seatState(id) : null;
@@ -155,6 +162,16 @@ function setIndicator(page, state) {
   indicator.title = state === STATE_LIVE ? "Seat changes appear as they happen" : "Trying to reconnect; the map will resync";
 }
 
+/** The connection is lost (stale) or back with a fresh snapshot: say so above the map. */
+function setStale(page, stale) {
+  const slot = $("[data-testid=stale-status]");
+  if (!stale) return slot.replaceChildren();
+  // Added to a polite live region that is always there, so it is announced once.
+  slot.replaceChildren(
+    h("p", { class: "stale-banner", "data-testid": "stale-banner" }, h("strong", { text: "Reconnecting" }), " — the map may be out of date. Seats will catch up as soon as the connection is back."),
+  );
+}
+
 function bindControls(page) {
   $("[data-action=zoom-in]").addEventListener("click", () => page.map.zoomBy(1.5));
   $("[data-action=zoom-out]").addEventListener("click", () => page.map.zoomBy(1 / 1.5));
@@ -221,6 +238,7 @@ async function load(page) {
       setIndicator(page, state);
       page.queuePanel.onLiveState(state === STATE_LIVE);
     },
+    onStale: (stale) => setStale(page, stale),
     onError: (message, code) => console.warn("live:", code, message),
     onGone: (reason) => {
       page.gone = reason === "deleted" ? GONE_DELETED : GONE_UNKNOWN;
