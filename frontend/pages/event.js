@@ -18,7 +18,7 @@ import { $, h } from "../dom.js";
 import { formatDate } from "../format.js";
 import { LiveFeed, STATE_GONE, STATE_LIVE } from "../live.js";
 import { initNav } from "../nav.js";
-import { KIND_AVAILABLE, KIND_BOOKED, KIND_MINE_BOOKED, KIND_MINE_HELD, KIND_OTHER_HELD, swatch } from "../seatdraw.js";
+import { COLOURS, KIND_AVAILABLE, KIND_BOOKED, KIND_MINE_BOOKED, KIND_MINE_HELD, KIND_OTHER_HELD, swatch } from "../seatdraw.js";
 import { SeatMap } from "../seatmap.js";
 import { SeatStore, STATUS_NAME } from "../seatstore.js";
 import { announce, book, hold, onActivate, releaseAll, say } from "./event/actions.js";
@@ -130,7 +130,7 @@ function renderHeader(page) {
 
 function renderLegend(page) {
   const event = page.event;
-  const firstColour = event.categories[0]?.colour || "#2563eb";
+  const neutral = COLOURS.uncategorised; // states are shapes; colours belong to categories
   const statuses = [
     [KIND_AVAILABLE, "Available"],
     [KIND_MINE_HELD, "Held by you"],
@@ -138,8 +138,8 @@ function renderLegend(page) {
     [KIND_BOOKED, "Booked"],
     [KIND_MINE_BOOKED, "Booked by you"],
   ];
-  const items = statuses.map(([kind, text]) => h("li", {}, swatch(kind, firstColour), text));
-  if (page.store.accessible.some((a) => a === 1)) items.push(h("li", {}, swatch(KIND_AVAILABLE, firstColour, { accessible: true }), "Wheelchair accessible"));
+  const items = statuses.map(([kind, text]) => h("li", {}, swatch(kind, neutral), text));
+  if (page.store.accessible.some((a) => a === 1)) items.push(h("li", {}, swatch(KIND_AVAILABLE, neutral, { accessible: true }), "Wheelchair accessible"));
   $("[data-legend=status]").replaceChildren(...items);
   $("[data-legend=categories]").replaceChildren(
     ...event.categories.map((c) => h("li", {}, swatch(KIND_AVAILABLE, c.colour), h("span", { text: c.name }), h("span", { class: "legend-price", text: money(page, c.price) }))),
