@@ -268,7 +268,7 @@ def load_settings() -> Settings:
         live_batch_ms=_int("LIVE_BATCH_MS", 25, 0, 1000),
         live_sends_per_second=_int("LIVE_SENDS_PER_SECOND", 40_000, 100, 10_000_000),
         ws_backlog=_int("WS_BACKLOG", 256, 1, 100_000),
-        ws_heartbeat_seconds=_int("WS_HEARTBEAT_SECONDS", 20, 1, 600),
+        ws_heartbeat_seconds=_int("WS_HEARTBEAT_SECONDS", 10, 1, 600),
         db_pool_max=_int("DB_POOL_MAX", 20, 1, 500),
         argon2_concurrency=_int("ARGON2_CONCURRENCY", 4, 1, 64),
         signin_attempts=_int("SIGNIN_ATTEMPTS", 10, 1, 100_000),

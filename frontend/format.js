@@ -39,7 +39,9 @@ export function parseMoney(text, currency) {
   return Math.round(value * 10 ** minorDigits(currency));
 }
 
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+// With its zone ("1 May 2030, 20:30 BST"): the reader's own, named, since a buyer may be
+// elsewhere than the venue. (dateStyle cannot be combined with timeZoneName.)
+const dateFormat = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" });
 const dateOnly = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
 
 export function formatDate(iso) {

@@ -6,8 +6,15 @@
 //   10 s cap), so a restarted server is not hit by every browser at once.
 // - After any (re)connect the server's snapshot is the resync: the page
 //   applies it through the version-checked store, so nothing stale survives.
-// - A watchdog pings every 20 s and treats 45 s of silence as a dead socket
-//   (proxies can leave a half-open TCP connection looking alive forever).
+// - A deadline: a socket that has brought nothing at all (snapshot, change,
+//   heartbeat, pong) for DEADLINE_MS (25 s) is dead, however open it looks
+//   (proxies and sleeping laptops leave half-open connections that pass no
+//   data). The server heartbeats idle sockets every 10 s, and after 10 s of
+//   silence the feed pings too, so a healthy socket is never that quiet. A new
+//   socket has the same deadline to bring its snapshot (pongs alone do not
+//   make a map current). A dead or dropped socket makes the map stale at once
+//   (`onStale(true)`: the page says so) until a fresh snapshot arrives
+//   (`onStale(false)`); planned reconnects (sign-in, sign-out) are not stale.
 // - Asks for the compact snapshot (`?encoding=compact`): a letter and a
 //   version a seat instead of an object, 0.3 MB rather than 7.9 MB for
 //   100 000 seats. Seat changes are the same in both encodings.
@@ -25,8 +32,19 @@
 
 const BASE_DELAY = 500;
 const MAX_DELAY = 10_000;
-const PING_EVERY = 20_000;
-const SILENCE_LIMIT = 45_000;
+export const DEADLINE_MS = 25_000;
+const PING_SHARE = 0.4; // ping after this share of the deadline in silence (10 s of 25)
+const WATCH_TICK_MS = 1000;
+
+/**
+ * What the watchdog does about a socket that has been silent for `silentMs` and last
+ * pinged `sincePingMs` ago: "dead" (give it up), "ping" (ask for a pong) or "wait".
+ */
+export function watchdogAction(silentMs, sincePingMs, deadlineMs = DEADLINE_MS) {
+  if (silentMs >= deadlineMs) return "dead";
+  const quiet = deadlineMs * PING_SHARE;
+  return silentMs >= quiet && sincePingMs >= quiet ? "ping" : "wait";
+}
 
 export const STATE_CONNECTING = "connecting";
 export const STATE_LIVE = "live";
@@ -43,6 +61,8 @@ export class LiveFeed {
    *   onSnapshot(snapshot), onChanges(changes), onState(state), onAuth(userId), onError(msg, code),
    *   onQueue(msg), onRoom(msg): the waiting room's {type: "queue"} and {type: "room"} messages
    *   onGone(reason): the event was deleted ("deleted") or is unknown ("unknown"); the feed stops
+   *   onStale(stale): true when the connection is lost unexpectedly (closed, or silent past
+   *     the deadline), false when a fresh snapshot has made the map current again
    *   A snapshot is the compact message itself, or the plain one's seat list.
    */
   constructor(eventId, handlers) {
@@ -53,8 +73,13 @@ export class LiveFeed {
     this.state = null;
     this.stopped = true;
     this.retryTimer = 0;
-    this.pingTimer = 0;
-    this.lastMessage = 0;
+    this.watchTimer = 0;
+    this.lastMessage = 0; // when the socket last brought anything (or was opened)
+    this.dialledAt = 0; // when this socket was opened
+    this.awaitingSnapshot = false; // this socket has not brought its first snapshot yet
+    this.lastPing = 0;
+    this.deadline = DEADLINE_MS;
+    this.stale = false;
     this.compact = true; // until a compact snapshot does not fit the map
     this.onOnline = () => this.#reconnectSoon();
     this.onVisible = () => {
@@ -82,10 +107,16 @@ export class LiveFeed {
     window.removeEventListener("online", this.onOnline);
     document.removeEventListener("visibilitychange", this.onVisible);
     clearTimeout(this.retryTimer);
-    clearInterval(this.pingTimer);
+    clearInterval(this.watchTimer);
     const s = this.socket;
     this.socket = null;
     if (s) s.close(1000, "bye");
+  }
+
+  /** The silence after which a socket counts as dead (tests shorten it). */
+  setDeadline(ms) {
+    this.deadline = ms;
+    if (this.socket) this.#watch();
   }
 
   /**
@@ -130,11 +161,17 @@ export class LiveFeed {
       socket = new WebSocket(this.url);
     } catch (err) {
       this.handlers.onError?.(String(err));
+      this.#setStale(true);
       this.#scheduleRetry();
       return;
     }
     this.socket = socket;
     this.authed = false;
+    // The deadline runs from now: a handshake that never completes is as dead as a
+    // socket that stopped talking.
+    this.lastMessage = this.lastPing = this.dialledAt = Date.now();
+    this.awaitingSnapshot = true;
+    this.#watch();
     socket.addEventListener("open", () => {
       if (socket !== this.socket) return;
       this.lastMessage = Date.now();
@@ -143,8 +180,6 @@ export class LiveFeed {
         this.#send({ type: "auth", token });
         this.authed = true;
       }
-      clearInterval(this.pingTimer);
-      this.pingTimer = setInterval(() => this.#watchdog(), PING_EVERY);
     });
     socket.addEventListener("message", (event) => {
       if (socket !== this.socket) return;
@@ -160,12 +195,14 @@ export class LiveFeed {
     socket.addEventListener("close", (event) => {
       if (socket !== this.socket) return; // an old socket we replaced on purpose
       this.socket = null;
-      clearInterval(this.pingTimer);
+      clearInterval(this.watchTimer);
       if (event.code === CLOSE_EVENT_DELETED || event.code === CLOSE_UNKNOWN_EVENT) {
         this.#gone(event.code === CLOSE_EVENT_DELETED ? "deleted" : "unknown");
         return;
       }
-      if (!this.stopped) this.#scheduleRetry();
+      if (this.stopped) return;
+      this.#setStale(true);
+      this.#scheduleRetry();
     });
     // "error" is always followed by "close"; the retry is scheduled there.
   }
@@ -187,6 +224,8 @@ export class LiveFeed {
         } else {
           this.handlers.onSnapshot?.(msg.seats || []);
         }
+        this.awaitingSnapshot = false;
+        this.#setStale(false);
         this.#setState(STATE_LIVE);
         break;
       case "seats":
@@ -215,26 +254,44 @@ export class LiveFeed {
   #gone(reason) {
     if (this.state === STATE_GONE) return;
     this.stop();
+    this.#setStale(false); // not stale: over, and the page says so
     this.#setState(STATE_GONE);
     this.handlers.onGone?.(reason);
   }
 
+  #watch() {
+    clearInterval(this.watchTimer);
+    this.watchTimer = setInterval(() => this.#watchdog(), Math.min(WATCH_TICK_MS, this.deadline / 5));
+  }
+
   #watchdog() {
     const s = this.socket;
-    if (!s || s.readyState !== WebSocket.OPEN) return;
-    if (Date.now() - this.lastMessage > SILENCE_LIMIT) {
-      // Half-open: close it ourselves and let the close handler reconnect.
+    if (!s) return;
+    const now = Date.now();
+    const silent = now - (this.awaitingSnapshot ? this.dialledAt : this.lastMessage);
+    const action = watchdogAction(silent, now - this.lastPing, this.deadline);
+    if (action === "dead") {
+      // Silent (half-open, or a handshake that never finished): give it up ourselves;
+      // its close event is ignored (no longer this.socket), so retry from here.
       this.socket = null;
-      clearInterval(this.pingTimer);
+      clearInterval(this.watchTimer);
       try {
         s.close(4000, "silent");
       } catch {
         /* already closing */
       }
+      this.#setStale(true);
       this.#scheduleRetry();
-      return;
+    } else if (action === "ping" && s.readyState === WebSocket.OPEN) {
+      this.lastPing = now;
+      this.#send({ type: "ping" });
     }
-    this.#send({ type: "ping" });
+  }
+
+  #setStale(stale) {
+    if (stale === this.stale) return;
+    this.stale = stale;
+    this.handlers.onStale?.(stale);
   }
 
   #send(msg) {

@@ -19,6 +19,7 @@ from litestar.status_codes import (
 
 from backend.errors import BoxofficeError
 from backend.observability.requestid import record_unrouted
+from backend.web.pages import not_found_page
 
 log = logging.getLogger("boxoffice.errors")
 
@@ -29,7 +30,9 @@ def _json(
     return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
-def _domain_error(_: Request[Any, Any, Any], exc: BoxofficeError) -> Response[Any]:
+def _domain_error(request: Request[Any, Any, Any], exc: BoxofficeError) -> Response[Any]:
+    if exc.status_code == HTTP_404_NOT_FOUND and (page := not_found_page(request)) is not None:
+        return page  # a page's unknown event (web/pages.py)
     # Throttled and Unavailable say when to come back.
     retry_after = getattr(exc, "retry_after", None)
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
@@ -81,6 +84,9 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         request_id = record_unrouted(metrics, request.scope, status)
         if request_id is not None:
             headers["X-Request-ID"] = request_id
+    if status == HTTP_404_NOT_FOUND and (page := not_found_page(request)) is not None:
+        page.headers.update(headers)
+        return page  # a browser asking for a page that is not there (web/pages.py)
     body = {
         "success": False,
         "message": exc.detail or "error",

@@ -9,6 +9,14 @@ style) cover every page.
 Paths are chosen so they never clash with the JSON API (``GET /bookings`` is
 JSON, the page is ``/my/bookings``; ``GET /events/{id}`` is JSON, the page is
 ``/e/{id}``).
+
+Not found: the browser gets an HTML 404 page in the site's layout, an API client
+JSON. A path whose first segment is a page's (``/``, ``/e/…``, ``/account/…``,
+``/my/…``) always gets the page; one whose first segment is the API's or the assets'
+(``/events``, ``/bookings``, ``/ws``, ``/static``, ``/js``, … : any route that is not a
+page) always JSON; any other path the page when its ``Accept`` prefers ``text/html``
+to ``application/json`` (a browser's navigation), else JSON. ``/e/{id}`` checks that
+the event exists, so an unknown event is a 404 page too.
 """
 
 from __future__ import annotations
@@ -20,11 +28,17 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, get
+from litestar import Controller, MediaType, Request, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
+from litestar.status_codes import HTTP_404_NOT_FOUND
 
-__all__ = ["PageController", "module_graph"]
+from backend.booking.events import EventService
+
+__all__ = ["PageController", "module_graph", "not_found_page"]
+
+PAGE_NAME = "page:"  # the route names of the pages below start with it
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 # Static imports of our own modules: `import … from "./x.js"` / `"../x.js"`.
@@ -55,7 +69,9 @@ def module_graph(page: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _page(template_name: str, *, title: str, page: str, **context: Any) -> Template:
+def _page(
+    template_name: str, *, title: str, page: str, status_code: int = 200, **context: Any
+) -> Template:
     """Render a page shell; ``page`` names the ES module under ``/js/pages/``."""
     return Template(
         template_name=template_name,
@@ -63,6 +79,50 @@ def _page(template_name: str, *, title: str, page: str, **context: Any) -> Templ
         # A shell is tiny and changes with deploys only; never let a proxy keep
         # a stale one around after a release.
         headers={"Cache-Control": "no-cache"},
+        status_code=status_code,
+        media_type=MediaType.HTML,
+    )
+
+
+def _first_segment(path: str) -> str:
+    return path.lstrip("/").split("/", 1)[0]
+
+
+def _wants_page(request: Request[Any, Any, Any]) -> bool:
+    """Whether a 404 on this request is answered with the HTML page (see the module's
+    docstring): by the path's first segment, then by what the client accepts."""
+    segment = _first_segment(request.url.path)
+    pages: set[str] = set()
+    others: set[str] = set()
+    for route in request.app.routes:
+        handlers = getattr(route, "route_handlers", None) or [getattr(route, "route_handler", None)]
+        is_page = any((getattr(h, "name", None) or "").startswith(PAGE_NAME) for h in handlers)
+        (pages if is_page else others).add(_first_segment(route.path))
+    if segment in pages:
+        return True
+    if segment in others or request.method not in ("GET", "HEAD"):
+        return False
+    best = request.accept.best_match([MediaType.JSON, MediaType.HTML], MediaType.JSON)
+    return best == MediaType.HTML
+
+
+def not_found_page(request: Request[Any, Any, Any]) -> Template | None:
+    """The HTML 404 page if this request should get it, else None (JSON, as for the API)."""
+    if not _wants_page(request):
+        return None
+    if _first_segment(request.url.path) == "e":
+        heading = "Event not found"
+        explanation = "This event does not exist, or it has been removed."
+    else:
+        heading = "Page not found"
+        explanation = "There is no page at this address."
+    return _page(
+        "not_found.html",
+        title=heading,
+        page="notfound",
+        status_code=HTTP_404_NOT_FOUND,
+        heading=heading,
+        explanation=explanation,
     )
 
 
@@ -77,8 +137,12 @@ class PageController(Controller):
         return _page("events.html", title="Events", page="events")
 
     @get("/e/{event_id:uuid}", name="page:event")
-    async def event(self, event_id: FromPath[UUID]) -> Template:
-        """Seat map of one event; the id is the only thing the server fills in."""
+    async def event(
+        self, event_id: FromPath[UUID], events: NamedDependency[EventService]
+    ) -> Template:
+        """Seat map of one event; the id is the only thing the server fills in. An unknown
+        event is a 404 (the not-found page), not a map that never loads."""
+        await events.get(str(event_id))
         return _page("event.html", title="Seat map", page="event", event_id=str(event_id))
 
     @get("/account/signin", name="page:signin")

@@ -18,7 +18,7 @@ import { $, h } from "../dom.js";
 import { formatDate } from "../format.js";
 import { LiveFeed, STATE_GONE, STATE_LIVE } from "../live.js";
 import { initNav } from "../nav.js";
-import { KIND_AVAILABLE, KIND_BOOKED, KIND_MINE_BOOKED, KIND_MINE_HELD, KIND_OTHER_HELD, swatch } from "../seatdraw.js";
+import { COLOURS, KIND_AVAILABLE, KIND_BOOKED, KIND_MINE_BOOKED, KIND_MINE_HELD, KIND_OTHER_HELD, swatch } from "../seatdraw.js";
 import { SeatMap } from "../seatmap.js";
 import { SeatStore, STATUS_NAME } from "../seatstore.js";
 import { installInlineSignIn } from "../signindialog.js";
@@ -68,7 +68,7 @@ function createPage() {
   return page;
 }
 
-/** Read-only hooks for tests and debugging; nothing here can change state. */
+/** Read-only hooks for tests and debugging; nothing here can change seats or holds. */
 function exposeHooks(page) {
   window.boxoffice = {
     ready: page.ready,
@@ -77,6 +77,13 @@ function exposeHooks(page) {
     },
     get wsState() {
       return page.live ? page.live.state : null;
+    },
+    /** The live feed's silence deadline (25 s); a test shortens it to see the stale banner. */
+    get liveDeadlineMs() {
+      return page.live ? page.live.deadline : null;
+    },
+    set liveDeadlineMs(ms) {
+      page.live?.setDeadline(ms);
     },
     seatState(id) {
       return page.store ? page.store.seatState(id) : null;
@@ -124,7 +131,7 @@ function renderHeader(page) {
 
 function renderLegend(page) {
   const event = page.event;
-  const firstColour = event.categories[0]?.colour || "#2563eb";
+  const neutral = COLOURS.uncategorised; // states are shapes; colours belong to categories
   const statuses = [
     [KIND_AVAILABLE, "Available"],
     [KIND_MINE_HELD, "Held by you"],
@@ -132,8 +139,8 @@ function renderLegend(page) {
     [KIND_BOOKED, "Booked"],
     [KIND_MINE_BOOKED, "Booked by you"],
   ];
-  const items = statuses.map(([kind, text]) => h("li", {}, swatch(kind, firstColour), text));
-  if (page.store.accessible.some((a) => a === 1)) items.push(h("li", {}, swatch(KIND_AVAILABLE, firstColour, { accessible: true }), "Wheelchair accessible"));
+  const items = statuses.map(([kind, text]) => h("li", {}, swatch(kind, neutral), text));
+  if (page.store.accessible.some((a) => a === 1)) items.push(h("li", {}, swatch(KIND_AVAILABLE, neutral, { accessible: true }), "Wheelchair accessible"));
   $("[data-legend=status]").replaceChildren(...items);
   $("[data-legend=categories]").replaceChildren(
     ...event.categories.map((c) => h("li", {}, swatch(KIND_AVAILABLE, c.colour), h("span", { text: c.name }), h("span", { class: "legend-price", text: money(page, c.price) }))),
@@ -154,6 +161,16 @@ function setIndicator(page, state) {
   }
   $(".ws-text", indicator).textContent = state === STATE_LIVE ? "Live" : state === "connecting" ? "Connecting…" : "Reconnecting…";
   indicator.title = state === STATE_LIVE ? "Seat changes appear as they happen" : "Trying to reconnect; the map will resync";
+}
+
+/** The connection is lost (stale) or back with a fresh snapshot: say so above the map. */
+function setStale(page, stale) {
+  const slot = $("[data-testid=stale-status]");
+  if (!stale) return slot.replaceChildren();
+  // Added to a polite live region that is always there, so it is announced once.
+  slot.replaceChildren(
+    h("p", { class: "stale-banner", "data-testid": "stale-banner" }, h("strong", { text: "Reconnecting" }), " — the map may be out of date. Seats will catch up as soon as the connection is back."),
+  );
 }
 
 function bindControls(page) {
@@ -222,6 +239,7 @@ async function load(page) {
       setIndicator(page, state);
       page.queuePanel.onLiveState(state === STATE_LIVE);
     },
+    onStale: (stale) => setStale(page, stale),
     onError: (message, code) => console.warn("live:", code, message),
     onGone: (reason) => {
       page.gone = reason === "deleted" ? GONE_DELETED : GONE_UNKNOWN;

@@ -73,9 +73,12 @@ describe("dates", () => {
     }
   });
 
-  test("a date is shown in the runtime's locale and zone", () => {
+  test("a date is shown in the runtime's locale and zone, and names the zone", () => {
     const d = new Date(ISO);
-    assert.equal(formatDate(ISO), new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(d));
+    const full = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" });
+    assert.equal(formatDate(ISO), full.format(d));
+    const zone = full.formatToParts(d).find((p) => p.type === "timeZoneName").value;
+    assert.ok(zone && formatDate(ISO).includes(zone), `the zone (${zone}) is in ${formatDate(ISO)}`);
     assert.equal(formatDay(ISO), new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" }).format(d));
     assert.ok(digits(formatDate(ISO)).includes(local(2030)), "the full form has the year");
     assert.ok(!digits(formatDay(ISO)).includes(local(2030)), "the day form has no year");

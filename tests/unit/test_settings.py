@@ -69,6 +69,17 @@ def test_live_commit_stamps_are_off_unless_asked_for(monkeypatch: pytest.MonkeyP
     assert load_settings().live_commit_stamps is False
 
 
+def test_idle_sockets_heartbeat_well_inside_the_browsers_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The seat map treats 25 s without a message as a lost connection (frontend/live.js):
+    # a heartbeat every 10 s lets two go missing before a healthy socket looks dead.
+    monkeypatch.delenv("WS_HEARTBEAT_SECONDS", raising=False)
+    assert load_settings().ws_heartbeat_seconds == 10
+    monkeypatch.setenv("WS_HEARTBEAT_SECONDS", "5")
+    assert load_settings().ws_heartbeat_seconds == 5
+
+
 def test_metrics_are_open_unless_a_metrics_token_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().metrics_token is None
     monkeypatch.setenv("METRICS_TOKEN", "a-scraper-token-0123456789")
