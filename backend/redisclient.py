@@ -8,7 +8,6 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-
 # Connections per client (per process and use). Past it a command waits up to
 # POOL_WAIT_SECONDS for one: redis-py's default pool raises at once past 100, which a
 # burst of 400 joins turned into 503s (`make bench onsale`).
