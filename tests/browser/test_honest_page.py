@@ -118,13 +118,13 @@ def test_a_silent_connection_shows_the_banner_until_a_fresh_snapshot(
     dropped = link.dropped_snapshots
     link.until(lambda: link.dropped_snapshots > dropped, "a redial's snapshot to be dropped")
     expect(banner).to_be_visible()
-    opened = link.opened
     # ... until the connection passes data again: a fresh snapshot, the truth, no banner.
+    # (The hold's change was sent while the link was mute: only a snapshot brings it. The
+    # snapshot may come on a socket dialled just before unmuting, so count none.)
     link.mute = False
     expect(indicator).to_have_attribute("data-ws-state", "live", timeout=20_000)
     expect(banner).to_have_count(0)
     ui.wait_seat(page, seat, "held", mine=False)
-    assert link.opened > opened
 
 
 @pytest.mark.parametrize("size", SIZES)
