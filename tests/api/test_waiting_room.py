@@ -47,7 +47,12 @@ def room_settings(settings: Settings) -> Settings:
 async def room_api(room_settings: Settings) -> AsyncIterator[Api]:
     app = create_app(room_settings)
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
-        yield Api(client)
+        api = Api(client)
+        # The tests drive the admitter's ticks; its own loop (a round at start-up, then
+        # one an hour) is stopped, or that first round could land between a test's joins
+        # and its first tick and move the pace under it.
+        await api.run(client.app.state.admitter.on_shutdown)
+        yield api
 
 
 def now_ms() -> int:
