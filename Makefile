@@ -20,8 +20,14 @@ setup: $(STAMP)
 run: setup  ## migrate, load the demo event once, serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000}
 	$(BIN)/python -m backend.cli serve
 
+# Two pytest workers (pytest-xdist): most of the suite waits on browsers, servers and hold
+# timers rather than computing. Each takes whole units (`--dist loadgroup`, the groups are
+# made in tests/conftest.py): a module, or all the browser tests of one run mode, so
+# shared servers and accounts are made once; the longest units go first, in the order
+# tests/conftest.py puts them (--no-loadscope-reorder). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: setup test-js  ## the whole suite (PostgreSQL/Redis/Chromium/Node parts skip loudly without them; fail when CI=true)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The browser app's pure modules (frontend/tests/*.test.js) under Node's own test runner:
 # no npm packages. Like the Chromium tests: without `node`, a loud SKIP, a failure in CI.

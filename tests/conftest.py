@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -141,3 +142,89 @@ def api(client: AsyncTestClient[Any]) -> Api:
 
 def pytest_configure(config: pytest.Config) -> None:
     Path("tests/artifacts").mkdir(parents=True, exist_ok=True)
+    config.addinivalue_line(
+        "markers",
+        "one_per_mode(param): pair the values of `param` with the run modes instead of "
+        "crossing them (see pytest_collection_modifyitems)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _pair_with_modes(config, items)
+    _group_for_workers(items)
+
+
+# The longest units first (workers take units in collection order): the browser groups
+# (four minutes each), then the packages that start servers and run load, then the rest,
+# whose many small modules even out the end.
+FIRST = ("tests/browser/", "tests/chaos/", "tests/scaleout/", "tests/load/", "tests/live/")
+
+
+def _group_for_workers(items: list[pytest.Item]) -> None:
+    """The units `make test`'s workers take (`--dist loadgroup`): a module, as with
+    `--dist loadscope`, so module-wide servers and accounts are made once; but a browser
+    test goes with the other browser tests of its run mode, wherever they are, so each
+    worker starts the package-wide browser server of a mode once, instead of each time
+    it switches between modes (which cost most of a core under loadscope). Items are
+    put in FIRST's order (a stable sort: pytest's order within each package stays)."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((n for n, p in enumerate(FIRST) if path.startswith(p)), len(FIRST))
+
+    items.sort(key=rank)
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        mode = callspec.params.get("base_url") if callspec is not None else None
+        if "base_url" in getattr(item, "fixturenames", ()) and mode in MODES:
+            group = f"browser-{mode}"
+        else:
+            group = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _pair_with_modes(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.one_per_mode("size")` on a slow, time-bound story (a hold running out,
+    a token's life, a silent socket) pairs the values of `size` with the run modes, the
+    first value with `embedded` and the second with `services`, instead of running every
+    combination: every behaviour still runs on both modes and at every size, and the
+    suite keeps to its ten minutes. The other combinations are deselected (counted in
+    pytest's summary); BOXOFFICE_FULL_MATRIX=1 runs them all."""
+    if os.environ.get("BOXOFFICE_FULL_MATRIX") == "1":
+        return
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("one_per_mode")
+        callspec = getattr(item, "callspec", None)
+        if marker is None or callspec is None:
+            kept.append(item)
+            continue
+        (param,) = marker.args
+        mode = callspec.params.get("base_url", callspec.params.get("settings"))
+        values = next(
+            list(m.args[1]) for m in item.iter_markers("parametrize") if m.args[0] == param
+        )
+        paired = mode not in MODES or values.index(callspec.params[param]) == MODES.index(mode)
+        (kept if paired else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+# Chaos scenarios' checker verdicts, printed at the end of the run. They travel as the
+# reports' user properties, so they reach this (the controlling) process from pytest-xdist
+# workers too.
+VERDICTS: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        VERDICTS.extend(str(v) for k, v in report.user_properties if k == "chaos verdict")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if VERDICTS:
+        terminalreporter.section("chaos verdicts")
+        for line in VERDICTS:
+            terminalreporter.write_line(line)

@@ -48,6 +48,7 @@ def settle(page: Any, path: str) -> None:
         page.wait_for_selector(".swagger-ui .info")
 
 
+@pytest.mark.one_per_mode("size")
 @pytest.mark.parametrize("size", SIZES)
 def test_axe_finds_nothing_on_any_page(
     scene: dict[str, Any], new_context: Any, console: Any, size: str
@@ -63,6 +64,7 @@ def test_axe_finds_nothing_on_any_page(
     assert not found, "\n".join(found)
 
 
+@pytest.mark.one_per_mode("signed_in")
 @pytest.mark.parametrize("signed_in", [False, True], ids=["signed-out", "signed-in"])
 def test_the_header_fits_from_320_px(
     scene: dict[str, Any], new_context: Any, signed_in: bool

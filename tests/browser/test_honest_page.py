@@ -79,6 +79,7 @@ def check_axe(page: Any) -> None:
     assert results.violations_count == 0, results.generate_report()
 
 
+@pytest.mark.one_per_mode("size")
 @pytest.mark.parametrize("size", SIZES)
 def test_a_silent_connection_shows_the_banner_until_a_fresh_snapshot(
     api: Any, new_context: Any, ui: Any, artifacts: Path, size: str

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chaos.runner import failed_expectations, run_scenario
 from chaos.scenarios import CI_SELECTION, SCENARIOS
-from tests.chaos.conftest import VERDICTS
 from tests.support.services import require_services
 
 FULL = os.environ.get("BOXOFFICE_CHAOS", "").lower() == "full"
@@ -27,13 +27,13 @@ pytestmark = [pytest.mark.chaos, pytest.mark.services, pytest.mark.live]
 
 
 @pytest.mark.parametrize("name", SELECTED)
-def test_scenario(name: str) -> None:
+def test_scenario(name: str, record_property: Any) -> None:
     require_services()
     scenario = SCENARIOS[name]
     folder = RESULTS / name
     shutil.rmtree(folder, ignore_errors=True)
     result = run_scenario(scenario, folder)
-    VERDICTS.append(result.line())
+    record_property("chaos verdict", result.line())  # printed at the end (tests/conftest.py)
     missed = failed_expectations(result)
     detail = f"{result.line()}\nunmet: {missed}\nfiles: {folder}\n"
     if scenario.expect_valid:
