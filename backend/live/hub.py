@@ -45,6 +45,12 @@ WS_4410_EVENT_DELETED: Final = 4410
 # process spends at most LIVE_SENDS_PER_SECOND sends a second on an event, up to
 # MAX_BATCH_SECONDS. With a few thousand watchers the window stays at LIVE_BATCH_MS.
 MAX_BATCH_SECONDS: Final = 0.5
+# Lookers (see `Watcher.looking`) get an event's changes at this pace: each seat's latest
+# state once a second, the window widening with their number so that one process sends
+# them at most LOOKING_SENDS_PER_SECOND a second, up to MAX_LOOKING_SECONDS.
+LOOKING_SECONDS: Final = 1.0
+LOOKING_SENDS_PER_SECOND: Final = 5_000
+MAX_LOOKING_SECONDS: Final = 3.0
 
 
 @dataclass(eq=False)
@@ -67,6 +73,12 @@ class Watcher:
     notices: dict[str, bytes] = field(default_factory=dict)
     # The last message and the close (code, reason) when the event itself is gone.
     final: tuple[bytes, int, str] | None = None
+    # A looker watches a sale it cannot buy in yet: someone in (or outside) the waiting
+    # room of an event that has one. Its map stays true, a second behind instead of
+    # 25 ms: on the on-sale night the thousands waiting would otherwise cost the few
+    # hundred shopping most of the server (issue 13: the sale must not drown in its
+    # audience). Set by the queue feed (`LiveHub.set_looking`).
+    looking: bool = False
 
     def __post_init__(self) -> None:
         # A new watcher's first job is its snapshot.
@@ -238,6 +250,12 @@ class LiveHub:
         self.watchers: dict[str, set[Watcher]] = {}
         self._pending: dict[str, dict[str, dict[str, Any]]] = {}
         self._pending_at: dict[str, int] = {}  # oldest commit stamp per pending batch
+        # The same for lookers: every change is gathered here too, whoever is looking
+        # now, so a watcher that starts or stops looking between two windows misses
+        # nothing (a change it already had comes again; the client keeps the newer
+        # version).
+        self._looking_pending: dict[str, dict[str, dict[str, Any]]] = {}
+        self._looking_at: dict[str, int] = {}
         self.snapshot_reads = SharedReads()
         self._unsent: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
@@ -350,6 +368,8 @@ class LiveHub:
             self._snapshots.pop(f"{watcher.event_id}:compact", None)
             self._pending.pop(watcher.event_id, None)
             self._pending_at.pop(watcher.event_id, None)
+            self._looking_pending.pop(watcher.event_id, None)
+            self._looking_at.pop(watcher.event_id, None)
 
     def shared_snapshot(self, key: str, encoded: bytes) -> bytes:
         """`encoded`, or the equal encoding kept for `key` (an event's id, or its compact
@@ -444,41 +464,88 @@ class LiveHub:
             for listener in self.queue_listeners:
                 listener(event_id, [u for u in users if isinstance(u, str)])
             return
-        first = event_id not in self._pending
-        pending = self._pending.setdefault(event_id, {})
-        if self.commit_stamps and isinstance(message.get("at"), int):
-            at = self._pending_at.get(event_id)
-            self._pending_at[event_id] = message["at"] if at is None else min(at, message["at"])
-        for change in message.get("changes", []):
-            # Within a batch only a seat's newest state goes out.
-            current = pending.get(change["id"])
-            if current is None or change["version"] > current["version"]:
-                pending[change["id"]] = change
-        if first:
-            loop = asyncio.get_running_loop()
+        changes = message.get("changes", [])
+        stamp = message.get("at") if self.commit_stamps else None
+        loop = asyncio.get_running_loop()
+        if self._add(self._pending, self._pending_at, event_id, changes, stamp):
             window = self._window(event_id)
             if window > 0:
                 loop.call_later(window, self._flush, event_id)
             else:
                 loop.call_soon(self._flush, event_id)
+        if self._add(self._looking_pending, self._looking_at, event_id, changes, stamp):
+            loop.call_later(self._looking_window(event_id), self._flush_looking, event_id)
+
+    @staticmethod
+    def _add(
+        pending_by_event: dict[str, dict[str, dict[str, Any]]],
+        stamps: dict[str, int],
+        event_id: str,
+        changes: list[dict[str, Any]],
+        stamp: Any,
+    ) -> bool:
+        """Gather `changes` into an event's pending batch; True if it is a new batch."""
+        first = event_id not in pending_by_event
+        pending = pending_by_event.setdefault(event_id, {})
+        if isinstance(stamp, int):
+            at = stamps.get(event_id)
+            stamps[event_id] = stamp if at is None else min(at, stamp)
+        for change in changes:
+            # Within a batch only a seat's newest state goes out.
+            current = pending.get(change["id"])
+            if current is None or change["version"] > current["version"]:
+                pending[change["id"]] = change
+        return first
 
     def _window(self, event_id: str) -> float:
         """The batch window for an event: LIVE_BATCH_MS, widened for a large audience."""
         audience = len(self.watchers.get(event_id, ()))
         return max(self.batch_seconds, min(MAX_BATCH_SECONDS, audience / self.sends_per_second))
 
+    def _looking_window(self, event_id: str) -> float:
+        lookers = sum(w.looking for w in self.watchers.get(event_id, ()))
+        return max(LOOKING_SECONDS, min(MAX_LOOKING_SECONDS, lookers / LOOKING_SENDS_PER_SECOND))
+
     def _flush(self, event_id: str) -> None:
         pending = self._pending.pop(event_id, None)
         at = self._pending_at.pop(event_id, None)
         group = self.watchers.get(event_id)
-        if not pending or not group:
+        if pending and group:
+            self._deliver(pending, at, [w for w in group if not w.looking])
+
+    def _flush_looking(self, event_id: str) -> None:
+        pending = self._looking_pending.pop(event_id, None)
+        at = self._looking_at.pop(event_id, None)
+        group = self.watchers.get(event_id)
+        if pending and group:
+            self._deliver(pending, at, [w for w in group if w.looking])
+
+    def set_looking(self, watcher: Watcher, looking: bool) -> None:
+        """Move a watcher between the shoppers' pace and the lookers'. One who stops
+        looking (admitted) is sent at once what the lookers' pending batch holds: all
+        it may have missed since its last batch or snapshot; from then on it is in the
+        shoppers' batches, which cover the rest. One who starts looking misses nothing:
+        every change is in the lookers' pending batch too."""
+        if watcher.looking == looking:
+            return
+        watcher.looking = looking
+        pending = self._looking_pending.get(watcher.event_id)
+        if not looking and pending:
+            self._deliver(pending, self._looking_at.get(watcher.event_id), [watcher])
+
+    def _deliver(
+        self, pending: dict[str, dict[str, Any]], at: int | None, watchers: list[Watcher]
+    ) -> None:
+        """One `seats` message of these changes to each of `watchers`: encoded once, plus
+        once per watching owner of a changed seat (for `mine`)."""
+        if not watchers:
             return
         changes = list(pending.values())
         public = encode_batch(changes, None, at)
         public_frame = text_frame(public)
         owners = {c["holder"] for c in changes if c.get("holder")}
         variants: dict[str, tuple[str, bytes]] = {}
-        for watcher in group:
+        for watcher in watchers:
             user_id = watcher.user_id
             if user_id is not None and user_id in owners:
                 variant = variants.get(user_id)

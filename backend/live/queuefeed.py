@@ -14,13 +14,19 @@ every tab. The work, per process:
 
 * `greet`, after each snapshot a socket is sent: the room's counters and, signed in,
   the account's place.
-* `round`, every second: for each watched event with a room, one `present` call per
-  500 signed-in accounts records that they are here (an open socket is presence, so a
-  waiter with the page open never needs to poll) and reads their places. A change of
-  state (admitted, expired, left) goes out at once; a new position, ETA or room count
-  goes out on the event's cadence, which widens with the audience so that one process
-  sends at most QUEUE_SENDS_PER_SECOND of these a second (10,000 waiters here: one
-  update every 2 s each).
+* `round`, every second, for each watched event with a room that is due (on the
+  event's cadence, which widens with the audience so that one process sends at most
+  QUEUE_SENDS_PER_SECOND of these a second: one update a second for up to 2,500
+  sockets a process, every 2 s for 5,000): one `present` call per 500 signed-in
+  accounts records that they are here (an open socket is presence, so a waiter with
+  the page open never needs to poll) and reads their places, and each changed one goes
+  out with the room's counters. What the admitter changes (admitted, expired, dropped)
+  goes out at once, through `announce`; a join or leave in another tab, at the next
+  cadence.
+* It also tells the hub who is shopping: a socket of an account admitted to the room
+  gets the seat changes at the shoppers' pace; everyone else on the event's page (in
+  the queue, outside it, signed out) looks at the map a second behind
+  (`Watcher.looking`), which on the on-sale night is most of the audience.
 * `announce`, the admitter's tick listener: whoever it admitted, expired or dropped is
   published on the event's live channel; every process (this one too) pushes those
   accounts' new state to their sockets as soon as it hears it, instead of at its next
@@ -53,7 +59,7 @@ log = logging.getLogger("boxoffice.live")
 ROUND_SECONDS: Final = 1.0
 # Position and room updates one process sends a second, at most (two per watcher per
 # cadence): the seat changes of a sale keep the bigger share of the fan-out budget.
-QUEUE_SENDS_PER_SECOND: Final = 10_000
+QUEUE_SENDS_PER_SECOND: Final = 5_000
 MAX_CADENCE_SECONDS: Final = 5.0
 
 
@@ -95,12 +101,16 @@ class QueueFeed(Periodic):
         try:
             room = await self.rooms.room_view(event_id)
             if room is None:
+                self.hub.set_looking(watcher, False)
                 return
             watcher.notify("room", msgspec.json.encode({"type": "room", **room.as_json()}))
-            if user_id is not None:
-                view = (await self.rooms.present(event_id, [user_id]))[user_id]
-                watcher.notify("queue", queue_message(view))
-                self._sent[(event_id, user_id)] = view
+            if user_id is None:
+                self.hub.set_looking(watcher, True)
+                return
+            view = (await self.rooms.present(event_id, [user_id]))[user_id]
+            self.hub.set_looking(watcher, view.state != "admitted")
+            watcher.notify("queue", queue_message(view))
+            self._sent[(event_id, user_id)] = view
         except NotFound:
             return  # deleted meanwhile: its watchers are being told
         except Exception as exc:
@@ -136,30 +146,26 @@ class QueueFeed(Periodic):
             room = None  # deleted: its watchers are being told and closed
         if room is None:
             self._forget_event(event_id)
+            for watcher in list(group):
+                self.hub.set_looking(watcher, False)  # no room (any more): all shop
             return
-        full = now >= self._due.get(event_id, 0.0)
-        if full:
-            self._due[event_id] = now + self.cadence(len(group))
-            encoded = msgspec.json.encode({"type": "room", **room.as_json()})
-            if self._room_sent.get(event_id) != encoded:
-                self._room_sent[event_id] = encoded
-                frame = text_frame(encoded.decode())
-                for watcher in list(group):
-                    watcher.notify("room", encoded, frame)
-                    self.sent += 1
-        await self._push(event_id, group, positions=full)
+        if now < self._due.get(event_id, 0.0):
+            return  # changes of state came (and come) at once, through `announce`
+        self._due[event_id] = now + self.cadence(len(group))
+        encoded = msgspec.json.encode({"type": "room", **room.as_json()})
+        if self._room_sent.get(event_id) != encoded:
+            self._room_sent[event_id] = encoded
+            frame = text_frame(encoded.decode())
+            for watcher in list(group):
+                watcher.notify("room", encoded, frame)
+                self.sent += 1
+        await self._push(event_id, group)
 
     async def _push(
-        self,
-        event_id: str,
-        group: set[Watcher],
-        *,
-        positions: bool,
-        only: set[str] | None = None,
+        self, event_id: str, group: set[Watcher], *, only: set[str] | None = None
     ) -> None:
         """Read the places of the accounts watching `event_id` (`only` some of them) and
-        send each changed one to that account's sockets; a changed position waits for
-        `positions`, a changed state never does."""
+        send each changed one to that account's sockets."""
         sockets: dict[str, list[Watcher]] = defaultdict(list)
         for watcher in list(group):
             if watcher.user_id is not None and (only is None or watcher.user_id in only):
@@ -170,12 +176,13 @@ class QueueFeed(Periodic):
         for user_id, view in views.items():
             key = (event_id, user_id)
             last = self._sent.get(key)
-            if last == view or (last is not None and last.state == view.state and not positions):
+            if last == view:
                 continue
             self._sent[key] = view
             encoded = queue_message(view)
             frame = text_frame(encoded.decode())
             for watcher in sockets[user_id]:
+                self.hub.set_looking(watcher, view.state != "admitted")
                 watcher.notify("queue", encoded, frame)
                 self.sent += 1
 
@@ -201,7 +208,7 @@ class QueueFeed(Periodic):
 
     async def _push_heard(self, event_id: str, group: set[Watcher], users: set[str]) -> None:
         try:
-            await self._push(event_id, group, positions=True, only=users)
+            await self._push(event_id, group, only=users)
         except Exception as exc:
             log.warning("waiting-room news for %s not pushed (next round will): %s", event_id, exc)
 

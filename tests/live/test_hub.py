@@ -12,7 +12,7 @@ import pytest
 
 from backend.booking.records import SeatChange
 from backend.live.channel import RESYNC, MemorySeatChannel, SeatChannel
-from backend.live.hub import RESYNC_MARKER, LiveHub, Watcher
+from backend.live.hub import LOOKING_SECONDS, RESYNC_MARKER, LiveHub, Watcher
 from tests.support.waiting import eventually
 from tests.support.watcher import SeatMap
 
@@ -295,3 +295,60 @@ async def test_the_batch_window_widens_with_the_audience_within_its_bounds() -> 
     for watcher in watched:
         hub.unwatch(watcher)
     assert hub.watchers == {}
+
+
+# ------------------------------------------------------------------ lookers
+
+
+async def test_lookers_get_each_seats_latest_state_a_window_later(hub: LiveHub) -> None:
+    shopper, looker = hub.watch(EVENT, "u1"), hub.watch(EVENT, None)
+    hub.set_looking(looker, True)
+    drain(shopper), drain(looker)
+    await hub.publish(EVENT, [held("s1", 2, "u1")])
+    await settle(hub, shopper)
+    await hub.publish(EVENT, [free("s1", 3), held("s2", 2, "u2")])
+    await settle(hub, shopper, batches=2)
+    assert not looker.queue  # the shoppers' windows went by without it
+    await eventually(lambda: looker.queue, what="the lookers' window", timeout=LOOKING_SECONDS * 3)
+    [message] = drain(looker)
+    assert {c["id"]: (c["status"], c["version"]) for c in message["changes"]} == {
+        "s1": ("available", 3),
+        "s2": ("held", 2),
+    }
+    assert len(drain(shopper)) == 2
+
+
+async def test_a_looker_let_in_is_sent_what_it_missed_at_once(hub: LiveHub) -> None:
+    """Admitted between two lookers' windows: the pending changes go to it at once, and
+    the shoppers' batches from then on; nothing is missed in between."""
+    watcher = hub.watch(EVENT, "u1")
+    hub.set_looking(watcher, True)
+    drain(watcher)
+    await hub.publish(EVENT, [held("s1", 2, "u2")])
+    other = hub.watch(EVENT, "u9")  # a shopper, to know when the shoppers' window has passed
+    drain(other)
+    await hub.publish(EVENT, [held("s2", 2, "u2")])
+    await settle(hub, other)
+    assert not watcher.queue
+    hub.set_looking(watcher, False)
+    [caught_up] = drain(watcher)
+    assert {c["id"] for c in caught_up["changes"]} == {"s1", "s2"}
+    await hub.publish(EVENT, [free("s2", 3)])
+    await settle(hub, watcher)
+    assert [c["version"] for c in drain(watcher)[0]["changes"]] == [3]
+    hub.set_looking(watcher, False)  # no change, nothing sent
+    assert not watcher.queue
+
+
+async def test_a_shopper_who_starts_looking_misses_nothing(hub: LiveHub) -> None:
+    """A change gathered while it was shopping, whose shoppers' window closes after it
+    started looking, comes in its next lookers' batch."""
+    watcher = hub.watch(EVENT, "u1")
+    drain(watcher)
+    # Gathered (as the channel reader does), and looking before the shoppers' window runs.
+    hub._gather(
+        EVENT, json.dumps({"changes": [{"id": "s1", "status": "held", "version": 2}]}).encode()
+    )
+    hub.set_looking(watcher, True)
+    await eventually(lambda: watcher.queue, what="the lookers' window", timeout=LOOKING_SECONDS * 3)
+    assert [c["id"] for c in drain(watcher)[0]["changes"]] == ["s1"]

@@ -298,3 +298,51 @@ async def test_an_open_socket_keeps_the_place_and_a_closed_one_does_not(
         for buyer, state in ((watching, "waiting"), (gone, "left")):
             place = await api.client.get(f"/events/{event['id']}/queue", headers=buyer["headers"])
             assert place.json()["state"] == state
+
+
+def looking(api: Api, event: dict[str, Any]) -> dict[str | None, set[bool]]:
+    """Whether each account's sockets (None: the anonymous ones) look at the map at the
+    lookers' pace."""
+    found: dict[str | None, set[bool]] = {}
+    for watcher in api.client.app.state.hub.watchers.get(event["id"], ()):
+        found.setdefault(watcher.user_id, set()).add(watcher.looking)
+    return found
+
+
+async def test_only_shoppers_get_seat_changes_at_the_shoppers_pace(
+    room_api: tuple[Api, Clock],
+) -> None:
+    """On an event with a room, everyone but the admitted shoppers looks at the map a
+    second behind (and still sees every change); admission moves a socket to the
+    shoppers' pace. Without a room, everyone shops."""
+    api, clock = room_api
+    _, event = await room_event(api)  # on sale now, one shopper at a time
+    first, second = await api.user(), await api.user()
+    for buyer in (first, second):
+        await join(api, event, buyer)
+    await admit_round(api, clock)  # `first` is in
+    async with (
+        tab(api, event) as anonymous,
+        tab(api, event, first) as shopper,
+        tab(api, event, second) as waiter,
+    ):
+        anonymous.next("room")
+        shopper.until("queue", state="admitted")
+        waiter.until("queue", state="waiting")
+        assert looking(api, event) == {None: {True}, first["id"]: {False}, second["id"]: {True}}
+        seat = event["seats"][0]["id"]
+        booked = await api.client.post(
+            f"/events/{event['id']}/bookings", json={"seatIds": [seat]}, headers=first["headers"]
+        )
+        assert booked.status_code == 201, booked.text
+        for opened in (shopper, anonymous, waiter):  # the lookers a window later
+            assert opened.next("seats", timeout=5)["changes"][0]["status"] == "booked"
+        clock.now += 1000
+        await admit_round(api, clock)  # the booking freed the slot: `second` is in
+        waiter.until("queue", state="admitted")
+        assert looking(api, event)[second["id"]] == {False}
+
+    plain = await api.event(await api.user())
+    async with tab(api, plain) as anonymous, tab(api, plain, first) as buyer:
+        await feed_round(api)
+        assert looking(api, plain) == {None: {False}, first["id"]: {False}}
