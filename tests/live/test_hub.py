@@ -352,3 +352,19 @@ async def test_a_shopper_who_starts_looking_misses_nothing(hub: LiveHub) -> None
     hub.set_looking(watcher, True)
     await eventually(lambda: watcher.queue, what="the lookers' window", timeout=LOOKING_SECONDS * 3)
     assert [c["id"] for c in drain(watcher)[0]["changes"]] == ["s1"]
+
+
+async def test_signed_in_sockets_are_counted_per_account(hub: LiveHub) -> None:
+    """The per-account cap's count: sockets signed in from the start or later, on any
+    event, and forgotten when they go (however often unwatch is called)."""
+    a = hub.watch(EVENT, "u1")
+    b = hub.watch(OTHER_EVENT, None)
+    assert (hub.user_watcher_count("u1"), hub.user_watcher_count("u2")) == (1, 0)
+    hub.identify(b, "u1")
+    assert hub.user_watcher_count("u1") == 2
+    hub.identify(b, "u2")  # signed in again as someone else
+    assert (hub.user_watcher_count("u1"), hub.user_watcher_count("u2")) == (1, 1)
+    for watcher in (a, b, a):
+        hub.unwatch(watcher)
+    assert (hub.user_watcher_count("u1"), hub.user_watcher_count("u2")) == (0, 0)
+    assert hub._by_user == {}
