@@ -124,17 +124,28 @@ class Shutdown:
             return
         sock = _Socket(send)
         self.sockets.add(sock)
+        # One waiter on the socket's leave event for its whole life, cancelled when the
+        # socket ends: a waiter made for each receive and left pending when the app
+        # cancelled its reader ("Task was destroyed but it is pending … Event.wait()",
+        # a hundred a minute in make bench onsale) cost a task per message besides.
+        leaving: asyncio.Future[Any] | None = None
 
         async def receive_or_leave() -> Any:
+            nonlocal leaving
             if sock.leave.is_set():
                 return {"type": "websocket.disconnect", "code": WS_1001_GOING_AWAY}
+            if leaving is None:
+                leaving = asyncio.ensure_future(sock.leave.wait())
             incoming = asyncio.ensure_future(receive())
-            leaving = asyncio.ensure_future(sock.leave.wait())
-            done, _ = await asyncio.wait({incoming, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, _ = await asyncio.wait(
+                    {incoming, leaving}, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                if not incoming.done():
+                    incoming.cancel()  # leaving, or this receive itself was cancelled
             if incoming in done:
-                leaving.cancel()
                 return incoming.result()
-            incoming.cancel()
             return {"type": "websocket.disconnect", "code": WS_1001_GOING_AWAY}
 
         async def send_unless_closed(message: Any) -> None:
@@ -147,6 +158,8 @@ class Shutdown:
         try:
             await app(scope, receive_or_leave, send_unless_closed)
         finally:
+            if leaving is not None:
+                leaving.cancel()
             self.sockets.discard(sock)
             if not self.sockets:
                 self._emptied.set()
