@@ -20,9 +20,10 @@ every tab. The work, per process:
   sockets a process, every 2 s for 5,000): one `present` call per 500 signed-in
   accounts records that they are here (an open socket is presence, so a waiter with
   the page open never needs to poll) and reads their places, and each changed one goes
-  out with the room's counters. What the admitter changes (admitted, expired, dropped)
-  goes out at once, through `announce`; a join or leave in another tab, at the next
-  cadence.
+  out with the room's counters. Waiters further back than NEAR_POSITIONS are read and
+  told at most every FAR_SECONDS. What the admitter changes (admitted, expired,
+  dropped) goes out at once, through `announce`; a join or leave in another tab, at
+  the next cadence.
 * It also tells the hub who is shopping: a socket of an account admitted to the room
   gets the seat changes at the shoppers' pace; everyone else on the event's page (in
   the queue, outside it, signed out) looks at the map a second behind
@@ -61,6 +62,12 @@ ROUND_SECONDS: Final = 1.0
 # cadence): the seat changes of a sale keep the bigger share of the fan-out budget.
 QUEUE_SENDS_PER_SECOND: Final = 5_000
 MAX_CADENCE_SECONDS: Final = 5.0
+# Waiters further back than this are read and sent their place at most every
+# FAR_SECONDS (their state still comes at once, through `announce`): for the thousands
+# at the back of an on-sale's room a place that moves every 6 s is as good, and the
+# reads and sends for them were a fifth of a worker during the sale (py-spy).
+NEAR_POSITIONS: Final = 1_000
+FAR_SECONDS: Final = 6.0
 
 
 def queue_message(view: QueueView) -> bytes:
@@ -86,6 +93,8 @@ class QueueFeed(Periodic):
         self.rooms = rooms
         self.sends_per_second = sends_per_second
         self._sent: dict[tuple[str, str], QueueView] = {}  # last place sent per (event, user)
+        self._read_at: dict[tuple[str, str], float] = {}  # when a round last read it
+        self.near_positions = NEAR_POSITIONS
         self._room_sent: dict[str, bytes] = {}  # last room message sent per event
         self._due: dict[str, float] = {}  # when an event's next position update is due
         self._tasks: set[asyncio.Task[None]] = set()
@@ -159,22 +168,45 @@ class QueueFeed(Periodic):
             for watcher in list(group):
                 watcher.notify("room", encoded, frame)
                 self.sent += 1
-        await self._push(event_id, group)
+        await self._push(event_id, group, now=now)
+
+    def _far_and_fresh(self, key: tuple[str, str], now: float) -> bool:
+        """A waiter far back whose place a round read less than FAR_SECONDS ago."""
+        last = self._sent.get(key)
+        return (
+            last is not None
+            and last.state == "waiting"
+            and last.position is not None
+            and last.position > self.near_positions
+            and now - self._read_at.get(key, -FAR_SECONDS) < FAR_SECONDS
+        )
 
     async def _push(
-        self, event_id: str, group: set[Watcher], *, only: set[str] | None = None
+        self,
+        event_id: str,
+        group: set[Watcher],
+        *,
+        only: set[str] | None = None,
+        now: float | None = None,
     ) -> None:
         """Read the places of the accounts watching `event_id` (`only` some of them) and
-        send each changed one to that account's sockets."""
+        send each changed one to that account's sockets. A round (`now` given) skips the
+        waiters far back that it read less than FAR_SECONDS ago."""
         sockets: dict[str, list[Watcher]] = defaultdict(list)
         for watcher in list(group):
-            if watcher.user_id is not None and (only is None or watcher.user_id in only):
-                sockets[watcher.user_id].append(watcher)
+            user_id = watcher.user_id
+            if user_id is None or (only is not None and user_id not in only):
+                continue
+            if now is not None and self._far_and_fresh((event_id, user_id), now):
+                continue
+            sockets[user_id].append(watcher)
         if not sockets:
             return
         views = await self.rooms.present(event_id, sorted(sockets))
         for user_id, view in views.items():
             key = (event_id, user_id)
+            if now is not None:
+                self._read_at[key] = now
             last = self._sent.get(key)
             if last == view:
                 continue
@@ -219,6 +251,7 @@ class QueueFeed(Periodic):
         self._due.pop(event_id, None)
         for key in [k for k in self._sent if k[0] == event_id]:
             del self._sent[key]
+            self._read_at.pop(key, None)
 
     def _forget_unwatched(self) -> None:
         """Keep nothing for events and accounts no longer watched here."""
@@ -233,6 +266,7 @@ class QueueFeed(Periodic):
                 users = users_by_event[event_id] = {w.user_id for w in watched.get(event_id, ())}
             if user_id not in users:
                 del self._sent[key]
+                self._read_at.pop(key, None)
 
     async def on_shutdown(self) -> None:
         await super().on_shutdown()

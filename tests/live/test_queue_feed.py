@@ -21,6 +21,7 @@ import pytest
 from litestar.testing import AsyncTestClient, WebSocketTestSession
 
 from backend.app import create_app
+from backend.live.queuefeed import FAR_SECONDS
 from backend.settings import Settings
 from backend.timefmt import iso_from_ms
 from tests.conftest import Api
@@ -346,3 +347,37 @@ async def test_only_shoppers_get_seat_changes_at_the_shoppers_pace(
     async with tab(api, plain) as anonymous, tab(api, plain, first) as buyer:
         await feed_round(api)
         assert looking(api, plain) == {None: {False}, first["id"]: {False}}
+
+
+async def test_waiters_far_back_are_read_and_told_less_often(
+    room_api: tuple[Api, Clock],
+) -> None:
+    """Past `near_positions`, a waiter's place is read and sent at most every
+    FAR_SECONDS by the rounds; nearer waiters on every round."""
+    api, clock = room_api
+    feed = api.client.app.state.queue_feed
+    feed.near_positions = 1
+    _, event = await room_event(api)  # on sale now, one shopper at a time
+    first, second, third = [await api.user() for _ in range(3)]
+    for buyer in (first, second, third):
+        await join(api, event, buyer)
+    await admit_round(api, clock)  # `first` shops; `second` is 1st in line, `third` 2nd
+    t0 = 5e9
+    async with tab(api, event, third) as opened:
+        assert opened.until("queue", state="waiting")["position"] == 2
+        await api.run(feed.tick, t0)  # read: still 2nd
+        await queue_leave(api, event, second)  # `third` is 1st now
+
+        def told() -> Any:  # the place last sent to `third`'s sockets
+            return feed._sent[(event["id"], third["id"])].position
+
+        await api.run(feed.tick, t0 + 2)  # due, but `third` is far back and fresh
+        assert told() == 2
+        await api.run(feed.tick, t0 + FAR_SECONDS + 0.5)
+        assert told() == 1
+        assert opened.until("queue", state="waiting")["position"] == 1
+
+
+async def queue_leave(api: Api, event: dict[str, Any], who: dict[str, Any]) -> None:
+    response = await api.client.delete(f"/events/{event['id']}/queue", headers=who["headers"])
+    assert response.status_code == 200, response.text
