@@ -138,6 +138,7 @@ class ProcessOutcome:
     connect_s: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
     cpu_s: float = 0.0
+    loop_lag_ms: list[float] = field(default_factory=list)  # see _probe_lag
 
 
 # ------------------------------------------------------------------ the socket
@@ -655,6 +656,20 @@ class Shop:
         await asyncio.sleep(0.1)
 
 
+LAG_PROBE_S = 0.05
+
+
+async def _probe_lag(samples: list[float]) -> None:
+    """The client process's own event-loop lag, until cancelled: how late a 50 ms sleep
+    wakes. Every latency this process measures includes it, so when it is large the
+    figure is the client's as much as the server's (they share the machine's cores)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(LAG_PROBE_S)
+        samples.append((loop.time() - start - LAG_PROBE_S) * 1000)
+
+
 async def _run_process(plan: ProcessPlan) -> ProcessOutcome:
     shop = Shop(plan)
     await shop.open()
@@ -667,7 +682,11 @@ async def _run_process(plan: ProcessPlan) -> ProcessOutcome:
             break
         await asyncio.sleep(0.05)
     shop.on_sale_ms = float(json.loads(go.read_text())["onSaleAt"])
-    await shop.sale()
+    probe = asyncio.create_task(_probe_lag(shop.out.loop_lag_ms))
+    try:
+        await shop.sale()
+    finally:
+        probe.cancel()
     shop.out.records = [b.rec for b in shop.buyers]
     return shop.out
 
@@ -999,6 +1018,7 @@ def figures(
             for kind in ("socket", "polling")
         },
         "client_cpu_s": round(sum(o.cpu_s for o in outcomes), 2),
+        "client_loop_lag_ms": latency_summary([x for o in outcomes for x in o.loop_lag_ms]),
         "samples": [list(s) for s in sampler.samples],
         "_bookings": bookings,
         "_records": records,
@@ -1044,7 +1064,8 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         f"{r['sockets']['connect_s']} s); {sold}",
         f"    admitted hold p50/p99 {_pair(lat.get('hold'))}, book {_pair(lat.get('book'))} "
         "(target p99 < 300 ms); join "
-        f"{_pair(lat.get('join'))}",
+        f"{_pair(lat.get('join'))}; the clients' own loop lag "
+        f"{_pair(r.get('client_loop_lag_ms'))}",
         f"    queue message, admission to client: socket {_pair(told['socket'])}, polling "
         f"{_pair(told['poll'])}; {told['told_after_silence']} told only after {SILENT_S:.0f} s "
         "of silence",
