@@ -270,6 +270,7 @@ class LiveHub:
         # of a socket: counting them by walking every watcher cost 10 % of a process
         # while 5,000 sockets signed in at an on-sale's opening).
         self._by_user: Counter[str] = Counter()
+        self._lookers: Counter[str] = Counter()  # looking watchers by event
         # Sockets closed by a limit, by reason (too_slow, anonymous_limit, user_limit).
         self.limit_closes: Counter[str] = Counter()
         self._snapshots: dict[str, bytes] = {}  # the last anonymous snapshot per event
@@ -366,6 +367,8 @@ class LiveHub:
         if group is None or watcher not in group:
             return
         self._count_user(watcher, -1)  # while it is still in the group
+        if watcher.looking:
+            self._count_lookers(watcher.event_id, -1)
         group.discard(watcher)
         self._count_anonymous(watcher, -1)
         watcher.queue.clear()
@@ -416,6 +419,13 @@ class LiveHub:
             self._by_user[user_id] = count
         else:
             self._by_user.pop(user_id, None)
+
+    def _count_lookers(self, event_id: str, step: int) -> None:
+        count = self._lookers[event_id] + step
+        if count > 0:
+            self._lookers[event_id] = count
+        else:
+            self._lookers.pop(event_id, None)
 
     def user_watcher_count(self, user_id: str) -> int:
         """Signed-in sockets of one account in this process (the per-user cap)."""
@@ -516,12 +526,13 @@ class LiveHub:
         return first
 
     def _window(self, event_id: str) -> float:
-        """The batch window for an event: LIVE_BATCH_MS, widened for a large audience."""
-        audience = len(self.watchers.get(event_id, ()))
+        """The shoppers' batch window for an event: LIVE_BATCH_MS, widened for a large
+        audience of shoppers (lookers have their own, `_looking_window`)."""
+        audience = len(self.watchers.get(event_id, ())) - self._lookers[event_id]
         return max(self.batch_seconds, min(MAX_BATCH_SECONDS, audience / self.sends_per_second))
 
     def _looking_window(self, event_id: str) -> float:
-        lookers = sum(w.looking for w in self.watchers.get(event_id, ()))
+        lookers = self._lookers[event_id]
         return max(LOOKING_SECONDS, min(MAX_LOOKING_SECONDS, lookers / LOOKING_SENDS_PER_SECOND))
 
     def _flush(self, event_id: str) -> None:
@@ -547,6 +558,8 @@ class LiveHub:
         if watcher.looking == looking:
             return
         watcher.looking = looking
+        if watcher in self.watchers.get(watcher.event_id, ()):
+            self._count_lookers(watcher.event_id, 1 if looking else -1)
         pending = self._looking_pending.get(watcher.event_id)
         if not looking and pending:
             self._deliver(pending, self._looking_at.get(watcher.event_id), [watcher])

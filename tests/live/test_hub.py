@@ -12,7 +12,13 @@ import pytest
 
 from backend.booking.records import SeatChange
 from backend.live.channel import RESYNC, MemorySeatChannel, SeatChannel
-from backend.live.hub import LOOKING_SECONDS, RESYNC_MARKER, LiveHub, Watcher
+from backend.live.hub import (
+    LOOKING_SECONDS,
+    LOOKING_SENDS_PER_SECOND,
+    RESYNC_MARKER,
+    LiveHub,
+    Watcher,
+)
 from tests.support.waiting import eventually
 from tests.support.watcher import SeatMap
 
@@ -368,3 +374,23 @@ async def test_signed_in_sockets_are_counted_per_account(hub: LiveHub) -> None:
         hub.unwatch(watcher)
     assert (hub.user_watcher_count("u1"), hub.user_watcher_count("u2")) == (0, 0)
     assert hub._by_user == {}
+
+
+async def test_each_pace_widens_with_its_own_audience() -> None:
+    """The shoppers' window counts the shoppers only, the lookers' the lookers only."""
+    hub = LiveHub(MemorySeatChannel(), batch_ms=25, sends_per_second=1000)
+    watched = [hub.watch(EVENT, None) for _ in range(200)]
+    assert hub._window(EVENT) == pytest.approx(0.2)  # 200 shoppers
+    for watcher in watched[10:]:
+        hub.set_looking(watcher, True)
+    assert hub._window(EVENT) == pytest.approx(0.025)  # 10 shoppers: LIVE_BATCH_MS
+    assert hub._looking_window(EVENT) == pytest.approx(LOOKING_SECONDS)
+    many = [hub.watch(EVENT, None) for _ in range(LOOKING_SENDS_PER_SECOND * 2)]
+    for watcher in many:
+        hub.set_looking(watcher, True)
+    assert hub._looking_window(EVENT) == pytest.approx(
+        (190 + 2 * LOOKING_SENDS_PER_SECOND) / LOOKING_SENDS_PER_SECOND
+    )
+    for watcher in watched + many:
+        hub.unwatch(watcher)
+    assert hub.watchers == {} and hub._lookers == {}
