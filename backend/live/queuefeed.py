@@ -112,6 +112,7 @@ class QueueFeed(Periodic):
             if room is None:
                 self.hub.set_looking(watcher, False)
                 return
+            self._due.setdefault(event_id, 0.0)  # known to have a room (see _event_round)
             watcher.notify("room", msgspec.json.encode({"type": "room", **room.as_json()}))
             if user_id is None:
                 self.hub.set_looking(watcher, True)
@@ -154,9 +155,10 @@ class QueueFeed(Periodic):
         except NotFound:
             room = None  # deleted: its watchers are being told and closed
         if room is None:
+            if event_id in self._due:  # its room was switched off: everyone shops now
+                for watcher in list(group):
+                    self.hub.set_looking(watcher, False)
             self._forget_event(event_id)
-            for watcher in list(group):
-                self.hub.set_looking(watcher, False)  # no room (any more): all shop
             return
         if now < self._due.get(event_id, 0.0):
             return  # changes of state came (and come) at once, through `announce`
