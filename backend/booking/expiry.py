@@ -6,6 +6,7 @@ each is announced once however many processes run.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -19,7 +20,7 @@ class ExpiresHolds(Protocol):
         """Free every hold past its end (database clock); return how many."""
 
 
-class Periodic:
+class Periodic(abc.ABC):
     """Runs `round()` every `interval` seconds between `on_startup` and `on_shutdown`
     (the first round at once); a failed round is logged and the next one runs.
 
@@ -35,9 +36,9 @@ class Periodic:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    @abc.abstractmethod
     async def round(self) -> None:
-        """One round of the work."""
-        raise NotImplementedError
+        """One round of the work (each subclass's own)."""
 
     async def on_startup(self) -> None:
         """Start the rounds."""
