@@ -8,7 +8,13 @@
 // While a page is open the token is exchanged for a fresh one (POST /token/refresh)
 // 80 % into its life (./tokenlife.js). One tab does it: the refresh runs under a
 // Web Lock, and a tab that gets the lock after another tab refreshed finds a new
-// token in storage and leaves it. When a token runs out anyway (the machine slept,
+// token in storage and leaves it. Storage alone cannot say so: Chromium hands a
+// localStorage write to the other tabs asynchronously, so the next tab to get the
+// lock may still read the old token. The refreshing tab therefore also takes a lock
+// named after the token it exchanged ("refreshed: …") before it lets go of the
+// refresh lock, and holds it while that token lives; the lock manager is one
+// place, so a tab that finds that lock held knows the token is spent, and waits for
+// the new one to reach its storage instead of refreshing again. When a token runs out anyway (the machine slept,
 // the refresh failed), the listeners hear "signed out" at that moment, so the
 // header, the tray and the map never show a sign-in the server no longer accepts.
 
@@ -16,6 +22,8 @@ import { decodePayload, EXPIRY_MARGIN_MS, isLive, lifetime, refreshAt, retryDela
 
 const KEY = "boxoffice.auth";
 const REFRESH_LOCK = "boxoffice.auth.refresh";
+const REFRESHED_LOCK = "boxoffice.auth.refreshed:"; // + the spent token's signature tail
+const CATCH_UP_MS = 2_000; // look at storage again this long after finding a token spent
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const listeners = new Set();
 const jitter = Math.random(); // this tab's place in the spread of refresh times
@@ -25,6 +33,7 @@ let refreshTimer = 0;
 let failures = 0; // refreshes failed in a row
 let retryAfter = null; // seconds the server asked us to wait
 let refreshes = 0; // refreshes this tab made (for tests)
+let deferrals = 0; // times this tab found its token already refreshed by another (for tests)
 let nextRefreshAt = null;
 let lastEmail = null;
 
@@ -157,10 +166,40 @@ async function refresh(planned) {
   else await refreshNow(planned);
 }
 
+const spentLock = (token) => REFRESHED_LOCK + token.slice(-24);
+
+/** Another tab has exchanged `token` (its storage write has not reached us yet). */
+async function spentElsewhere(token) {
+  if (!navigator.locks?.query) return false;
+  const { held = [] } = await navigator.locks.query();
+  return held.some((lock) => lock.name === spentLock(token));
+}
+
+/** Hold "`token` is spent" while it lives; resolves once the lock is ours (or taken). */
+function markSpent(token, until) {
+  if (!navigator.locks?.request) return Promise.resolve();
+  return new Promise((granted) => {
+    navigator.locks
+      .request(spentLock(token), { ifAvailable: true }, (lock) => {
+        granted();
+        if (lock) return new Promise((done) => later(done, until ?? Infinity));
+      })
+      .catch(granted);
+  });
+}
+
 async function refreshNow(planned) {
   const current = session();
   // Another tab refreshed (or signed out, or in as someone else) while we waited.
   if (!current || current.token !== planned) return check();
+  if (await spentElsewhere(planned)) {
+    // Its new token reaches this tab's storage in a moment (the storage event
+    // reschedules); look again shortly in case that event never comes.
+    deferrals += 1;
+    clearTimeout(refreshTimer);
+    refreshTimer = later(check, Date.now() + CATCH_UP_MS);
+    return;
+  }
   let response;
   try {
     response = await fetch("/token/refresh", {
@@ -176,6 +215,7 @@ async function refreshNow(planned) {
   if (response.ok && typeof body?.token === "string") {
     refreshes += 1;
     storeSession({ token: body.token, expiresIn: body.expiresIn, email: current.email, userId: current.userId });
+    await markSpent(planned, current.expiresAt); // before the refresh lock goes
     return;
   }
   // The token or its account is dead: say so everywhere now, not at the next click.
@@ -210,6 +250,9 @@ window.boxofficeAuth = {
   },
   get refreshes() {
     return refreshes;
+  },
+  get deferrals() {
+    return deferrals;
   },
 };
 

@@ -105,6 +105,90 @@ def test_tabs_open_past_the_tokens_life_refresh_once_and_keep_booking(
     expect(first.get_by_test_id("signin-dialog")).to_have_count(0)
 
 
+# Chromium hands one tab's localStorage write to the other tabs asynchronously: a tab
+# may get the refresh lock before it can read the token another tab stored under it.
+# This makes that lag as long as the test wants: the tab reads the stored session as
+# it last saw it (its own writes, or storage events it was given) and holds other
+# tabs' storage events until `catchUp()`.
+LAGGING_STORAGE = """
+(() => {
+  const KEY = "__KEY__";
+  const proto = Storage.prototype;
+  const get = proto.getItem, set = proto.setItem, remove = proto.removeItem;
+  let lagging = true, seen = false, view = null;
+  const held = [];
+  const mine = (area, key) => lagging && area === window.localStorage && key === KEY;
+  proto.getItem = function (key) {
+    if (!mine(this, key)) return get.call(this, key);
+    if (!seen) { view = get.call(this, key); seen = true; }
+    return view;
+  };
+  proto.setItem = function (key, value) {
+    if (mine(this, key)) { view = String(value); seen = true; }
+    return set.call(this, key, value);
+  };
+  proto.removeItem = function (key) {
+    if (mine(this, key)) { view = null; seen = true; }
+    return remove.call(this, key);
+  };
+  window.addEventListener("storage", (event) => {
+    if (lagging && (event.key === KEY || event.key === null)) {
+      event.stopImmediatePropagation();
+      held.push({ key: event.key, oldValue: event.oldValue, newValue: event.newValue });
+    }
+  }, true);
+  window.catchUp = () => {
+    lagging = false;
+    for (const init of held.splice(0)) {
+      window.dispatchEvent(new StorageEvent("storage", { ...init, storageArea: localStorage }));
+    }
+  };
+})();
+""".replace("__KEY__", AUTH_KEY)
+
+
+def test_a_tab_that_reads_storage_late_does_not_refresh_the_token_again(
+    api: Any, new_context: Any, ui: Any, mint_token: Any
+) -> None:
+    """The second tab to get the refresh lock may not see the first's new token yet
+    (Chromium's storage lag, made long here): it leaves the spent token alone and
+    takes up the new one when it arrives. One refresh, both tabs on the new token."""
+    buyer = api.new_user("buyer")
+    event = api.small_event(api.new_user("org"))
+    old = mint_token(buyer, lifetime=18)  # due for refresh about 3 s after minting
+    context = new_context()
+    context.add_init_script(LAGGING_STORAGE)
+    refreshes: list[str] = []
+    context.on("request", lambda r: refreshes.append(r.url) if "/token/refresh" in r.url else None)
+    first = context.new_page()
+    put_session(first, {"token": old, "email": buyer.email})
+    second = context.new_page()
+    tabs = (first, second)
+    for page in tabs:
+        ui.open_event(page, event["id"])
+
+    # Both tabs have had their turn at the lock: one refreshed, the other stood aside
+    # (or, as before the fix, refreshed the spent token again).
+    def turns() -> int:
+        return sum(
+            p.evaluate("() => boxofficeAuth.refreshes + (boxofficeAuth.deferrals ?? 0)")
+            for p in tabs
+        )
+
+    wait_until(lambda: turns() >= 2, "both tabs to take their turn at the refresh lock")
+    assert len(refreshes) == 1, refreshes
+    for page in tabs:
+        page.evaluate("() => window.catchUp()")
+    for page in tabs:
+        page.wait_for_function(
+            "() => window.boxofficeAuth.nextRefreshAt > Date.now() + 30 * 60 * 1000",
+            polling=100,
+        )
+        expect(page.get_by_test_id("nav-email")).to_have_text(buyer.email)
+    assert len(refreshes) == 1, refreshes
+    assert stored_token(first) == stored_token(second) != old
+
+
 def believe_in(page: Any, token: str, email: str) -> None:
     """Swap this tab's token for `token` while it believes it has an hour left (as a
     clock an hour off would), with no event: the next request sends it."""
