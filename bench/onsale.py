@@ -899,10 +899,18 @@ def figures(
     admitted = [r for r in records if r.admitted_until_ms is not None]
     by_endpoint: dict[str, list[float]] = defaultdict(list)
     statuses: dict[str, Counter[int]] = defaultdict(Counter)
-    for endpoint, status, ms, _ in requests:
+    # Holds and bookings by the second after the opening they were sent in: where the
+    # slow ones are (the opening's burst, or all along).
+    by_second: dict[str, dict[int, list[float]]] = {
+        "hold": defaultdict(list),
+        "book": defaultdict(list),
+    }
+    for endpoint, status, ms, sent_ms in requests:
         statuses[endpoint][status] += 1
         if endpoint in ("hold", "book", "join", "leave") and status:
             by_endpoint[endpoint].append(ms)
+        if endpoint in by_second and status:
+            by_second[endpoint][max(0, int((sent_ms - on_sale_ms) // 1000))].append(ms)
     booked_seats = {seat for _, seat, _, _ in bookings}
     last_booking = max((at for *_, at in bookings), default=None)
     sold_out = len(booked_seats) == seats and last_booking is not None
@@ -960,6 +968,10 @@ def figures(
         "seats_booked": len(booked_seats),
         "time_to_sell_out_s": sell_out_s,
         "latency": {e: latency_summary(v) for e, v in sorted(by_endpoint.items())},
+        "latency_by_second": {
+            e: {str(k): latency_summary(v) for k, v in sorted(seconds.items())}
+            for e, seconds in by_second.items()
+        },
         "status_counts": {
             e: {str(k): v for k, v in sorted(c.items())} for e, c in sorted(statuses.items())
         },
@@ -1066,6 +1078,11 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         "(target p99 < 300 ms); join "
         f"{_pair(lat.get('join'))}; the clients' own loop lag "
         f"{_pair(r.get('client_loop_lag_ms'))}",
+        "    hold by second after the opening (n p50/p99): "
+        + ", ".join(
+            f"{k}s {v['count']} {v['p50_ms']:.0f}/{v['p99_ms']:.0f}"
+            for k, v in list(r.get("latency_by_second", {}).get("hold", {}).items())[:12]
+        ),
         f"    queue message, admission to client: socket {_pair(told['socket'])}, polling "
         f"{_pair(told['poll'])}; {told['told_after_silence']} told only after {SILENT_S:.0f} s "
         "of silence",
