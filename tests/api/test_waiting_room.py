@@ -26,7 +26,7 @@ from backend.app import create_app
 from backend.booking.admission import Admitter
 from backend.booking.latency import LatencyWindow
 from backend.booking.onsale import SaleConfigs
-from backend.booking.queue import WaitingRooms
+from backend.booking.queue import SNAPSHOT_MS, WaitingRooms
 from backend.settings import Mode, Settings
 from backend.timefmt import iso_from_ms
 from backend.waitingroom import RedisWaitingRoomStore
@@ -537,6 +537,33 @@ async def test_a_store_that_lost_the_room_gets_it_back_from_the_database(room_ap
     assert rooms.restores[event["id"]] == 1
     await tick(room_api, t + 8_000)
     assert rooms.restores[event["id"]] == 1
+
+
+async def test_a_busy_room_is_copied_once_per_interval_not_on_every_tick(
+    room_api: Api,
+) -> None:
+    """A copy reads every place: taken on each admitter round (a few a second), it
+    would cost the sale more than the sale itself."""
+    owner = await room_api.user()
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    rooms = room_api.client.app.state.rooms
+    dumps = 0
+    dump = rooms.store.dump
+
+    async def counting(event_id: str) -> Any:
+        nonlocal dumps
+        dumps += event_id == event["id"]  # (earlier tests' rooms are in this database)
+        return await dump(event_id)
+
+    rooms.store.dump = counting
+    t = now_ms()
+    for step in range(8):  # the room moves between rounds: a join each time
+        await queue(room_api, "POST", event, await room_api.user())
+        await tick(room_api, t + step * 500)
+    assert dumps == 1
+    await queue(room_api, "POST", event, await room_api.user())
+    await tick(room_api, t + SNAPSHOT_MS)
+    assert dumps == 2
 
 
 async def test_a_restarted_embedded_server_keeps_every_place(embedded_settings: Settings) -> None:
