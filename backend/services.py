@@ -22,6 +22,7 @@ from backend.booking.admission import Admitter, TickReport
 from backend.booking.events import EventService
 from backend.booking.expiry import HoldSweeper
 from backend.booking.idempotency import Idempotency
+from backend.booking.looplag import LoopLag
 from backend.booking.onsale import SaleConfigs
 from backend.booking.queue import WaitingRooms
 from backend.booking.quota import CreationQuota
@@ -99,6 +100,7 @@ class Services:
 
         self.locks, raw_channel, self.throttle_store = _backends(settings)
         self.metrics = Metrics()
+        self.loop_lag = LoopLag(observe=self.metrics.event_loop_lag.observe)
         self.shutdown = Shutdown()
         self.channel = MeteredChannel(raw_channel, self.metrics)
         self.hub = LiveHub(
@@ -143,12 +145,13 @@ class Services:
             self.rooms,
             self.booking,
             self.booking.latency,
+            loop_lag=self.loop_lag,
             interval=settings.waiting_room_interval_ms / 1000,
             grace_ms=settings.waiting_room_grace_seconds * 1000,
             slow_ms=settings.waiting_room_slow_ms,
         )
         self.admitter.listeners.append(self._count_admissions)
-        self.queue_feed = QueueFeed(self.hub, self.rooms)
+        self.queue_feed = QueueFeed(self.hub, self.rooms, loop_lag=self.loop_lag)
         self.admitter.listeners.append(self.queue_feed.announce)
         self._started: list[tuple[str, Part, float]] = []
 
@@ -165,6 +168,7 @@ class Services:
     def parts(self) -> list[tuple[str, Part, float]]:
         """What starts, in start-up order, with how long each may take to stop."""
         return [
+            ("event-loop lag probe", self.loop_lag, SHUTDOWN_STEP_SECONDS),
             ("database pool", self.storage, DATABASE_STOP_SECONDS),
             ("lock store", self.locks, SHUTDOWN_STEP_SECONDS),
             ("waiting rooms", self.rooms, SHUTDOWN_STEP_SECONDS),
@@ -193,6 +197,7 @@ class Services:
             "rooms": self.rooms,
             "admitter": self.admitter,
             "queue_feed": self.queue_feed,
+            "loop_lag": self.loop_lag,
             "idempotency": self.idempotency,
             "metrics": self.metrics,
             "services": self,

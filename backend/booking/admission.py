@@ -22,9 +22,12 @@ is wrong, and at the opening, when every slot is free at once.
 
 The pace (admissions a tick, per room and process) follows the booking path's recent
 latency, as TCP's window follows loss (additive increase, multiplicative decrease): it
-starts at a tenth of `maxShoppers`, grows by a twentieth each tick while the p99 of this
-process's last holds and bookings (a 3 s window) is under `slow_ms / 2` or there are
-none, and halves, at most once a second, while it is over `slow_ms`. It never drops to
+starts at a tenth of `maxShoppers`, grows by a twentieth each tick while the path's p99
+is under `slow_ms / 2`, and halves, at most once a second, while it is over `slow_ms`.
+The path's p99 is what a buyer waits: the p99 of this process's last holds and bookings
+(a 3 s window; none counts as 0) plus the p99 of its event loop's lag over the same
+window (`looplag.py`), the wait before a request's handler even starts, which at an
+opening is most of it. It never drops to
 zero: the first version stopped admitting while slow, so no new request came to bring
 the p99 down, and the room sat empty for seconds at a time with thousands waiting
 (`make bench onsale`, bench/README.md). The opening's burst becomes a ramp.
@@ -41,6 +44,7 @@ from typing import Protocol
 
 from backend.booking.expiry import Periodic
 from backend.booking.latency import LatencyWindow
+from backend.booking.looplag import LoopLag
 from backend.booking.queue import WaitingRooms
 from backend.errors import NotFound
 
@@ -96,6 +100,7 @@ class Admitter(Periodic):
         booking: ReleasesHolds,
         latency: LatencyWindow,
         *,
+        loop_lag: LoopLag | None = None,
         interval: float,
         grace_ms: int,
         slow_ms: int,
@@ -104,6 +109,7 @@ class Admitter(Periodic):
         self.rooms = rooms
         self.booking = booking
         self.latency = latency
+        self.loop_lag = loop_lag
         self.grace_ms = grace_ms
         self.slow_ms = slow_ms
         self._refreshed_at = -ROOMS_REFRESH_SECONDS
@@ -112,15 +118,19 @@ class Admitter(Periodic):
         # hook for the live channel's `queue` messages (issue 12, item 5).
         self.listeners: list[Callable[[TickReport], Awaitable[None]]] = []
 
+    def path_p99_ms(self) -> float:
+        """What a buyer's hold or booking waits at p99, recently: the booking path's own
+        time plus the event loop's lag before it starts (0 when idle)."""
+        lag = self.loop_lag.p99_ms() if self.loop_lag is not None else 0.0
+        return (self.latency.p99_ms() or 0.0) + lag
+
     def slow(self) -> bool:
         """Is the booking path's recent p99 over the bound?"""
-        p99 = self.latency.p99_ms()
-        return p99 is not None and p99 > self.slow_ms
+        return self.path_p99_ms() > self.slow_ms
 
     def quick(self) -> bool:
         """Is it well under the bound (or idle), so admission may speed up?"""
-        p99 = self.latency.p99_ms()
-        return p99 is None or p99 <= self.slow_ms / 2
+        return self.path_p99_ms() <= self.slow_ms / 2
 
     def pace(self, event_id: str, max_shoppers: int, now_ms: int, slow: bool) -> int:
         """This tick's admissions for the room: see the module docstring."""

@@ -36,6 +36,14 @@ every tab. The work, per process:
 A message is encoded once per account (and once per event for `room`) and written
 straight to idle sockets (`Watcher.notify`); only the latest of each kind waits for a
 busy one.
+
+A round gives way to the shoppers. Its reads and sends go in slices of SLICE_ACCOUNTS
+accounts (SLICE_SOCKETS sockets for `room`), and between two slices it lets the loop
+serve what is waiting. While the loop runs late (its lag's recent p99 over GIVE_WAY_MS,
+`backend/booking/looplag.py`) it also rests, so that its slices take at most FEED_SHARE
+of the loop: at an opening, when thousands of waiters get their first place at once, a
+shopper's hold waits behind one slice instead of the whole room's news. News from the
+admitter (admitted, expired) does not wait.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ import msgspec
 
 from backend.booking.admission import TickReport
 from backend.booking.expiry import Periodic
+from backend.booking.looplag import LoopLag
 from backend.booking.queue import QueueView, WaitingRooms
 from backend.errors import NotFound
 from backend.live.frames import text_frame
@@ -68,6 +77,11 @@ MAX_CADENCE_SECONDS: Final = 5.0
 # reads and sends for them were a fifth of a worker during the sale (py-spy).
 NEAR_POSITIONS: Final = 1_000
 FAR_SECONDS: Final = 6.0
+# A round's slices, and how it gives way while the loop is late (module docstring).
+SLICE_ACCOUNTS: Final = 250
+SLICE_SOCKETS: Final = 500
+GIVE_WAY_MS: Final = 50.0
+FEED_SHARE: Final = 0.25
 
 
 def queue_message(view: QueueView) -> bytes:
@@ -87,10 +101,13 @@ class QueueFeed(Periodic):
         *,
         interval: float = ROUND_SECONDS,
         sends_per_second: int = QUEUE_SENDS_PER_SECOND,
+        loop_lag: LoopLag | None = None,
     ) -> None:
         super().__init__(interval)
         self.hub = hub
         self.rooms = rooms
+        self.loop_lag = loop_lag
+        self.rested = 0.0  # seconds this feed's rounds rested to give way (for tests)
         self.sends_per_second = sends_per_second
         self._sent: dict[tuple[str, str], QueueView] = {}  # last place sent per (event, user)
         self._read_at: dict[tuple[str, str], float] = {}  # when a round last read it
@@ -167,10 +184,24 @@ class QueueFeed(Periodic):
         if self._room_sent.get(event_id) != encoded:
             self._room_sent[event_id] = encoded
             frame = text_frame(encoded.decode())
-            for watcher in list(group):
-                watcher.notify("room", encoded, frame)
-                self.sent += 1
+            watchers = list(group)
+            for start in range(0, len(watchers), SLICE_SOCKETS):
+                began = time.perf_counter()
+                for watcher in watchers[start : start + SLICE_SOCKETS]:
+                    watcher.notify("room", encoded, frame)
+                    self.sent += 1
+                await self._give_way(began)
         await self._push(event_id, group, now=now)
+
+    async def _give_way(self, began: float) -> None:
+        """Between two slices of a round (the slice began at `began`): let the loop serve
+        what waits, and while it runs late, rest so the round takes at most FEED_SHARE
+        of it."""
+        rest = 0.0
+        if self.loop_lag is not None and self.loop_lag.p99_ms() > GIVE_WAY_MS:
+            rest = (time.perf_counter() - began) * (1 / FEED_SHARE - 1)
+            self.rested += rest
+        await asyncio.sleep(rest)  # a rest, or one turn of the loop (0)
 
     def _far_and_fresh(self, key: tuple[str, str], now: float) -> bool:
         """A waiter far back whose place a round read less than FAR_SECONDS ago."""
@@ -193,7 +224,8 @@ class QueueFeed(Periodic):
     ) -> None:
         """Read the places of the accounts watching `event_id` (`only` some of them) and
         send each changed one to that account's sockets. A round (`now` given) skips the
-        waiters far back that it read less than FAR_SECONDS ago."""
+        waiters far back that it read less than FAR_SECONDS ago, and goes in slices
+        that give way to the shoppers (module docstring); news (`only`) goes at once."""
         sockets: dict[str, list[Watcher]] = defaultdict(list)
         for watcher in list(group):
             user_id = watcher.user_id
@@ -202,23 +234,27 @@ class QueueFeed(Periodic):
             if now is not None and self._far_and_fresh((event_id, user_id), now):
                 continue
             sockets[user_id].append(watcher)
-        if not sockets:
-            return
-        views = await self.rooms.present(event_id, sorted(sockets))
-        for user_id, view in views.items():
-            key = (event_id, user_id)
-            if now is not None:
-                self._read_at[key] = now
-            last = self._sent.get(key)
-            if last == view:
-                continue
-            self._sent[key] = view
-            encoded = queue_message(view)
-            frame = text_frame(encoded.decode())
-            for watcher in sockets[user_id]:
-                self.hub.set_looking(watcher, view.state != "admitted")
-                watcher.notify("queue", encoded, frame)
-                self.sent += 1
+        users = sorted(sockets)
+        step = SLICE_ACCOUNTS if now is not None else max(1, len(users))
+        for start in range(0, len(users), step):
+            began = time.perf_counter()
+            views = await self.rooms.present(event_id, users[start : start + step])
+            for user_id, view in views.items():
+                key = (event_id, user_id)
+                if now is not None:
+                    self._read_at[key] = now
+                last = self._sent.get(key)
+                if last == view:
+                    continue
+                self._sent[key] = view
+                encoded = queue_message(view)
+                frame = text_frame(encoded.decode())
+                for watcher in sockets[user_id]:
+                    self.hub.set_looking(watcher, view.state != "admitted")
+                    watcher.notify("queue", encoded, frame)
+                    self.sent += 1
+            if start + step < len(users):
+                await self._give_way(began)
 
     # ------------------------------------------------- news from admitters
 

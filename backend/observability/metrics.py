@@ -1,9 +1,9 @@
 """Prometheus metrics, one registry per app (tests build many apps in one process).
 
 Requests, durations, seats booked and held, conflicts (409/423), websocket watchers,
-channel lag, live resyncs. `GET /metrics` serves them in Prometheus' text format, per
-process: with WORKERS > 1 each scrape reaches one worker, so scrape every process
-directly (the compose file keeps /metrics off the public proxy).
+channel lag, event-loop lag, live resyncs. `GET /metrics` serves them in Prometheus'
+text format, per process: with WORKERS > 1 each scrape reaches one worker, so scrape
+every process directly (the compose file keeps /metrics off the public proxy).
 """
 
 from __future__ import annotations
@@ -198,6 +198,13 @@ class Metrics:
         self.channel_lag = Histogram(
             "boxoffice_channel_lag_seconds",
             "From publish (after commit) to arrival in this process's hub",
+            buckets=self.LAG_BUCKETS,
+            registry=r,
+        )
+        self.event_loop_lag = Histogram(
+            "boxoffice_event_loop_lag_seconds",
+            "How late this process's event loop ran a 50 ms timer: the wait every request "
+            "has before its handler starts, which no handler timer sees",
             buckets=self.LAG_BUCKETS,
             registry=r,
         )
