@@ -364,6 +364,9 @@ class Buyer:
         self.heard = time.monotonic()
 
     def on_message(self, message: Any, at_ms: float) -> None:
+        if message.get("type") == "seats":  # admitted: the map at the shoppers' pace
+            self.shop.view.on_message(message, at_ms)
+            return
         if message.get("type") == "error":
             self.shop.out.errors[f"socket error {message.get('code')}"] += 1
             return
@@ -387,6 +390,10 @@ class Buyer:
                     rec.admitted_until_ms, rec.told_ms, rec.told_by = until, at_ms, how
             if not self.news.done():
                 self.news.set_result("admitted")
+            # A shopper's page gets the seat changes at the shoppers' pace (the anonymous
+            # map socket is a looker, a second behind): its process's map takes them in.
+            if self.socket is not None and SEATS not in self.socket.wants:
+                self.socket.wants = (*self.socket.wants, SEATS)
         elif state in ("left", "expired") and self.joined and not self.news.done():
             self.news.set_result(str(state))
 
