@@ -17,6 +17,7 @@ from backend.settings import Settings
 
 # Start-up order; shutdown is the reverse. The attribute of `Services` holding each part.
 PARTS = [
+    ("event-loop lag probe", "loop_lag"),
     ("database pool", "storage"),
     ("lock store", "locks"),
     ("waiting rooms", "rooms"),
@@ -100,6 +101,7 @@ async def test_a_failed_start_up_stops_only_what_started(rig: Rig) -> None:
         ("stop", "waiting rooms"),
         ("stop", "lock store"),
         ("stop", "database pool"),
+        ("stop", "event-loop lag probe"),
     ]
 
 
@@ -143,6 +145,7 @@ STATE_KEYS = {
     "rooms",
     "admitter",
     "queue_feed",
+    "loop_lag",
     "idempotency",
     "throttle",
     "queue_throttle",
