@@ -15,6 +15,8 @@ import { firstSeat, SpatialIndex } from "./seatmap/spatial.js";
 import { SeatTooltip } from "./seatmap/tooltip.js";
 import { View } from "./seatmap/view.js";
 
+const WHEEL_HINT_MS = 1800; // how long the "hold Ctrl to zoom" hint stays
+
 export class SeatMap {
   /**
    * @param {HTMLElement} container
@@ -49,6 +51,18 @@ export class SeatMap {
       this.viewport.append(this.seatCursor.el);
     }
     this.viewport.append(this.tooltip.el);
+    // Pointer-only guidance (keyboard users zoom with + and -): shown when the wheel
+    // scrolls the page past the map instead of zooming it (./seatmap/input.js).
+    const mac = /Mac|iPhone|iPad/.test(navigator.userAgent);
+    this.wheelHint = h("div", {
+      class: "seatmap-hint",
+      "aria-hidden": "true",
+      "data-testid": "map-wheel-hint",
+      text: `To zoom, hold ${mac ? "⌘" : "Ctrl"} while scrolling, or click the map first`,
+    });
+    this.wheelHint.hidden = true;
+    this.wheelHintTimer = 0;
+    this.viewport.append(this.wheelHint);
     container.replaceChildren(this.viewport);
     this.ctx = this.canvas.getContext("2d", { alpha: false });
 
@@ -77,6 +91,7 @@ export class SeatMap {
 
   destroy() {
     cancelAnimationFrame(this.frame);
+    clearTimeout(this.wheelHintTimer);
     this.tooltip.stop();
     this.resizeObserver.disconnect();
     this.unsubscribe?.();
@@ -103,6 +118,13 @@ export class SeatMap {
 
   fit() {
     if (this.view.fit()) this.#viewChanged();
+  }
+
+  /** Say how to zoom, for a moment (the wheel scrolled the page instead). */
+  showWheelHint() {
+    this.wheelHint.hidden = false;
+    clearTimeout(this.wheelHintTimer);
+    this.wheelHintTimer = setTimeout(() => (this.wheelHint.hidden = true), WHEEL_HINT_MS);
   }
 
   zoomBy(factor, px = this.width / 2, py = this.height / 2) {

@@ -100,6 +100,10 @@ function exposeHooks(page) {
       if (i === undefined || !page.map) return null;
       return page.map.clientPoint(page.map.revealSeat(i));
     },
+    /** One seat's pitch on screen in CSS px (a tap zooms below TAP_MIN_PX). */
+    get seatPitch() {
+      return page.map ? page.map.view.scale : null;
+    },
     /** Copy of the renderer's counters: {fullDraws, dirtyDraws, lastFullDrawMs, lastDirtySeats}. */
     get drawStats() {
       return page.map ? { ...page.map.stats } : null;
@@ -178,6 +182,7 @@ function bindControls(page) {
   $("[data-action=zoom-out]").addEventListener("click", () => page.map.zoomBy(1 / 1.5));
   $("[data-action=zoom-fit]").addEventListener("click", () => page.map.fit());
   $("[data-testid=book-button]").addEventListener("click", () => book(page));
+  $("[data-testid=peek-book]").addEventListener("click", () => book(page));
   $("[data-testid=release-all]").addEventListener("click", () => releaseAll(page));
   $("[data-testid=best-form]").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -217,7 +222,7 @@ async function load(page) {
   new IntersectionObserver(([entry]) => {
     page.tray.inView = entry.isIntersecting;
     page.tray.renderPeek();
-  }).observe($("[data-testid=tray-summary]")); // the cart timer and total
+  }).observe($("[data-testid=book-button]")); // off screen: the peek bar books
   bindControls(page);
   page.tray.render();
   page.queuePanel.start();

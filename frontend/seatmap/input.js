@@ -2,6 +2,13 @@
 //
 // Pointer: one finger or the mouse drags to pan (after CLICK_SLOP px; less is a
 // click on a seat), two fingers pinch to zoom, the wheel zooms at the pointer.
+// The wheel zooms only while the buyer is working the map (pressed on it since last
+// pressing elsewhere, or its seat button has focus) or with Ctrl / ⌘ held (a trackpad
+// pinch arrives as ctrl+wheel); otherwise the page scrolls as pages do, and a hint
+// says how to zoom. A map that grabs the wheel traps whoever scrolls past it.
+// A finger is not a mouse: where seats are closer than TAP_MIN_PX on screen a tap
+// could land on the neighbour, so there a tap zooms in on the spot (to TAP_ZOOM_PX a
+// seat) instead of holding; the next tap, on seats big enough to aim at, holds.
 //
 // Keyboard: a canvas has no focusable parts, so keyboard and screen-reader
 // users get one real <button> that sits over the focused seat (roving focus).
@@ -17,6 +24,8 @@ import { h } from "../dom.js";
 import { rowEnd, seatToward } from "./spatial.js";
 
 const CLICK_SLOP = 5; // px a pointer may move and still count as a click
+export const TAP_MIN_PX = 24; // a seat's pitch on screen below which a tap zooms instead
+const TAP_ZOOM_PX = 36; // the pitch a zooming tap brings the seats to
 const KEY_ZOOM = 1.5;
 const MOVES = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
@@ -36,6 +45,14 @@ export class PointerInput {
     this.hooks = hooks;
     this.pointers = new Map(); // pointerId → viewport point, while down
     this.gesture = null; // {kind: "drag", start, tx, ty, moved} | {kind: "pinch", dist, mid, moved}
+    this.engaged = false; // pressed on the map since last pressing elsewhere: the wheel zooms
+    document.addEventListener(
+      "pointerdown",
+      (event) => {
+        if (!map.viewport.contains(event.target)) this.engaged = false;
+      },
+      true,
+    );
     canvas.addEventListener("pointerdown", (event) => this.#down(event));
     canvas.addEventListener("pointermove", (event) => this.#move(event));
     canvas.addEventListener("pointerup", (event) => this.#end(event));
@@ -55,6 +72,7 @@ export class PointerInput {
   }
 
   #down(event) {
+    this.engaged = true;
     if (event.pointerType === "mouse" && event.button !== 0) return;
     this.canvas.setPointerCapture(event.pointerId);
     const p = this.#localPoint(event);
@@ -116,6 +134,11 @@ export class PointerInput {
   }
 
   #wheel(event) {
+    const focused = this.map.viewport.contains(document.activeElement);
+    if (!event.ctrlKey && !event.metaKey && !this.engaged && !focused) {
+      this.map.showWheelHint(); // and the page scrolls
+      return;
+    }
     event.preventDefault(); // the map, not the page, takes the wheel
     const p = this.#localPoint(event);
     const unit = event.deltaMode === 1 ? 16 : event.deltaMode === 2 ? this.map.height : 1;
@@ -135,6 +158,14 @@ export class PointerInput {
 
   #clickAt(p, pointerType) {
     const map = this.map;
+    if (pointerType === "touch" || pointerType === "pen") {
+      const pitch = map.view.scale; // CSS px per seat unit: one seat's pitch
+      if (pitch < TAP_MIN_PX) {
+        map.zoomBy(TAP_ZOOM_PX / pitch, p.x, p.y);
+        map.options.announce?.("Zoomed in. Tap a seat to hold it.");
+        return;
+      }
+    }
     const i = map.seatAt(p.x, p.y);
     if (i < 0) return;
     map.cursor = i;

@@ -72,8 +72,10 @@ def test_twenty_thousand_seats(api: Any, new_context: Any, ui: Any) -> None:
     box = page.get_by_test_id("seatmap").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx, cy)
+    page.keyboard.down("Control")  # the wheel zooms the map with Ctrl held (else the page scrolls)
     for _ in range(3):
         page.mouse.wheel(0, -300)
+    page.keyboard.up("Control")
     started = time.monotonic()
     page.mouse.down()
     for step in range(1, 31):

@@ -155,7 +155,9 @@ def test_a_tab_that_reads_storage_late_does_not_refresh_the_token_again(
     takes up the new one when it arrives. One refresh, both tabs on the new token."""
     buyer = api.new_user("buyer")
     event = api.small_event(api.new_user("org"))
-    old = mint_token(buyer, lifetime=18)  # due for refresh about 3 s after minting
+    # Due for refresh 9-10 s after minting: both tabs are open by then, even on a busy
+    # machine (a tab opened after the refresh would never need one).
+    old = mint_token(buyer, lifetime=25)
     context = new_context()
     context.add_init_script(LAGGING_STORAGE)
     refreshes: list[str] = []

@@ -172,10 +172,12 @@ export async function book(page) {
   // Same seats as a failed attempt: same key, so the server can tell a retry
   // from a new booking and never books twice.
   if (!page.bookingAttempt || page.bookingAttempt.signature !== signature) page.bookingAttempt = { key: uuid(), signature };
-  const button = $("[data-testid=book-button]");
+  const buttons = [$("[data-testid=book-button]"), $("[data-testid=peek-book]")];
   page.booking = true;
-  button.disabled = true;
-  button.textContent = "Booking…";
+  for (const button of buttons) {
+    button.disabled = true;
+    button.textContent = "Booking…";
+  }
   try {
     const result = await api(`/events/${page.eventId}/bookings`, {
       method: "POST",
@@ -201,7 +203,7 @@ export async function book(page) {
     }
   } finally {
     page.booking = false;
-    button.textContent = "Book";
+    for (const button of buttons) button.textContent = "Book";
     page.tray.render();
   }
 }

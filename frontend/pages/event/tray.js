@@ -1,6 +1,7 @@
 // The event page's tray: the seats I hold with their prices, the one cart timer for
 // all of them (./cart.js), the Book button, my booked count, and the phone's bottom
-// bar ("peek"), which carries the timer while the tray is off screen.
+// bar ("peek"): count, total, timer and its own Book button while the tray's Book
+// button is off screen.
 
 import { isSignedIn } from "../../auth.js";
 import { $, h } from "../../dom.js";
@@ -15,7 +16,7 @@ export class Tray {
     this.cart = new Cart(page);
     this.frame = 0;
     this.signature = ""; // my seats when the list was last built
-    this.inView = false; // the tray's cart timer and total are on screen (then the peek bar hides)
+    this.inView = false; // the tray's Book button is on screen (then the peek bar hides)
   }
 
   /** Render on the next frame (many store changes, one render). */
@@ -42,6 +43,7 @@ export class Tray {
     this.renderPeek(held);
     const button = $("[data-testid=book-button]");
     button.disabled = held.length === 0 || page.booking;
+    $("[data-testid=peek-book]").disabled = button.disabled;
     // Rebuild only when my seats changed: other people's changes must not
     // re-create the list (that would steal keyboard focus from its buttons).
     const signature = `${held.map((i) => `${i}:${store.heldUntil[i]}`).join(",")}|${bookedCount}`;
@@ -73,8 +75,10 @@ export class Tray {
     $("[data-testid=release-all]").hidden = held.length === 0;
     const total = held.reduce((sum, i) => sum + (store.price(i) ?? 0), 0);
     $("[data-testid=tray-total]").textContent = money(page, total);
-    if (held.length) button.setAttribute("aria-label", `Book ${held.length} seat${held.length === 1 ? "" : "s"} for ${money(page, total)}`);
-    else button.removeAttribute("aria-label");
+    for (const el of [button, $("[data-testid=peek-book]")]) {
+      if (held.length) el.setAttribute("aria-label", `Book ${held.length} seat${held.length === 1 ? "" : "s"} for ${money(page, total)}`);
+      else el.removeAttribute("aria-label");
+    }
 
     const booked = $("[data-testid=tray-booked]");
     booked.hidden = bookedCount === 0;
@@ -85,7 +89,7 @@ export class Tray {
     this.tick();
   }
 
-  /** The phone's bottom bar: "2 seats · £80.00 · 9:41", hidden while the tray itself is on screen. */
+  /** The phone's bottom bar: "2 seats · £80.00 · 9:41" and Book, hidden while the tray's Book is on screen. */
   renderPeek(held = this.page.store.myHeld()) {
     const { page } = this;
     const store = page.store;
