@@ -34,6 +34,7 @@ from backend.web.errors import exception_handlers
 from backend.web.events import EventController
 from backend.web.health import health, ready
 from backend.web.openapi import openapi_config
+from backend.web.orders import OrderController
 from backend.web.pages import PageController
 from backend.web.queue import QueueController
 from backend.web.security import add_security_headers
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EventController,
             QueueController,
             BookingController,
+            OrderController,
             PageController,
             health,
             ready,

@@ -40,6 +40,7 @@ from backend.booking.rules import (
     cart_end,
     check_request_size,
     refusal,
+    seat_price,
 )
 from backend.errors import (
     NotAuthenticated,
@@ -48,6 +49,7 @@ from backend.errors import (
     SeatsLocked,
 )
 from backend.seats import SeatStatus, effective_status
+from backend.storage import NewBooking
 
 if TYPE_CHECKING:
     from backend.booking.service import BookingService, CommitHook
@@ -410,8 +412,26 @@ class WriteBatcher:
             if len(changed) != len(states):
                 raise _RunAlone("a seat's version moved under its row lock")
             after = {str(r["id"]): r for r in changed}
-            pairs = [(s, r.user_id) for r in accepted if r.kind == "book" for s in r.seat_ids]
-            booked = await service.storage.bookings.insert_many(event_id, pairs) if pairs else []
+            # One order per booking request (issue 15, item 1), its bookings at the
+            # seats' prices now, all in this transaction.
+            books = [r for r in accepted if r.kind == "book"]
+            prices = {s: seat_price(event, full[s]) for r in books for s in r.seat_ids}
+            orders = (
+                await service.storage.orders.create(
+                    event_id,
+                    event["currency"],
+                    [(r.user_id, sum(prices[s] for s in r.seat_ids)) for r in books],
+                )
+                if books
+                else []
+            )
+            order_of = {id(r): o for r, o in zip(books, orders, strict=True)}
+            new = [
+                NewBooking(s, r.user_id, str(order_of[id(r)]["id"]), prices[s])
+                for r in books
+                for s in r.seat_ids
+            ]
+            booked = await service.storage.bookings.insert_many(event_id, new) if new else []
             by_user_seat = {(str(b["user"]), str(b["seat"])): b for b in booked}
             for request in accepted:
                 if request.kind == "hold":
@@ -423,7 +443,11 @@ class WriteBatcher:
                 else:
                     records = [
                         booking_record(
-                            by_user_seat[(request.user_id, s)], request.user_id, full[s], event
+                            by_user_seat[(request.user_id, s)],
+                            request.user_id,
+                            full[s],
+                            event,
+                            order_of[id(request)],
                         )
                         for s in request.seat_ids
                     ]

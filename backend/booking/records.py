@@ -49,6 +49,17 @@ class BookingRecord:
     user_id: str
     seat: dict[str, Any]
     event: dict[str, Any]
+    price: int = 0  # what was paid, in minor units (copied when booked)
+    order_id: str | None = None
+    order: dict[str, Any] | None = None  # the order's row, when the caller has it
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order (issue 15, item 1) with its bookings, active and cancelled."""
+
+    order: dict[str, Any]  # its row: id, reference, event, user, currency, total, created_at
+    bookings: list[BookingRecord]
 
 
 class ChangePublisher(Protocol):

@@ -64,8 +64,13 @@ def check_request_size(event: dict[str, Any], seat_ids: Sequence[str]) -> None:
 
 
 def booking_record(
-    row: dict[str, Any], user_id: str, seat: dict[str, Any], event: dict[str, Any]
+    row: dict[str, Any],
+    user_id: str,
+    seat: dict[str, Any],
+    event: dict[str, Any],
+    order: dict[str, Any] | None = None,
 ) -> BookingRecord:
+    order_id = row.get("order_id")
     return BookingRecord(
         id=str(row["id"]),
         status=row["status"],
@@ -74,4 +79,16 @@ def booking_record(
         user_id=user_id,
         seat=seat,
         event=event,
+        price=int(row.get("price") or 0),
+        order_id=None if order_id is None else str(order_id),
+        order=order,
     )
+
+
+def seat_price(event: dict[str, Any], seat: dict[str, Any]) -> int:
+    """The seat's price now (its category's, in minor units; 0 without one): what a
+    booking made now copies."""
+    for category in event.get("categories") or ():
+        if category.get("id") == seat.get("category"):
+            return int(category.get("price") or 0)
+    return 0

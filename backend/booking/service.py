@@ -35,6 +35,7 @@ from backend.booking.records import (
     BookingRecord,
     ChangePublisher,
     HoldResult,
+    OrderRecord,
     SeatChange,
 )
 from backend.booking.rules import (
@@ -43,6 +44,7 @@ from backend.booking.rules import (
     cart_end,
     check_request_size,
     refusal,
+    seat_price,
 )
 from backend.errors import (
     Forbidden,
@@ -407,11 +409,21 @@ class BookingService:
                     if len(changed) != len(seat_ids):
                         raise await self._explain_refusal(event_id, seat_ids, user_id, now, changed)
                     await self._check_limit(event, user_id, now)
+                    prices = {s: seat_price(event, seats[s]) for s in seat_ids}
+                    (order,) = await self.storage.orders.create(
+                        event_id, event["currency"], [(user_id, sum(prices.values()))]
+                    )
                     rows = await self.storage.bookings.insert(
-                        event_id, seat_ids, user_id, guard=self._guard
+                        event_id,
+                        seat_ids,
+                        user_id,
+                        guard=self._guard,
+                        order_id=str(order["id"]),
+                        prices=prices,
                     )
                     records = [
-                        booking_record(row, user_id, seats[str(row["seat"])], event) for row in rows
+                        booking_record(row, user_id, seats[str(row["seat"])], event, order)
+                        for row in rows
                     ]
                     if on_commit is not None:
                         await on_commit(records)
@@ -442,12 +454,43 @@ class BookingService:
             cancelled = await self.storage.bookings.cancel(booking_id, user_id)
             if cancelled is not None:
                 freed = await self.seats.free_booked(seat_id, user_id)
+                if cancelled.get("order_id") is not None:
+                    await self.storage.orders.take_off(
+                        str(cancelled["order_id"]), int(cancelled.get("price") or 0)
+                    )
         if freed:
             await self._publish(freed)
         current = await self.storage.bookings.get(booking_id)
         assert current is not None
         seat = (await self.seats.by_id(str(event["id"]), [seat_id]))[0]
         return booking_record(current, user_id, seat, event)
+
+    async def list_orders(self, user_id: str) -> list[OrderRecord]:
+        """The caller's orders, newest first, each with its bookings (issue 15, item 1)."""
+        if await self.storage.users.get(user_id) is None:
+            raise NotAuthenticated("this account no longer exists")
+        orders = await self.storage.orders.of_user(user_id)
+        return await self._with_bookings(user_id, orders)
+
+    async def get_order(self, user_id: str, order_id: str) -> OrderRecord:
+        """The caller's order; anyone else's is not found (its existence is not told)."""
+        order = await self.storage.orders.get(order_id)
+        if order is None or str(order["user"]) != user_id:
+            raise NotFound(f"no order with id {order_id}")
+        (record,) = await self._with_bookings(user_id, [order])
+        return record
+
+    async def _with_bookings(self, user_id: str, orders: list[dict[str, Any]]) -> list[OrderRecord]:
+        rows = await self.storage.orders.bookings([str(o["id"]) for o in orders])
+        seats = await self.storage.bookings.seats(sorted({str(r["seat"]) for r in rows}))
+        events = await self.storage.events.many(sorted({str(o["event"]) for o in orders}))
+        by_order: dict[str, list[BookingRecord]] = {str(o["id"]): [] for o in orders}
+        for r in rows:
+            event = events[str(r["event"])]
+            by_order[str(r["order_id"])].append(
+                booking_record(r, user_id, seats[str(r["seat"])], event)
+            )
+        return [OrderRecord(o, by_order[str(o["id"])]) for o in orders]
 
     async def list_bookings(self, user_id: str) -> list[BookingRecord]:
         """The caller's own bookings (active and cancelled), newest first."""

@@ -1,5 +1,6 @@
 """The database behind one interface: `Storage` (see storage.py)."""
 
+from backend.storage.bookings import NewBooking
 from backend.storage.errors import (
     DRIVER_LOGGERS,
     UNAVAILABLE,
@@ -14,6 +15,7 @@ __all__ = [
     "UNAVAILABLE",
     "DuplicateKey",
     "MissingReference",
+    "NewBooking",
     "Storage",
     "StorageError",
     "make_storage",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from backend.seats import BookingStatus
 from backend.storage.database import Database, PostgresDatabase
@@ -16,11 +16,22 @@ ACTIVE, CANCELLED = BookingStatus.ACTIVE, BookingStatus.CANCELLED
 
 
 _INSERT_MANY = """
-INSERT INTO "bo_booking" ("id", "seat", "event", "user", "status", "active_seat", "created_at")
-SELECT b.id, b.seat, $3, b.holder, $5, b.seat, now()
-FROM unnest($1::uuid[], $2::uuid[], $4::uuid[]) AS b(id, seat, holder)
-RETURNING "id", "seat", "user", "status", "created_at"
+INSERT INTO "bo_booking"
+    ("id", "seat", "event", "user", "status", "active_seat", "created_at", "order_id", "price")
+SELECT b.id, b.seat, $3, b.holder, $5, b.seat, now(), b.order_id, b.price
+FROM unnest($1::uuid[], $2::uuid[], $4::uuid[], $6::uuid[], $7::int[])
+    AS b(id, seat, holder, order_id, price)
+RETURNING "id", "seat", "user", "status", "created_at", "order_id", "price"
 """
+
+
+class NewBooking(NamedTuple):
+    """A booking to insert: its seat, its buyer, its order and its price."""
+
+    seat: str
+    user: str
+    order_id: str | None = None
+    price: int = 0
 
 
 class BookingRepository:
@@ -28,56 +39,73 @@ class BookingRepository:
         self.db = database
 
     async def insert(
-        self, event_id: str, seat_ids: Sequence[str], user_id: str, guard: bool = True
+        self,
+        event_id: str,
+        seat_ids: Sequence[str],
+        user_id: str,
+        guard: bool = True,
+        order_id: str | None = None,
+        prices: dict[str, int] | None = None,
     ) -> list[dict[str, Any]]:
-        """One active booking row per seat; `DuplicateKey` if one of them already has
-        one (the unique `active_seat` index: the database, not the lock, refuses it).
+        """One active booking row per seat (of `order_id`, at `prices`); `DuplicateKey`
+        if one of them already has one (the unique `active_seat` index: the database,
+        not the lock, refuses it).
 
         `guard=False` (the chaos tests' negative control only) leaves `active_seat` NULL,
         which the unique index never compares, so a second active booking goes in.
         """
-        return await self._insert(event_id, [(seat_id, user_id) for seat_id in seat_ids], guard)
+        prices = prices or {}
+        rows = [NewBooking(s, user_id, order_id, prices.get(s, 0)) for s in seat_ids]
+        return await self._insert(event_id, rows, guard)
 
     async def insert_many(
-        self, event_id: str, seats_and_users: Sequence[tuple[str, str]]
+        self, event_id: str, bookings: Sequence[NewBooking]
     ) -> list[dict[str, Any]]:
         """`insert` for a whole batch (backend/booking/batch.py): one active booking row
-        per (seat, user), in one statement; `DuplicateKey` as `insert`. Rows come back
-        with their `user` so the batch can hand each request its own."""
+        each, in one statement; `DuplicateKey` as `insert`. Rows come back with their
+        `user` so the batch can hand each request its own."""
         if isinstance(self.db, PostgresDatabase):
             # One statement over arrays: building Piccolo rows was 8% of a batched
             # booking's app CPU (profile, issue 13).
-            seats = [uuid.UUID(seat) for seat, _ in seats_and_users]
-            users = [uuid.UUID(user) for _, user in seats_and_users]
             async with self.db.constraints("an active booking of this seat exists"):
                 records = await self.db.records(
                     _INSERT_MANY,
-                    [uuid.uuid4() for _ in seats],
-                    seats,
+                    [uuid.uuid4() for _ in bookings],
+                    [uuid.UUID(b.seat) for b in bookings],
                     uuid.UUID(event_id),
-                    users,
+                    [uuid.UUID(b.user) for b in bookings],
                     ACTIVE.value,
+                    [None if b.order_id is None else uuid.UUID(b.order_id) for b in bookings],
+                    [b.price for b in bookings],
                 )
             return [dict(r) for r in records]
-        return await self._insert(event_id, seats_and_users, guard=True)
+        return await self._insert(event_id, bookings, guard=True)
 
     async def _insert(
-        self, event_id: str, seats_and_users: Sequence[tuple[str, str]], guard: bool
+        self, event_id: str, bookings: Sequence[NewBooking], guard: bool
     ) -> list[dict[str, Any]]:
         rows = [
             Booking(
                 id=uuid.uuid4(),
-                seat=seat_id,
+                seat=b.seat,
                 event=event_id,
-                user=user_id,
+                user=b.user,
                 status=ACTIVE.value,
-                active_seat=seat_id if guard else None,
+                active_seat=b.seat if guard else None,
+                order_id=b.order_id,
+                price=b.price,
             )
-            for seat_id, user_id in seats_and_users
+            for b in bookings
         ]
         async with self.db.constraints("an active booking of this seat exists"):
             return await Booking.insert(*rows).returning(
-                Booking.id, Booking.seat, Booking.user, Booking.status, Booking.created_at
+                Booking.id,
+                Booking.seat,
+                Booking.user,
+                Booking.status,
+                Booking.created_at,
+                Booking.order_id,
+                Booking.price,
             )
 
     async def get(self, booking_id: str) -> dict[str, Any] | None:
@@ -97,7 +125,7 @@ class BookingRepository:
             .where(
                 (Booking.id == booking_id) & (Booking.user == user_id) & (Booking.status == ACTIVE)
             )
-            .returning(Booking.id, Booking.seat, Booking.event)
+            .returning(Booking.id, Booking.seat, Booking.event, Booking.order_id, Booking.price)
         )
         return rows[0] if rows else None
 

@@ -14,7 +14,7 @@ from piccolo.query.functions.aggregate import Count
 
 from backend.seats import BookingStatus, SeatStatus
 from backend.storage.database import Database
-from backend.storage.tables import Booking, Event, EventCreation, Seat
+from backend.storage.tables import Booking, Event, EventCreation, Order, Seat
 
 # `add_seats`'s columns, in the order of its rows' values.
 SEAT_INSERT_COLUMNS = (
@@ -218,9 +218,10 @@ class EventRepository:
         return int(active), len(ends), max(ends) if ends else None
 
     async def remove(self, event_id: str) -> None:
-        """Delete the event, its seats and its cancelled bookings (inside the caller's
-        transaction: see `Storage.delete_event_if_idle`)."""
+        """Delete the event, its seats, its cancelled bookings and their orders (inside
+        the caller's transaction: see `Storage.delete_event_if_idle`)."""
         await Booking.delete().where(Booking.event == event_id)
+        await Order.delete().where(Order.event == event_id)
         await Event.delete().where(Event.id == event_id)
 
     async def demo_exists(self) -> bool:

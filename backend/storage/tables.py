@@ -105,6 +105,21 @@ class Seat(Table, tablename="bo_seat"):
     # Piccolo's Unique constraint is added with ALTER TABLE, which SQLite lacks.
 
 
+class Order(Table, tablename="bo_order"):
+    """One booking request that booked seats (issue 15, item 1): a short reference a
+    buyer can read out, its event, its buyer and what it cost. `total` is the sum of
+    its active bookings' prices, in the event's currency's minor units; cancelling a
+    booking takes its price off in the same transaction."""
+
+    id = UUID(primary_key=True)
+    reference = Varchar(length=16, unique=True)
+    event = ForeignKey(Event, on_delete=OnDelete.restrict, index=True)
+    user = ForeignKey(User, on_delete=OnDelete.restrict, index=True)
+    currency = Varchar(length=3, default="GBP")
+    total = Integer(default=0)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
 class Booking(Table, tablename="bo_booking"):
     id = UUID(primary_key=True)
     seat = ForeignKey(Seat, on_delete=OnDelete.restrict, index=True)
@@ -117,6 +132,11 @@ class Booking(Table, tablename="bo_booking"):
     active_seat = UUID(null=True, default=None, unique=True)
     created_at = Timestamptz(default=TimestamptzNow())
     cancelled_at = Timestamptz(null=True, default=None)
+    # Its order (NULL for bookings made before orders existed) and its price in minor
+    # units, copied from the seat's category when it was made: a later price change
+    # never rewrites what a buyer paid.
+    order_id = UUID(null=True, default=None, index=True)
+    price = Integer(default=0)
 
 
 class IdempotencyKey(Table, tablename="bo_idempotency_key"):

@@ -39,6 +39,7 @@ from backend.web.schemas import (
     event_out,
     event_summary_out,
     event_without_seats_out,
+    order_out,
 )
 
 PUBLIC = {"exclude_from_auth": True}
@@ -263,8 +264,13 @@ class EventController(Controller):
         seat_ids = unique_ids(data.seat_ids)
 
         def render(records: list[Any]) -> bytes:
+            order = records[0].order if records else None
             return msgspec.json.encode(
-                BookingsOut(success=True, bookings=[booking_out(r) for r in records])
+                BookingsOut(
+                    success=True,
+                    bookings=[booking_out(r) for r in records],
+                    order=None if order is None else order_out(order),
+                )
             )
 
         return await book_idempotently(

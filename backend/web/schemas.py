@@ -345,11 +345,54 @@ class BookingOut(Out):
     seat: BookedSeatOut
     event: BookedEventOut
     cancelled_at: str | None = None
+    # What was paid (minor units, copied when booked; `seat.price` is today's price)
+    # and the order it belongs to (null for bookings made before orders existed).
+    price: int = 0
+    order_id: str | None = None
+
+
+class OrderOut(Out):
+    """An order (issue 15, item 1): one booking request that booked seats. `total` is
+    its active bookings' prices; `bookings` (on `GET /orders…`) lists them all,
+    cancelled ones included."""
+
+    id: str
+    reference: str
+    event_id: str
+    currency: str
+    total: int
+    created_at: str | None
+    bookings: list[BookingOut] | None = None
 
 
 class BookingsOut(Out):
     success: bool
     bookings: list[BookingOut]
+    order: OrderOut | None = None  # POST /events/{id}/bookings: the order they make
+
+
+class OrdersOut(Out):
+    success: bool
+    orders: list[OrderOut]
+
+
+class OneOrderOut(Out):
+    success: bool
+    order: OrderOut
+
+
+def order_out(
+    order: Mapping[str, Any], bookings: Sequence[BookingRecord] | None = None
+) -> OrderOut:
+    return OrderOut(
+        id=str(order["id"]),
+        reference=str(order["reference"]),
+        event_id=str(order["event"]),
+        currency=str(order["currency"]),
+        total=int(order["total"]),
+        created_at=iso(order["created_at"]),
+        bookings=None if bookings is None else [booking_out(b) for b in bookings],
+    )
 
 
 class OneBookingOut(Out):
@@ -385,6 +428,8 @@ def booking_out(record: BookingRecord) -> BookingOut:
             starts_at=iso(event["starts_at"]),
             currency=event["currency"],
         ),
+        price=record.price,
+        order_id=record.order_id,
     )
 
 

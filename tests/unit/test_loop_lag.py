@@ -103,9 +103,7 @@ async def test_while_the_loop_is_late_a_round_rests_between_its_slices(hub: Live
 
 def admitter(latency: LatencyWindow, lag: LoopLag) -> Admitter:
     rooms: Any = object()
-    return Admitter(
-        rooms, rooms, latency, loop_lag=lag, interval=1.0, grace_ms=60_000, slow_ms=600
-    )
+    return Admitter(rooms, rooms, latency, loop_lag=lag, interval=1.0, grace_ms=60_000, slow_ms=600)
 
 
 async def test_admission_backs_off_on_the_loops_lag_too() -> None:

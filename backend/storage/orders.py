@@ -1,0 +1,118 @@
+"""Orders (issue 15, item 1): one per booking request that booked seats.
+
+An order has a short reference a buyer can read out over the phone (`BX-7K3Q-92MH`:
+eight characters from an alphabet without 0/O or 1/I, 40 bits), its event, its buyer,
+its currency and its total: the sum of its active bookings' prices. The bookings keep
+their order and their own price (copied from the seat's category when they were made),
+so a later price change never rewrites an order. Created in the booking's transaction;
+a cancelled booking takes its price off in the cancel's.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from backend.storage.database import Database
+from backend.storage.tables import Booking, Order
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, no 1/I
+REFERENCE_TRIES = 5  # draws for one order before giving up (each try: 1 in 10^12 taken)
+ORDER_COLUMNS = (
+    Order.id,
+    Order.reference,
+    Order.event,
+    Order.user,
+    Order.currency,
+    Order.total,
+    Order.created_at,
+)
+
+
+def new_reference() -> str:
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"BX-{chars[:4]}-{chars[4:]}"
+
+
+class OrderRepository:
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    async def create(
+        self, event_id: str, currency: str, orders: Sequence[tuple[str, int]]
+    ) -> list[dict[str, Any]]:
+        """One order per (user, total), in that order; each row as `ORDER_COLUMNS`.
+
+        References are drawn at random: one already taken (the unique index says so,
+        and the insert skips it) is drawn again, so no booking ever fails for it."""
+        rows: list[dict[str, Any]] = [
+            {"id": uuid.uuid4(), "user": user, "total": total} for user, total in orders
+        ]
+        pending = list(range(len(rows)))
+        for _ in range(REFERENCE_TRIES):
+            for i in pending:
+                rows[i]["reference"] = new_reference()
+            inserted = await (
+                Order.insert(
+                    *(
+                        Order(
+                            id=rows[i]["id"],
+                            reference=rows[i]["reference"],
+                            event=event_id,
+                            user=rows[i]["user"],
+                            currency=currency,
+                            total=rows[i]["total"],
+                        )
+                        for i in pending
+                    )
+                )
+                .on_conflict(target=Order.reference, action="DO NOTHING")
+                .returning(*ORDER_COLUMNS)
+            )
+            made = {str(r["id"]): r for r in inserted}
+            for i in pending:
+                if str(rows[i]["id"]) in made:
+                    rows[i] = made[str(rows[i]["id"])]
+            pending = [i for i in pending if "created_at" not in rows[i]]
+            if not pending:
+                return rows
+        raise RuntimeError("no free order reference after several draws")
+
+    async def get(self, order_id: str) -> dict[str, Any] | None:
+        row: dict[str, Any] | None = (
+            await Order.select(*ORDER_COLUMNS).where(Order.id == order_id).first()
+        )
+        return row
+
+    async def many(self, order_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not order_ids:
+            return {}
+        rows = await Order.select(*ORDER_COLUMNS).where(Order.id.is_in(list(order_ids)))
+        return {str(r["id"]): r for r in rows}
+
+    async def of_user(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's orders, newest first."""
+        rows: list[dict[str, Any]] = await (
+            Order.select(*ORDER_COLUMNS)
+            .where(Order.user == user_id)
+            .order_by(Order.created_at, ascending=False)
+        )
+        return rows
+
+    async def bookings(self, order_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Every booking of these orders (active and cancelled), oldest first."""
+        if not order_ids:
+            return []
+        rows: list[dict[str, Any]] = await (
+            Booking.select()
+            .where(Booking.order_id.is_in(list(order_ids)))
+            .order_by(Booking.created_at)
+        )
+        return rows
+
+    async def take_off(self, order_id: str, price: int) -> None:
+        """A booking of the order was cancelled: its price comes off the total (inside
+        the cancel's transaction)."""
+        await Order.update({Order.total: Order.total - price}).where(Order.id == order_id)
