@@ -42,8 +42,6 @@ async def load_demo(settings: Any) -> str | None:
 def serve(settings: Any) -> None:
     import uvicorn
 
-    from backend.observability.logs import uvicorn_log_config
-
     _database_step(settings, migrate(settings))
     if settings.demo:
         created = _database_step(settings, load_demo(settings))
@@ -57,29 +55,38 @@ def serve(settings: Any) -> None:
         f"http://{settings.host}:{settings.port}",
         flush=True,
     )
-    uvicorn.run(
-        "backend.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        ws_max_size=64 * 1024,
+    uvicorn.run("backend.app:create_app", **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Any) -> dict[str, Any]:
+    """Everything `serve` passes to uvicorn besides the app."""
+    from backend.observability.logs import uvicorn_log_config
+
+    return {
+        "factory": True,
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "ws_max_size": 64 * 1024,
         # Compressing every batch for every socket was the largest cost of live fan-out
         # (at 1,000 watchers it halved booking throughput); batches are small JSON.
-        ws_per_message_deflate=False,
+        "ws_per_message_deflate": False,
         # uvicorn's websockets-sansio protocol plus direct frame writes for live fan-out
         # (backend/live/frames.py); the app falls back to plain ASGI sends without it.
-        ws="backend.live.frames:FramingWebSocketProtocol",
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        timeout_graceful_shutdown=10,
-        proxy_headers=True,
-        forwarded_allow_ips=list(settings.forwarded_allow_ips),
-        log_level=settings.log_level,
-        log_config=uvicorn_log_config(settings.log_format),
-        access_log=False,  # the app writes access lines itself, with the request id
-        app_dir=str(ROOT),
-    )
+        "ws": "backend.live.frames:FramingWebSocketProtocol",
+        "ws_ping_interval": 20,
+        "ws_ping_timeout": 20,
+        # Idle connections outlive the proxy's and the clients' reuse of them (uvicorn's
+        # own default, 5 s, closed them under nginx's upstream keepalive: see Settings).
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "timeout_graceful_shutdown": 10,
+        "proxy_headers": True,
+        "forwarded_allow_ips": list(settings.forwarded_allow_ips),
+        "log_level": settings.log_level,
+        "log_config": uvicorn_log_config(settings.log_format),
+        "access_log": False,  # the app writes access lines itself, with the request id
+        "app_dir": str(ROOT),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

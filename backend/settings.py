@@ -78,6 +78,11 @@ class Settings:
     # Group commit of one event's holds and bookings (backend/booking/batch.py); off
     # only to measure what it gains.
     write_batching: bool = True
+    # How long uvicorn keeps an idle HTTP connection open. Longer than any proxy's or
+    # client's reuse of it (nginx's upstream keepalive_timeout is 60 s): the side that
+    # closes an idle connection first races the other side's next request on it, and a
+    # POST lost that way comes back as a 502 from nginx or a read error to the client.
+    keep_alive_seconds: int = 75
     # Waiting rooms (issue 12): how often each process reaps and admits; how long a
     # place or a slot survives without any sign of its account (socket, poll, hold);
     # the booking path's p99 over which admission pauses; joins per address a minute.
@@ -276,6 +281,7 @@ def load_settings() -> Settings:
         idempotency_lease_ms=_int("IDEMPOTENCY_LEASE_MS", 30_000, 500, 600_000),
         unsafe_disable_guard=unsafe_disable_guard,
         write_batching=_flag("WRITE_BATCHING", True),
+        keep_alive_seconds=_int("KEEP_ALIVE_SECONDS", 75, 1, 3600),
         log_format=log_format,
         log_level=log_level,
         ws_max_per_user=_int("WS_MAX_PER_USER", 20, 1, 1000),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -216,15 +217,28 @@ def _pair_with_modes(config: pytest.Config, items: list[pytest.Item]) -> None:
 # reports' user properties, so they reach this (the controlling) process from pytest-xdist
 # workers too.
 VERDICTS: list[str] = []
+# What an "unraisable exception" failure was about: the objects whose finaliser raised
+# (an unclosed socket, a coroutine never awaited). pytest reports them against whichever
+# test was running when the garbage collector got to them, and the summary line only says
+# how many; these lines name them, at the end of the run where a truncated log keeps them.
+UNRAISABLE: list[str] = []
+UNRAISABLE_LINE = re.compile(r"(Exception ignored in[^\n]*|\w*Warning: [^\n]*)")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call":
         VERDICTS.extend(str(v) for k, v in report.user_properties if k == "chaos verdict")
+    if report.failed and "unraisable exception" in report.longreprtext:
+        seen = dict.fromkeys(UNRAISABLE_LINE.findall(report.longreprtext))
+        UNRAISABLE.extend(f"{report.nodeid} [{report.when}]: {line[:300]}" for line in seen)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if VERDICTS:
         terminalreporter.section("chaos verdicts")
         for line in VERDICTS:
+            terminalreporter.write_line(line)
+    if UNRAISABLE:
+        terminalreporter.section("unraisable exceptions, by the test they surfaced in")
+        for line in UNRAISABLE[:60]:
             terminalreporter.write_line(line)
