@@ -30,6 +30,7 @@ from backend.tokens import ALGORITHM, REQUIRED_CLAIMS, MemoToken
 from backend.web.accounts import AccountController
 from backend.web.bookings import BookingController
 from backend.web.deps import dependencies
+from backend.web.door import DoorController
 from backend.web.errors import exception_handlers
 from backend.web.events import EventController
 from backend.web.health import health, ready
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             QueueController,
             BookingController,
             OrderController,
+            DoorController,
             PageController,
             health,
             ready,

@@ -101,6 +101,36 @@ class EventHasHolds(Conflict):
     code = "event_has_holds"
 
 
+class AlreadyCheckedIn(Conflict):
+    """A ticket scanned a second time (the body says when it was first)."""
+
+    code = "already_checked_in"
+
+
+class TicketCancelled(Conflict):
+    """A ticket whose booking was cancelled."""
+
+    code = "cancelled"
+
+
+class CheckedIn(Conflict):
+    """Cancelling a booking whose ticket has been used at the door."""
+
+    code = "checked_in"
+
+
+class TicketNotFound(NotFound):
+    """Not a ticket of this event: unknown, mistyped, forged or another event's."""
+
+    code = "ticket_not_found"
+
+
+class AccountNotFound(NotFound):
+    """No account with that email (adding door staff)."""
+
+    code = "account_not_found"
+
+
 class NoWaitingRoom(Conflict):
     code = "no_waiting_room"
 

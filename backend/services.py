@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from backend.accounts import AccountService
 from backend.booking.admission import Admitter, TickReport
+from backend.booking.door import DoorService
 from backend.booking.events import EventService
 from backend.booking.expiry import HoldSweeper
 from backend.booking.idempotency import Idempotency
@@ -36,6 +37,7 @@ from backend.observability.metrics import Metrics
 from backend.observability.shutdown import Shutdown
 from backend.settings import Mode, Settings
 from backend.storage import make_storage
+from backend.tickets import TicketSigner
 from backend.waitingroom import MemoryWaitingRoomStore, RedisWaitingRoomStore, WaitingRoomStore
 from backend.web.throttle import CountingMemoryStore, CountingRedisStore, CountingStore
 
@@ -133,6 +135,7 @@ class Services:
             batching=settings.write_batching,
             gate=self.rooms,
         )
+        self.door = DoorService(self.storage, TicketSigner(settings.jwt_secret))
         if self.booking.batcher is not None:
             self.metrics.watch_batches(self.booking.batcher.stats)
         if settings.unsafe_disable_guard:
@@ -194,6 +197,7 @@ class Services:
             "accounts": self.accounts,
             "events": self.events,
             "booking": self.booking,
+            "door": self.door,
             "rooms": self.rooms,
             "admitter": self.admitter,
             "queue_feed": self.queue_feed,

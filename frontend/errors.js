@@ -42,6 +42,8 @@ export const WORDING = Object.freeze({
   not_admitted: "It isn’t your turn to choose seats yet. Please wait in the queue.",
   // 404
   not_found: "We couldn’t find that. It may have been removed.",
+  ticket_not_found: "This is not a ticket for this event. Check the code and try again.",
+  account_not_found: "There is no account with that email. Ask them to sign up first.",
   // 405, 413
   method_not_allowed: "That can’t be done here.",
   too_large: "That request was too large to send.",
@@ -54,6 +56,9 @@ export const WORDING = Object.freeze({
   event_has_bookings: "This event has bookings, so it can’t be deleted.",
   event_has_holds: "Buyers are holding seats for this event. It can be deleted once their holds end.",
   no_waiting_room: "This event has no waiting room.",
+  already_checked_in: "This ticket has already been used to get in.",
+  cancelled: "This ticket was cancelled.",
+  checked_in: "This ticket has been used at the door, so it can’t be cancelled.",
   idempotency_in_flight: "Your booking is still going through. Please wait a moment, then check My bookings.",
   // 422
   idempotency_key_reused: "Your seats changed while booking. Please press Book again.",

@@ -52,6 +52,7 @@ class BookingRecord:
     price: int = 0  # what was paid, in minor units (copied when booked)
     order_id: str | None = None
     order: dict[str, Any] | None = None  # the order's row, when the caller has it
+    checked_in_at: Any = None  # when its ticket was scanned at the door
 
 
 @dataclass(frozen=True)

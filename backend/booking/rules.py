@@ -82,6 +82,7 @@ def booking_record(
         price=int(row.get("price") or 0),
         order_id=None if order_id is None else str(order_id),
         order=order,
+        checked_in_at=row.get("checked_in_at"),
     )
 
 

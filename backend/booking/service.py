@@ -47,6 +47,7 @@ from backend.booking.rules import (
     seat_price,
 )
 from backend.errors import (
+    CheckedIn,
     Forbidden,
     InvalidInput,
     NoAdjacentSeats,
@@ -57,7 +58,9 @@ from backend.errors import (
     SeatsLocked,
 )
 from backend.locks.base import SeatLockStore
+from backend.seats import BookingStatus
 from backend.storage import DuplicateKey, MissingReference, Storage
+from backend.timefmt import iso
 
 log = logging.getLogger("boxoffice.booking")
 
@@ -462,6 +465,12 @@ class BookingService:
             await self._publish(freed)
         current = await self.storage.bookings.get(booking_id)
         assert current is not None
+        used = current.get("checked_in_at") is not None
+        if cancelled is None and used and current["status"] == BookingStatus.ACTIVE.value:
+            raise CheckedIn(
+                "this booking's ticket has been used at the door",
+                checkedInAt=iso(current["checked_in_at"]),
+            )
         seat = (await self.seats.by_id(str(event["id"]), [seat_id]))[0]
         return booking_record(current, user_id, seat, event)
 

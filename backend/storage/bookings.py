@@ -112,8 +112,8 @@ class BookingRepository:
         return await Booking.select().where(Booking.id == booking_id).first()
 
     async def cancel(self, booking_id: str, user_id: str) -> dict[str, Any] | None:
-        """Cancel an active booking of the user; NULLing `active_seat` lets the seat be
-        booked again. None if there was no such active booking."""
+        """Cancel an active booking of the user that has not been checked in; NULLing
+        `active_seat` lets the seat be booked again. None if there was no such booking."""
         rows = await (
             Booking.update(
                 {
@@ -123,7 +123,10 @@ class BookingRepository:
                 }
             )
             .where(
-                (Booking.id == booking_id) & (Booking.user == user_id) & (Booking.status == ACTIVE)
+                (Booking.id == booking_id)
+                & (Booking.user == user_id)
+                & (Booking.status == ACTIVE)
+                & Booking.checked_in_at.is_null()
             )
             .returning(Booking.id, Booking.seat, Booking.event, Booking.order_id, Booking.price)
         )

@@ -2,7 +2,8 @@
 
 Made from settings by `make_storage`, started and stopped by the services object, and
 handed to the services of `booking/` and `accounts`. It is a set of repositories (seats,
-events, bookings, orders, users, idempotency keys, waiting-room snapshots) over one `Database`
+events, bookings, orders, the door, users, idempotency keys, waiting-room snapshots) over
+one `Database`
 (the engine and its primitives). Engine-specific code lives in `database.py` and
 `seats_pg.py` and nowhere else: nobody above `storage/` asks which engine this is.
 """
@@ -17,6 +18,7 @@ from piccolo.engine.base import Engine
 from backend.settings import Settings
 from backend.storage.bookings import BookingRepository
 from backend.storage.database import Database, PostgresDatabase, make_database
+from backend.storage.door import DoorRepository
 from backend.storage.events import EventRepository
 from backend.storage.idempotency import IdempotencyRepository
 from backend.storage.orders import OrderRepository
@@ -40,6 +42,7 @@ class Storage:
         self.events = EventRepository(database)
         self.bookings = BookingRepository(database)
         self.orders = OrderRepository(database)
+        self.door = DoorRepository(database)
         self.users = UserRepository(database)
         self.idempotency = IdempotencyRepository(database)
         self.room_snapshots = RoomSnapshotRepository(database)

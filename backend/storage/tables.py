@@ -137,6 +137,22 @@ class Booking(Table, tablename="bo_booking"):
     # never rewrites what a buyer paid.
     order_id = UUID(null=True, default=None, index=True)
     price = Integer(default=0)
+    # At the door (issue 15, item 3): set once, by compare-and-set on NULL, so two scans
+    # of one ticket at the same moment admit one person. A checked-in booking is not
+    # cancelled any more.
+    checked_in_at = Timestamptz(null=True, default=None)
+    checked_in_by = UUID(null=True, default=None)
+
+
+class EventStaff(Table, tablename="bo_event_staff"):
+    """Door staff of an event (issue 15, item 3): accounts the organiser added by email,
+    who may check tickets in. The id is derived from (event, user), so adding someone
+    twice is one row."""
+
+    id = UUID(primary_key=True)
+    event = ForeignKey(Event, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
 
 
 class IdempotencyKey(Table, tablename="bo_idempotency_key"):

@@ -67,6 +67,7 @@ def dependencies() -> dict[str, Provide]:
         "accounts": _from_state("accounts"),
         "events": _from_state("events"),
         "booking": _from_state("booking"),
+        "door": _from_state("door"),
         "idempotency": _from_state("idempotency"),
         "desk": Provide(_desk, sync_to_thread=False),
         "throttle": _from_state("throttle"),

@@ -2,7 +2,8 @@
 
 An order is one booking request that booked seats (`POST /events/{id}/bookings`
 answers with it). Only its buyer sees it: anyone else gets the same 404 as for an
-order that does not exist.
+order that does not exist. `GET /orders/{id}` carries each active booking's ticket
+(item 2): its code and the code as a QR code.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
+from backend.booking.door import DoorService
 from backend.booking.service import BookingService
+from backend.seats import BookingStatus
 from backend.web.deps import current_user_id, parse_id
+from backend.web.door import ticket_out
 from backend.web.schemas import OneOrderOut, OrdersOut, order_out
 
 
@@ -37,8 +41,15 @@ class OrderController(Controller):
         request: Request[Any, Any, Any],
         order_id: FromPath[str],
         booking: NamedDependency[BookingService],
+        door: NamedDependency[DoorService],
     ) -> OneOrderOut:
-        """One of the caller's orders with its bookings; 404 for anyone else's."""
+        """One of the caller's orders with its bookings, each active one with its
+        ticket (`ticket.code`, `ticket.qr`); 404 for anyone else's."""
         oid = parse_id(order_id, "order id")
         record = await booking.get_order(current_user_id(request), oid)
-        return OneOrderOut(success=True, order=order_out(record.order, record.bookings))
+        tickets = {
+            b.id: ticket_out(door.ticket_code(b.id))
+            for b in record.bookings
+            if b.status == BookingStatus.ACTIVE.value
+        }
+        return OneOrderOut(success=True, order=order_out(record.order, record.bookings, tickets))

@@ -349,6 +349,16 @@ class BookingOut(Out):
     # and the order it belongs to (null for bookings made before orders existed).
     price: int = 0
     order_id: str | None = None
+    checked_in_at: str | None = None  # when its ticket was scanned at the door
+    ticket: TicketOut | None = None  # on `GET /orders/{id}`, for an active booking
+
+
+class TicketOut(Out):
+    """A booked seat's ticket (issue 15, item 2): its code, grouped for reading, and
+    the code as a QR code (an SVG `data:` URI made on the server)."""
+
+    code: str
+    qr: str
 
 
 class OrderOut(Out):
@@ -382,8 +392,11 @@ class OneOrderOut(Out):
 
 
 def order_out(
-    order: Mapping[str, Any], bookings: Sequence[BookingRecord] | None = None
+    order: Mapping[str, Any],
+    bookings: Sequence[BookingRecord] | None = None,
+    tickets: Mapping[str, TicketOut] | None = None,
 ) -> OrderOut:
+    tickets = tickets or {}
     return OrderOut(
         id=str(order["id"]),
         reference=str(order["reference"]),
@@ -391,7 +404,9 @@ def order_out(
         currency=str(order["currency"]),
         total=int(order["total"]),
         created_at=iso(order["created_at"]),
-        bookings=None if bookings is None else [booking_out(b) for b in bookings],
+        bookings=None
+        if bookings is None
+        else [booking_out(b, tickets.get(b.id)) for b in bookings],
     )
 
 
@@ -400,7 +415,7 @@ class OneBookingOut(Out):
     booking: BookingOut
 
 
-def booking_out(record: BookingRecord) -> BookingOut:
+def booking_out(record: BookingRecord, ticket: TicketOut | None = None) -> BookingOut:
     seat, event = record.seat, record.event
     categories = {c["id"]: c for c in event["categories"] or []}
     category = categories.get(seat["category"], {})
@@ -430,7 +445,66 @@ def booking_out(record: BookingRecord) -> BookingOut:
         ),
         price=record.price,
         order_id=record.order_id,
+        checked_in_at=iso(record.checked_in_at),
+        ticket=ticket,
     )
+
+
+# ------------------------------------------------------------------ the door
+
+
+class StaffIn(In):
+    email: Annotated[str, Meta(min_length=1, max_length=320, pattern=PLAIN)]
+
+
+class StaffOut(Out):
+    user_id: str
+    email: str
+    added_at: str | None
+
+
+class OneStaffOut(Out):
+    success: bool
+    staff: StaffOut
+
+
+class StaffListOut(Out):
+    success: bool
+    staff: list[StaffOut]
+
+
+def staff_out(row: Mapping[str, Any]) -> StaffOut:
+    return StaffOut(
+        user_id=str(row["user_id"]), email=str(row["email"]), added_at=iso(row["created_at"])
+    )
+
+
+class CheckinIn(In):
+    # A code is 39 characters; people type it with dashes or spaces between groups.
+    code: Annotated[str, Meta(min_length=1, max_length=100, pattern=PLAIN)]
+
+
+class CheckinTicketOut(Out):
+    booking_id: str
+    seat_id: str
+    seat_label: str
+    seat: str  # in words: `Stalls, row C, seat 12 (Premium)`
+    holder: str  # the buyer's email
+    order_reference: str | None
+    checked_in_at: str | None
+
+
+class CheckinOut(Out):
+    success: bool
+    ticket: CheckinTicketOut
+    checked_in: int
+    booked: int
+
+
+class DoorCountsOut(Out):
+    success: bool
+    checked_in: int
+    booked: int
 
 
 class HealthOut(Out):

@@ -142,6 +142,7 @@ STATE_KEYS = {
     "accounts",
     "events",
     "booking",
+    "door",
     "rooms",
     "admitter",
     "queue_feed",
