@@ -160,6 +160,21 @@ class PageController(Controller):
         """The signed-in user's bookings, with cancel."""
         return _page("bookings.html", title="My bookings", page="bookings")
 
+    @get("/my/orders/{order_id:uuid}", name="page:order")
+    async def order(self, order_id: FromPath[UUID]) -> Template:
+        """One of the buyer's orders: its tickets with their QR codes (the page reads
+        the order with the buyer's token; someone else's is "not found" there)."""
+        return _page("order.html", title="Your tickets", page="order", order_id=str(order_id))
+
+    @get("/e/{event_id:uuid}/door", name="page:door")
+    async def door(
+        self, event_id: FromPath[UUID], events: NamedDependency[EventService]
+    ) -> Template:
+        """The door: type or scan ticket codes, with the checked-in count (the organiser
+        and door staff; anyone else is told so by the page, as the API refuses them)."""
+        await events.get(str(event_id))
+        return _page("door.html", title="Door", page="door", event_id=str(event_id))
+
     @get("/my/events/new", name="page:create-event")
     async def create_event(self) -> Template:
         """Create-event form with a layout builder and a live preview."""

@@ -41,9 +41,16 @@ function bookingRow(b) {
   return row;
 }
 
+/** The booking's ticket (its order's page), for an active booking that has an order. */
+function ticketLink(b) {
+  if (!b.orderId || isCancelled(b)) return null;
+  return h("a", { class: "btn btn-ghost btn-small", "data-testid": "ticket-link", href: `/my/orders/${b.orderId}#b-${b.id}`, "aria-label": `Ticket for ${b.seat?.label ?? "this seat"}`, text: "Ticket" });
+}
+
 function renderCancel(actions, b, row) {
   const label = b.seat?.label ?? "this seat";
   actions.replaceChildren(
+    ticketLink(b) ?? "",
     h("button", {
       type: "button",
       class: "btn btn-ghost btn-small",

@@ -1,0 +1,157 @@
+// The door: staff type or scan ticket codes; each answer is a big green or red panel,
+// with the seat and whose it is, and the checked-in count stays current (after every
+// scan, and every few seconds for the other doors' scans).
+
+import { api, ApiError } from "../api.js";
+import { isSignedIn, onAuthChange } from "../auth.js";
+import { $, h } from "../dom.js";
+import { formatDate } from "../format.js";
+import { initNav } from "../nav.js";
+import { doorRefusal } from "../tickets.js";
+
+initNav();
+
+const COUNT_EVERY_MS = 5000;
+const SAME_CODE_QUIET_MS = 3000; // the camera sees one ticket many times a second
+
+const eventId = document.querySelector("main").dataset.eventId;
+const form = $("[data-testid=door-form]");
+const input = $("[data-testid=ticket-code]");
+const submit = $("[data-testid=check-in]");
+const count = $("[data-testid=door-count]");
+const status = $("[data-testid=door-status]");
+const answer = $("[data-testid=door-answer]");
+const cameraButton = $("[data-testid=scan-camera]");
+const video = $("[data-testid=door-camera]");
+let countTimer = null;
+let lastScan = { code: "", at: 0 };
+let busy = false;
+
+const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" });
+const atTime = (iso) => {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? formatDate(iso) : timeOnly.format(d);
+};
+
+function showCount(checkedIn, booked) {
+  if (Number.isInteger(checkedIn) && Number.isInteger(booked)) count.textContent = `Checked in: ${checkedIn} of ${booked}`;
+}
+
+function show(verdict, heading, seat, detail) {
+  answer.dataset.verdict = verdict;
+  $("[data-testid=door-verdict]").textContent = heading;
+  $("[data-testid=door-seat]").textContent = seat || "";
+  $("[data-testid=door-detail]").textContent = detail || "";
+  answer.hidden = false;
+}
+
+async function refreshCount() {
+  try {
+    const data = await api(`/events/${eventId}/checkins`, { reauth: false });
+    showCount(data.checkedIn, data.booked);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+  }
+}
+
+async function checkIn(code) {
+  const typed = code.trim();
+  if (!typed || busy) return;
+  busy = true;
+  submit.disabled = true;
+  try {
+    const data = await api(`/events/${eventId}/checkins`, { method: "POST", body: { code: typed } });
+    const t = data.ticket;
+    show("ok", "Welcome in", t.seat, `${t.holder}${t.orderReference ? ` · order ${t.orderReference}` : ""}`);
+    showCount(data.checkedIn, data.booked);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    const refusal = doorRefusal(err.code, err.body, atTime);
+    if (refusal) {
+      const whose = err.body?.seat ? `${err.body.seat}${err.body.holder ? ` · ${err.body.holder}` : ""}` : "";
+      show("no", refusal.verdict, whose, refusal.detail);
+      showCount(err.body?.checkedIn, err.body?.booked);
+    } else {
+      show("error", "Could not check this ticket", "", err.message);
+    }
+  } finally {
+    busy = false;
+    submit.disabled = false;
+    input.value = "";
+    input.focus();
+  }
+}
+
+form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  checkIn(input.value);
+});
+
+// The camera, where the browser can read QR codes itself (BarcodeDetector: Chrome on
+// Android and macOS, Safari on iOS 17+); typing the code works everywhere.
+async function startCamera() {
+  cameraButton.disabled = true;
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    cameraButton.hidden = true;
+    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    const look = async () => {
+      if (video.hidden) return;
+      try {
+        for (const found of await detector.detect(video)) {
+          const now = Date.now();
+          if (found.rawValue === lastScan.code && now - lastScan.at < SAME_CODE_QUIET_MS) continue;
+          lastScan = { code: found.rawValue, at: now };
+          await checkIn(found.rawValue);
+          break;
+        }
+      } catch {
+        // A frame the detector could not read: try the next one.
+      }
+      setTimeout(look, 250);
+    };
+    look();
+  } catch {
+    cameraButton.disabled = false;
+    show("error", "The camera is not available", "", "Allow the camera for this site, or type the code.");
+  }
+}
+
+cameraButton.addEventListener("click", startCamera);
+
+async function load() {
+  clearInterval(countTimer);
+  if (!isSignedIn()) {
+    form.hidden = true;
+    status.hidden = false;
+    status.replaceChildren("Sign in with the organiser’s or a door staff account to check tickets. ", h("a", { href: `/account/signin?next=${encodeURIComponent(location.pathname)}`, text: "Sign in" }));
+    return;
+  }
+  try {
+    const [events, counts] = await Promise.all([api("/events", { auth: false }), api(`/events/${eventId}/checkins`)]);
+    const event = (events.events || []).find((e) => e.id === eventId);
+    if (event) {
+      $("[data-testid=door-event]").replaceChildren(h("a", { href: `/e/${eventId}`, text: event.name }), event.startsAt ? ` · ${formatDate(event.startsAt)}` : "");
+      document.title = `Door: ${event.name} · Boxoffice`;
+    }
+    showCount(counts.checkedIn, counts.booked);
+    status.hidden = true;
+    form.hidden = false;
+    cameraButton.hidden = !("BarcodeDetector" in window && navigator.mediaDevices?.getUserMedia);
+    input.focus();
+    countTimer = setInterval(() => {
+      if (document.visibilityState === "visible") refreshCount();
+    }, COUNT_EVERY_MS);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    form.hidden = true;
+    status.hidden = false;
+    status.textContent = err.status === 403 ? "Only this event’s organiser and its door staff can check tickets here." : `Could not open the door: ${err.message}`;
+  }
+}
+
+load();
+onAuthChange(() => load());
