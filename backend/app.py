@@ -38,6 +38,7 @@ from backend.web.openapi import openapi_config
 from backend.web.orders import OrderController
 from backend.web.pages import PageController
 from backend.web.queue import QueueController
+from backend.web.reports import ReportController
 from backend.web.security import add_security_headers
 from backend.web.strictbody import strict_json_body
 from backend.web.throttle import Throttle
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BookingController,
             OrderController,
             DoorController,
+            ReportController,
             PageController,
             health,
             ready,

@@ -27,6 +27,7 @@ from backend.booking.looplag import LoopLag
 from backend.booking.onsale import SaleConfigs
 from backend.booking.queue import WaitingRooms
 from backend.booking.quota import CreationQuota
+from backend.booking.reports import ReportService
 from backend.booking.service import BookingService
 from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChannel
 from backend.live.hub import LiveHub
@@ -136,6 +137,7 @@ class Services:
             gate=self.rooms,
         )
         self.door = DoorService(self.storage, TicketSigner(settings.jwt_secret))
+        self.reports = ReportService(self.storage, self.rooms)
         if self.booking.batcher is not None:
             self.metrics.watch_batches(self.booking.batcher.stats)
         if settings.unsafe_disable_guard:
@@ -198,6 +200,7 @@ class Services:
             "events": self.events,
             "booking": self.booking,
             "door": self.door,
+            "reports": self.reports,
             "rooms": self.rooms,
             "admitter": self.admitter,
             "queue_feed": self.queue_feed,

@@ -53,6 +53,8 @@ class Database(ABC):
 
     # The database clock in epoch milliseconds, as an SQL expression.
     NOW_MS_SQL: str = ""
+    # A timestamp column's UTC minute as text, `YYYY-MM-DD HH:MM` (`{}`: the column).
+    MINUTE_SQL: str = ""
 
     def __init__(self, engine: Engine[Any]) -> None:
         self.engine = engine
@@ -110,6 +112,8 @@ class SqliteDatabase(Database):
     """The embedded mode's file. One writer at a time, taken up front."""
 
     NOW_MS_SQL = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
+    # Piccolo keeps a SQLite timestamp as its UTC text, `2026-12-03 00:12:16.403982+00:00`.
+    MINUTE_SQL = "substr({}, 1, 16)"
     engine: SQLiteEngine
 
     def __init__(self, engine: SQLiteEngine) -> None:
@@ -167,6 +171,7 @@ class PostgresDatabase(Database):
     """The services mode's PostgreSQL, through an asyncpg pool."""
 
     NOW_MS_SQL = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+    MINUTE_SQL = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
     engine: PostgresEngine
 
     async def on_startup(self, pool_max: int) -> None:

@@ -2,7 +2,7 @@
 
 Made from settings by `make_storage`, started and stopped by the services object, and
 handed to the services of `booking/` and `accounts`. It is a set of repositories (seats,
-events, bookings, orders, the door, users, idempotency keys, waiting-room snapshots) over
+events, bookings, orders, the door, reports, users, idempotency keys, waiting-room snapshots) over
 one `Database`
 (the engine and its primitives). Engine-specific code lives in `database.py` and
 `seats_pg.py` and nowhere else: nobody above `storage/` asks which engine this is.
@@ -22,6 +22,7 @@ from backend.storage.door import DoorRepository
 from backend.storage.events import EventRepository
 from backend.storage.idempotency import IdempotencyRepository
 from backend.storage.orders import OrderRepository
+from backend.storage.reports import ReportRepository
 from backend.storage.rooms import RoomSnapshotRepository
 from backend.storage.seats import SeatRepository
 from backend.storage.seats_pg import PostgresSeatRepository
@@ -43,6 +44,7 @@ class Storage:
         self.bookings = BookingRepository(database)
         self.orders = OrderRepository(database)
         self.door = DoorRepository(database)
+        self.reports = ReportRepository(database)
         self.users = UserRepository(database)
         self.idempotency = IdempotencyRepository(database)
         self.room_snapshots = RoomSnapshotRepository(database)

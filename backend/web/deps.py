@@ -68,6 +68,7 @@ def dependencies() -> dict[str, Provide]:
         "events": _from_state("events"),
         "booking": _from_state("booking"),
         "door": _from_state("door"),
+        "reports": _from_state("reports"),
         "idempotency": _from_state("idempotency"),
         "desk": Provide(_desk, sync_to_thread=False),
         "throttle": _from_state("throttle"),

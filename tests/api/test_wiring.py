@@ -143,6 +143,7 @@ STATE_KEYS = {
     "events",
     "booking",
     "door",
+    "reports",
     "rooms",
     "admitter",
     "queue_feed",
