@@ -1,16 +1,19 @@
 """Turn an event's seat description into placed seats (every seat gets x, y).
 
-Two inputs: the seed's flat list of labels (`["A1", "A2", "B1"]`, parsed into rows and
-numbers where possible) and the layout form (sections → rows → seat count, categories
-with names, colours and prices, accessible seats). Pure functions, no I/O.
+Three inputs: the seed's flat list of labels (`["A1", "A2", "B1"]`, parsed into rows and
+numbers where possible), the layout form (sections → rows → seat count, categories
+with names, colours and prices, accessible seats) and a pretix seating plan (zones →
+rows → seats with positions, categories by name). Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from backend.errors import InvalidInput
 
@@ -215,4 +218,131 @@ def from_sections(
         y += SECTION_GAP
     layout.width = float(widest)
     layout.height = y - SECTION_GAP
+    return layout
+
+
+# ------------------------------------------------------------------ pretix seating plans
+
+PRETIX_PITCH_PX = 25.0  # a seat's pitch when no row has two seats (pretix's radius is 10)
+PRETIX_COLOURS = ("#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891b2")
+_HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+_CATEGORY_ID = re.compile(r"[^A-Za-z0-9_-]+")
+_LEADING_NUMBER = re.compile(r"^\d{1,9}")
+
+
+def _pretix_categories(plan: dict[str, Any], prices: dict[str, int]) -> dict[str, Category]:
+    """pretix's categories by name, as Boxoffice categories: an id made from the name,
+    its colour (or one of ours), the price the organiser gave it."""
+    names = [str(c["name"]) for c in plan["categories"]]
+    if len(set(names)) != len(names):
+        raise InvalidInput("seatingPlan.categories names must be unique")
+    unknown = sorted(set(prices) - set(names))
+    if unknown:
+        raise InvalidInput(f"prices names categories the plan does not have: {unknown}")
+    found: dict[str, Category] = {}
+    ids: set[str] = set()
+    for i, category in enumerate(plan["categories"]):
+        name = str(category["name"])
+        base = _CATEGORY_ID.sub("-", name).strip("-")[:56] or "category"
+        cid, n = base, 1
+        while cid.lower() in ids:
+            n += 1
+            cid = f"{base}-{n}"
+        ids.add(cid.lower())
+        colour = str(category.get("color") or "")
+        if not _HEX_COLOUR.match(colour):
+            colour = PRETIX_COLOURS[i % len(PRETIX_COLOURS)]
+        found[name] = Category(cid, name, colour, int(prices.get(name, 0)))
+    return found
+
+
+def _pretix_pitch(rows: list[list[tuple[float, float]]]) -> float:
+    """The plan's seat pitch in its pixels: the median distance between neighbouring
+    seats of a row (the seat map draws a seat one unit wide)."""
+    gaps = sorted(
+        ((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) ** 0.5
+        for seats in rows
+        for a, b in itertools.pairwise(seats)
+    )
+    gaps = [g for g in gaps if g > 0]
+    return gaps[len(gaps) // 2] if gaps else PRETIX_PITCH_PX
+
+
+def from_pretix(plan: dict[str, Any], prices: dict[str, int], pause: Pause | None = None) -> Layout:
+    """A pretix seating plan (its editor's JSON, pretix's published schema): zones of
+    rows of seats, each seat at zone + row + seat position, as pretix places them.
+
+    Each seat's section is its zone's name, its row the row's `row_number`, its number
+    the leading digits of its `seat_number` (else its place in the row), its label
+    `row_number` + `seat_number` (hyphenated when the row ends in a digit), prefixed by
+    the zone when the plan has several zones. Positions are scaled so one seat pitch is
+    one unit (the seat map's scale) and the plan starts at 0, 0."""
+    categories = _pretix_categories(plan, prices)
+    zones = plan["zones"]
+    total = sum(len(r["seats"]) for z in zones for r in z["rows"])
+    if total == 0:
+        raise InvalidInput("the seating plan has no seats")
+    if total > MAX_SEATS:
+        raise InvalidInput(f"an event has at most {MAX_SEATS} seats, got {total}")
+    prefix = len(zones) > 1
+    placed: list[tuple[str, str, str, int, str, float, float]] = []
+    rows_px: list[list[tuple[float, float]]] = []
+    seen: set[str] = set()
+    for zi, zone in enumerate(zones):
+        zone_name = str(zone.get("name") or "").strip() or f"Zone {zi + 1}"
+        zx, zy = float(zone["position"]["x"]), float(zone["position"]["y"])
+        for row in zone["rows"]:
+            row_name = str(row["row_number"]).strip()
+            if not row_name or len(row_name) > 16:
+                raise InvalidInput(
+                    f"row numbers must be 1 to 16 characters (zone {zone_name!r}: {row_name!r})"
+                )
+            position = row.get("position") or {"x": 0, "y": 0}
+            rx, ry = zx + float(position["x"]), zy + float(position["y"])
+            joiner = "-" if row_name[-1:].isdigit() else ""
+            row_px: list[tuple[float, float]] = []
+            for si, seat in enumerate(row["seats"]):
+                number_text = str(seat["seat_number"]).strip()
+                if seat["category"] not in categories:
+                    raise InvalidInput(
+                        f"seat {seat['seat_guid']!r} has category {seat['category']!r}, "
+                        "which seatingPlan.categories does not list"
+                    )
+                label = f"{row_name}{joiner}{number_text}"
+                if prefix:
+                    label = f"{zone_name}-{label}"
+                if not number_text or len(label) > MAX_LABEL:
+                    raise InvalidInput(f"seat label {label!r} must be 1 to {MAX_LABEL} characters")
+                if label.upper() in seen:
+                    raise InvalidInput(f"seat label {label!r} would appear twice in this plan")
+                seen.add(label.upper())
+                digits = _LEADING_NUMBER.match(number_text)
+                number = int(digits.group()) if digits else si + 1
+                x = rx + float(seat["position"]["x"])
+                y = ry + float(seat["position"]["y"])
+                row_px.append((x, y))
+                cid = categories[seat["category"]].id
+                placed.append((label, zone_name, row_name, number, cid, x, y))
+                if pause is not None and not len(placed) % PAUSE_EVERY:
+                    pause()
+            rows_px.append(row_px)
+    pitch = _pretix_pitch(rows_px)
+    left = min(p[5] for p in placed)
+    top = min(p[6] for p in placed)
+    layout = Layout(categories=list(categories.values()))
+    for label, section, row_name, number, cid, x, y in placed:
+        layout.seats.append(
+            PlacedSeat(
+                label,
+                section,
+                row_name,
+                number,
+                cid,
+                False,
+                round((x - left) / pitch, 3),
+                round((y - top) / pitch, 3),
+            )
+        )
+    layout.width = max(s.x for s in layout.seats) + 1
+    layout.height = max(s.y for s in layout.seats) + 1
     return layout

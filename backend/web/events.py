@@ -15,7 +15,14 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from backend.booking.events import EventService
-from backend.booking.layout import Category, RowSpec, SectionSpec, from_labels, from_sections
+from backend.booking.layout import (
+    Category,
+    RowSpec,
+    SectionSpec,
+    from_labels,
+    from_pretix,
+    from_sections,
+)
 from backend.booking.onsale import RoomConfig
 from backend.booking.service import BookingService
 from backend.errors import InvalidInput
@@ -62,11 +69,19 @@ def unique_ids(ids: list[UUID], field: str = "seatIds") -> list[str]:
 def _layout(data: JSONBody[EventIn]) -> Any:
     """The event's placed seats; run in a thread (`create_event`), handing the GIL back
     to the event loop every few seats (`time.sleep(0)` releases it)."""
-    if (data.seats is None) == (data.layout is None):
-        raise InvalidInput("give either seats (a list of labels) or layout, not both or neither")
+    given = [x is not None for x in (data.seats, data.layout, data.seating_plan)]
+    if sum(given) != 1:
+        raise InvalidInput(
+            "give one of seats (a list of labels), layout or seatingPlan (a pretix plan)"
+        )
+    if data.prices is not None and data.seating_plan is None:
+        raise InvalidInput("prices go with a seatingPlan (a layout's categories carry theirs)")
     pause = functools.partial(time.sleep, 0)
     if data.seats is not None:
         return from_labels(data.seats, pause)
+    if data.seating_plan is not None:
+        plan = msgspec.to_builtins(data.seating_plan)
+        return from_pretix(plan, data.prices or {}, pause)
     assert data.layout is not None
     sections = [
         SectionSpec(
@@ -99,7 +114,8 @@ class EventController(Controller):
         user_id: NamedDependency[str],
         events: NamedDependency[EventService],
     ) -> Response[EventOut]:
-        """Create an event from seat labels or a layout; the caller becomes its organiser.
+        """Create an event from seat labels, a layout or a pretix seating plan (with
+        `prices` by category name); the caller becomes its organiser.
         Up to SEATS_IN_CREATED_BODY seats the 201 has every seat; a larger event's has
         none (GET its `Location` for them)."""
         # Placing 100,000 seats is ~0.5 s of Python (seconds on a busy machine): in a

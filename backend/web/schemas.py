@@ -109,6 +109,54 @@ class LayoutIn(In):
     categories: Annotated[list[CategoryIn], Meta(max_length=50)] = []
 
 
+# A pretix seating plan (issue 15, item 7), as pretix's editor exports it: its schema,
+# `src/pretix/static/seating/seating-plan.schema.json`, names fields in snake_case, so
+# these keep pretix's names (no camelCase renaming). Fields Boxoffice does not use
+# (uuids, areas, radius, start_direction, row_number_position …) are accepted and ignored.
+PretixText = Annotated[str, Meta(max_length=200, pattern=PLAIN)]
+
+
+class PretixIn(Struct, forbid_unknown_fields=False):
+    """Base of a pretix plan's parts."""
+
+
+class PretixPositionIn(PretixIn):
+    x: Annotated[float, Meta(ge=-1e7, le=1e7)]
+    y: Annotated[float, Meta(ge=-1e7, le=1e7)]
+
+
+class PretixSeatIn(PretixIn):
+    seat_guid: PretixText
+    seat_number: PretixText
+    position: PretixPositionIn
+    category: PretixText
+
+
+class PretixRowIn(PretixIn):
+    row_number: PretixText
+    seats: Annotated[list[PretixSeatIn], Meta(max_length=MAX_SEATS)]
+    position: PretixPositionIn | None = None
+    row_label: PretixText | None = None
+    seat_label: PretixText | None = None
+
+
+class PretixZoneIn(PretixIn):
+    position: PretixPositionIn
+    rows: Annotated[list[PretixRowIn], Meta(max_length=MAX_SEATS)]
+    name: PretixText = ""
+
+
+class PretixCategoryIn(PretixIn):
+    name: Annotated[str, Meta(min_length=1, max_length=64, pattern=PLAIN)]
+    color: PretixText | None = None
+
+
+class PretixPlanIn(PretixIn):
+    name: PretixText
+    zones: Annotated[list[PretixZoneIn], Meta(min_length=1, max_length=1000)]
+    categories: Annotated[list[PretixCategoryIn], Meta(max_length=50)]
+
+
 class WaitingRoomIn(In):
     enabled: bool = False
     max_shoppers: MaxShoppers = DEFAULT_MAX_SHOPPERS
@@ -127,6 +175,9 @@ class EventIn(In):
     name: Name
     seats: Annotated[list[SeatLabel], Meta(min_length=1, max_length=MAX_SEATS)] | None = None
     layout: LayoutIn | None = None
+    # Or a pretix seating plan, with each of its categories' price in minor units.
+    seating_plan: PretixPlanIn | None = None
+    prices: dict[str, Annotated[int, Meta(ge=0, le=100_000_000)]] | None = None
     venue: ShortText | None = None
     starts_at: datetime | None = None
     hold_seconds: HoldSeconds | None = None

@@ -105,7 +105,7 @@ async def test_detail_marks_only_the_callers_seats_as_mine(api: Api) -> None:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"name": "x"}, "either seats"),
+        ({"name": "x"}, "give one of seats"),
         ({"name": "x", "seats": []}, "seats"),
         ({"name": "x", "seats": ["A1", "A1"]}, "more than once"),
         ({"name": "", "seats": ["A1"]}, "name"),
@@ -124,7 +124,7 @@ async def test_detail_marks_only_the_callers_seats_as_mine(api: Api) -> None:
             },
             "category",
         ),
-        ({"name": "x", "seats": ["A1"], "layout": LAYOUT}, "not both"),
+        ({"name": "x", "seats": ["A1"], "layout": LAYOUT}, "give one of seats"),
         ({"name": "x", "seats": "A1"}, "seats"),
     ],
 )
