@@ -36,6 +36,18 @@ class BookingStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class SeatAction(StrEnum):
+    """What happened to a seat, as its status-change log says (issue 15, item 4)."""
+
+    HELD = "held"
+    EXTENDED = "extended"  # held again by its holder (the cart's "More time")
+    RELEASED = "released"
+    EXPIRED = "expired"
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    CHECKED_IN = "checked_in"
+
+
 class IdempotencyState(StrEnum):
     """An Idempotency-Key row's `state`: claimed by a running request, or answered."""
 

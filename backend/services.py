@@ -21,7 +21,7 @@ from backend.accounts import AccountService
 from backend.booking.admission import Admitter, TickReport
 from backend.booking.door import DoorService
 from backend.booking.events import EventService
-from backend.booking.expiry import HoldSweeper
+from backend.booking.expiry import HoldSweeper, SeatLogPruner
 from backend.booking.idempotency import Idempotency
 from backend.booking.looplag import LoopLag
 from backend.booking.onsale import SaleConfigs
@@ -137,7 +137,8 @@ class Services:
             gate=self.rooms,
         )
         self.door = DoorService(self.storage, TicketSigner(settings.jwt_secret))
-        self.reports = ReportService(self.storage, self.rooms)
+        self.reports = ReportService(self.storage, self.rooms, settings.seat_log_days)
+        self.log_pruner = SeatLogPruner(self.reports)
         if self.booking.batcher is not None:
             self.metrics.watch_batches(self.booking.batcher.stats)
         if settings.unsafe_disable_guard:
@@ -180,6 +181,7 @@ class Services:
             ("live channel", self.channel, SHUTDOWN_STEP_SECONDS),
             ("live hub", self.hub, SHUTDOWN_STEP_SECONDS),
             ("hold sweeper", self.sweeper, SWEEPER_STOP_SECONDS),
+            ("seat log pruner", self.log_pruner, SWEEPER_STOP_SECONDS),
             # Stops between ticks; a tick's hold releases are let finish, as a sweep's.
             ("waiting-room admitter", self.admitter, SWEEPER_STOP_SECONDS),
             ("live queue feed", self.queue_feed, SWEEPER_STOP_SECONDS),

@@ -83,6 +83,8 @@ class Settings:
     # closes an idle connection first races the other side's next request on it, and a
     # POST lost that way comes back as a 502 from nginx or a read error to the client.
     keep_alive_seconds: int = 75
+    # How long the seats' status-change log keeps a line (0: forever).
+    seat_log_days: int = 365
     # Waiting rooms (issue 12): how often each process reaps and admits; how long a
     # place or a slot survives without any sign of its account (socket, poll, hold);
     # the booking path's p99 over which admission pauses; joins per address a minute.
@@ -282,6 +284,7 @@ def load_settings() -> Settings:
         unsafe_disable_guard=unsafe_disable_guard,
         write_batching=_flag("WRITE_BATCHING", True),
         keep_alive_seconds=_int("KEEP_ALIVE_SECONDS", 75, 1, 3600),
+        seat_log_days=_int("SEAT_LOG_DAYS", 365, 0, 36_500),
         log_format=log_format,
         log_level=log_level,
         ws_max_per_user=_int("WS_MAX_PER_USER", 20, 1, 1000),

@@ -48,8 +48,8 @@ from backend.errors import (
     SeatLimitExceeded,
     SeatsLocked,
 )
-from backend.seats import SeatStatus, effective_status
-from backend.storage import NewBooking
+from backend.seats import SeatAction, SeatStatus, effective_status
+from backend.storage import LogEntry, NewBooking
 
 if TYPE_CHECKING:
     from backend.booking.service import BookingService, CommitHook
@@ -455,14 +455,49 @@ class WriteBatcher:
                         await request.on_commit(records)
                     results.append((request, records))
             # Releases last: none shares a seat or a user with a write of this batch.
+            log_at = now or None
+            entries = [
+                LogEntry(event_id, state["id"], action, r.user_id, order, log_at)
+                for r in accepted
+                for state, action, order in _logged(r, rows, now, order_of.get(id(r)))
+            ]
             for request in batch:
                 if request.kind == "release":
                     freed = await seats_repo.release(
                         event_id, request.user_id, None if request.everything else request.seat_ids
                     )
                     changed += freed
+                    entries += [
+                        LogEntry(event_id, str(f["id"]), SeatAction.RELEASED, request.user_id)
+                        for f in freed
+                    ]
                     results.append((request, [str(r["id"]) for r in freed]))
+            # The status-change log (issue 15, item 4), in this transaction.
+            await service.storage.seat_log.record(entries)
         return changed, results
+
+
+def _logged(
+    request: _Request,
+    before: dict[str, dict[str, Any]],
+    now: int,
+    order: dict[str, Any] | None,
+) -> list[tuple[dict[str, Any], SeatAction, str | None]]:
+    """Each seat state an accepted request wrote, with its log action: booked (with the
+    order), or held, or extended when its holder already held it (the cart re-held)."""
+    if request.kind == "book":
+        order_id = None if order is None else str(order["id"])
+        return [(state, SeatAction.BOOKED, order_id) for state in request.states]
+    found: list[tuple[dict[str, Any], SeatAction, str | None]] = []
+    for state in request.states:
+        prior = before[state["id"]]
+        own = (
+            prior["status"] == HELD
+            and str(prior["holder"]) == request.user_id
+            and int(prior["held_until_ms"] or 0) > now
+        )
+        found.append((state, SeatAction.EXTENDED if own else SeatAction.HELD, None))
+    return found
 
 
 def _decide(

@@ -28,8 +28,8 @@ from backend.errors import (
     TicketCancelled,
     TicketNotFound,
 )
-from backend.seats import BookingStatus
-from backend.storage import Storage
+from backend.seats import BookingStatus, SeatAction
+from backend.storage import LogEntry, Storage
 from backend.tickets import TicketSigner, grouped
 from backend.timefmt import iso
 
@@ -116,6 +116,19 @@ class DoorService:
             raise TicketNotFound("not a ticket code")
         async with self.storage.transaction():
             row = await self.storage.door.check_in(booking_id, event_id, user_id)
+            if row is not None:  # the status-change log (item 4), in this transaction
+                order = row.get("order_id")
+                await self.storage.seat_log.record(
+                    [
+                        LogEntry(
+                            event_id,
+                            str(row["seat"]),
+                            SeatAction.CHECKED_IN,
+                            user_id,
+                            None if order is None else str(order),
+                        )
+                    ]
+                )
         if row is None:
             row = await self.storage.door.ticket(booking_id)
             if row is None or str(row["event"]) != event_id:

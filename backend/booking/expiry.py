@@ -75,3 +75,23 @@ class HoldSweeper(Periodic):
 
     async def round(self) -> None:
         await self.booking.release_expired_holds()
+
+
+class PrunesSeatLog(Protocol):
+    async def prune_seat_log(self) -> int:
+        """Drop the status-change log's lines past their retention; how many."""
+        ...
+
+
+class SeatLogPruner(Periodic):
+    """Drops the seats' status-change log past its retention (SEAT_LOG_DAYS), hourly."""
+
+    name = "seat-log-pruner"
+    failure = "pruning the seat log failed"
+
+    def __init__(self, reports: PrunesSeatLog, interval: float = 3600.0) -> None:
+        super().__init__(interval)
+        self.reports = reports
+
+    async def round(self) -> None:
+        await self.reports.prune_seat_log()

@@ -20,12 +20,13 @@ from datetime import datetime
 from typing import Any
 
 from backend.booking.queue import RoomReport, WaitingRooms
-from backend.errors import Forbidden, NotFound
+from backend.errors import Forbidden, InvalidInput, NotFound
 from backend.seats import BookingStatus, SeatStatus
 from backend.storage import Storage
 from backend.timefmt import iso
 
 EXPORT_PAGE = 2000
+MAX_LOG_PAGE = 1000
 CSV_HEADER = (
     "order_reference",
     "seat",
@@ -101,9 +102,10 @@ def _minute_iso(minute: str) -> str:
 
 
 class ReportService:
-    def __init__(self, storage: Storage, rooms: WaitingRooms) -> None:
+    def __init__(self, storage: Storage, rooms: WaitingRooms, log_days: int = 365) -> None:
         self.storage = storage
         self.rooms = rooms
+        self.log_days = log_days  # the status-change log's retention (0: forever)
 
     async def _organised(self, user_id: str, event_id: str) -> dict[str, Any]:
         event = await self.storage.events.get(event_id)
@@ -162,6 +164,24 @@ class ReportService:
             ],
             room=room,
         )
+
+    async def log(
+        self, user_id: str, event_id: str, after: int, limit: int
+    ) -> list[dict[str, Any]]:
+        """The event's status-change log after the line `after` (organiser only)."""
+        await self._organised(user_id, event_id)
+        if not 1 <= limit <= MAX_LOG_PAGE:
+            raise InvalidInput(f"limit must be 1 to {MAX_LOG_PAGE}, got {limit}")
+        if after < 0:
+            raise InvalidInput(f"after must be a log line id (0 or more), got {after}")
+        return await self.storage.seat_log.page(event_id, after, limit)
+
+    async def prune_seat_log(self) -> int:
+        """Drop log lines older than the retention (nothing when it is 0: forever)."""
+        if self.log_days <= 0:
+            return 0
+        now = await self.storage.now_ms()
+        return await self.storage.seat_log.prune(now - self.log_days * 86_400_000)
 
     async def export(
         self, user_id: str, event_id: str

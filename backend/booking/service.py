@@ -58,8 +58,8 @@ from backend.errors import (
     SeatsLocked,
 )
 from backend.locks.base import SeatLockStore
-from backend.seats import BookingStatus
-from backend.storage import DuplicateKey, MissingReference, Storage
+from backend.seats import BookingStatus, SeatAction
+from backend.storage import DuplicateKey, LogEntry, MissingReference, Storage
 from backend.timefmt import iso
 
 log = logging.getLogger("boxoffice.booking")
@@ -70,6 +70,19 @@ SEAT_EVENTS_REMEMBERED = 200_000  # seat id -> event id, for the seed's POST /bo
 # Called inside the booking transaction with its bookings; lets the web layer store an
 # idempotent response atomically with them.
 CommitHook = Callable[[list[BookingRecord]], Awaitable[None]]
+
+
+def logged(
+    event_id: str,
+    rows: Sequence[dict[str, Any]],
+    action: SeatAction,
+    actor: str | None,
+    at_ms: int | None = None,
+    order_id: Any = None,
+) -> list[LogEntry]:
+    """The status-change log's lines for these changed seat rows (issue 15, item 4)."""
+    order = None if order_id is None else str(order_id)
+    return [LogEntry(event_id, str(r["id"]), action, actor, order, at_ms) for r in rows]
 
 
 class BookingService:
@@ -274,8 +287,13 @@ class BookingService:
                 raise await self._explain_refusal(event_id, others, user_id, now, changed)
             # The user's row lock keeps their cart from growing meanwhile; a release or
             # the sweeper may shrink it, and this update then skips what they took.
-            changed += await self.seats.hold_cart_until(event_id, user_id, now, until)
+            extended = await self.seats.hold_cart_until(event_id, user_id, now, until)
             await self._check_limit(event, user_id, now)
+            await self.storage.seat_log.record(
+                logged(event_id, changed, SeatAction.HELD, user_id, now)
+                + logged(event_id, extended, SeatAction.EXTENDED, user_id, now)
+            )
+            changed += extended
         await self._publish(changed, event_id)
         # The seats' state now: what the UPDATEs returned, or (an own hold already
         # ending then, left unchanged) what was read under this transaction's user lock.
@@ -360,6 +378,9 @@ class BookingService:
             await self._seats(event_id, seat_ids)
         async with self.storage.transaction():
             changed = await self.seats.release(event_id, user_id, seat_ids)
+            await self.storage.seat_log.record(
+                logged(event_id, changed, SeatAction.RELEASED, user_id)
+            )
         await self._publish(changed)
         return [str(r["id"]) for r in changed]
 
@@ -368,6 +389,12 @@ class BookingService:
         async with self.storage.transaction():
             now = await self.storage.now_ms()
             changed = await self.seats.expire(now)
+            await self.storage.seat_log.record(
+                [
+                    LogEntry(str(r["event"]), str(r["id"]), SeatAction.EXPIRED, None, None, now)
+                    for r in changed
+                ]
+            )
         if changed:
             await self._publish(changed)
         return len(changed)
@@ -416,6 +443,9 @@ class BookingService:
                     (order,) = await self.storage.orders.create(
                         event_id, event["currency"], [(user_id, sum(prices.values()))]
                     )
+                    await self.storage.seat_log.record(
+                        logged(event_id, changed, SeatAction.BOOKED, user_id, now, order["id"])
+                    )
                     rows = await self.storage.bookings.insert(
                         event_id,
                         seat_ids,
@@ -457,6 +487,15 @@ class BookingService:
             cancelled = await self.storage.bookings.cancel(booking_id, user_id)
             if cancelled is not None:
                 freed = await self.seats.free_booked(seat_id, user_id)
+                await self.storage.seat_log.record(
+                    logged(
+                        str(cancelled["event"]),
+                        freed,
+                        SeatAction.CANCELLED,
+                        user_id,
+                        order_id=cancelled.get("order_id"),
+                    )
+                )
                 if cancelled.get("order_id") is not None:
                     await self.storage.orders.take_off(
                         str(cancelled["order_id"]), int(cancelled.get("price") or 0)

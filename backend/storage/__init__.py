@@ -8,12 +8,14 @@ from backend.storage.errors import (
     MissingReference,
     StorageError,
 )
+from backend.storage.seatlog import LogEntry
 from backend.storage.storage import Storage, make_storage
 
 __all__ = [
     "DRIVER_LOGGERS",
     "UNAVAILABLE",
     "DuplicateKey",
+    "LogEntry",
     "MissingReference",
     "NewBooking",
     "Storage",

@@ -12,6 +12,7 @@ from backend.storage.tables import (
     IdempotencyKey,
     Order,
     Seat,
+    SeatLog,
     User,
     WaitingRoomSnapshot,
 )
@@ -29,6 +30,7 @@ APP_CONFIG = AppConfig(
         WaitingRoomSnapshot,
         EventCreation,
         EventStaff,
+        SeatLog,
     ],
     migration_dependencies=[],
     commands=[],

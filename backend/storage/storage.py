@@ -2,10 +2,10 @@
 
 Made from settings by `make_storage`, started and stopped by the services object, and
 handed to the services of `booking/` and `accounts`. It is a set of repositories (seats,
-events, bookings, orders, the door, reports, users, idempotency keys, waiting-room snapshots) over
-one `Database`
-(the engine and its primitives). Engine-specific code lives in `database.py` and
-`seats_pg.py` and nowhere else: nobody above `storage/` asks which engine this is.
+events, bookings, orders, the door, reports, the seat log, users, idempotency keys,
+waiting-room snapshots) over one `Database` (the engine and its primitives).
+Engine-specific code lives in `database.py` and `seats_pg.py` and nowhere else: nobody
+above `storage/` asks which engine this is.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from backend.storage.idempotency import IdempotencyRepository
 from backend.storage.orders import OrderRepository
 from backend.storage.reports import ReportRepository
 from backend.storage.rooms import RoomSnapshotRepository
+from backend.storage.seatlog import SeatLogRepository
 from backend.storage.seats import SeatRepository
 from backend.storage.seats_pg import PostgresSeatRepository
 from backend.storage.users import UserRepository
@@ -45,6 +46,7 @@ class Storage:
         self.orders = OrderRepository(database)
         self.door = DoorRepository(database)
         self.reports = ReportRepository(database)
+        self.seat_log = SeatLogRepository(database)
         self.users = UserRepository(database)
         self.idempotency = IdempotencyRepository(database)
         self.room_snapshots = RoomSnapshotRepository(database)

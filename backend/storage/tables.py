@@ -11,6 +11,7 @@ from __future__ import annotations
 from piccolo.columns import (
     JSON,
     BigInt,
+    BigSerial,
     Boolean,
     Float,
     ForeignKey,
@@ -153,6 +154,20 @@ class EventStaff(Table, tablename="bo_event_staff"):
     event = ForeignKey(Event, on_delete=OnDelete.cascade, index=True)
     user = ForeignKey(User, on_delete=OnDelete.cascade, index=True)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class SeatLog(Table, tablename="bo_seat_log"):
+    """Every seat change (issue 15, item 4): held, extended, released, expired, booked,
+    cancelled, checked in; by whom (NULL: the system) and for which order, written in
+    the change's own transaction. `id` orders the log and is its cursor."""
+
+    id = BigSerial(primary_key=True)
+    event = ForeignKey(Event, on_delete=OnDelete.cascade, index=True)
+    seat = UUID()
+    action = Varchar(length=16)
+    actor = UUID(null=True, default=None)
+    order_id = UUID(null=True, default=None)
+    at_ms = BigInt()
 
 
 class IdempotencyKey(Table, tablename="bo_idempotency_key"):

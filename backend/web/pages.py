@@ -160,6 +160,11 @@ class PageController(Controller):
         """The signed-in user's bookings, with cancel."""
         return _page("bookings.html", title="My bookings", page="bookings")
 
+    @get("/my/events", name="page:my-events")
+    async def my_events(self) -> Template:
+        """The organiser's events: sales, the door, the CSV export, door staff."""
+        return _page("my_events.html", title="Your events", page="my-events")
+
     @get("/my/orders/{order_id:uuid}", name="page:order")
     async def order(self, order_id: FromPath[UUID]) -> Template:
         """One of the buyer's orders: its tickets with their QR codes (the page reads

@@ -1,5 +1,6 @@
 """An event's report for its organiser (issue 15, item 5): `GET /events/{id}/report` as
-JSON and `GET /events/{id}/report.csv`, one row per booking, streamed."""
+JSON and `GET /events/{id}/report.csv`, one row per booking, streamed; and its seats'
+status-change log (item 4), `GET /events/{id}/log`."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Stream
 
 from backend.booking.reports import Report, ReportService, Tally
+from backend.timefmt import iso_from_ms
 from backend.web.deps import current_user_id, parse_id
 from backend.web.queue import QueueSummaryOut, summary_out
 from backend.web.schemas import Out
@@ -66,6 +68,40 @@ class ReportOut(Out):
     orders: int
     per_minute: list[MinuteOut]
     waiting_room: QueueSummaryOut | None = None
+
+
+class LogLineOut(Out):
+    id: int  # the cursor: pass the last one as `after` for the next page
+    at: str | None
+    seat_id: str
+    seat_label: str
+    action: str  # held, extended, released, expired, booked, cancelled, checked_in
+    actor_id: str | None  # null: the system (an expiry)
+    order_id: str | None
+
+
+class LogOut(Out):
+    success: bool
+    entries: list[LogLineOut]
+    next: int | None  # `after` for the next page; null when this one is the last
+
+
+def log_out(rows: list[dict[str, Any]], limit: int) -> LogOut:
+    entries = [
+        LogLineOut(
+            id=int(r["id"]),
+            at=iso_from_ms(int(r["at_ms"])),
+            seat_id=str(r["seat"]),
+            seat_label=str(r["label"]),
+            action=str(r["action"]),
+            actor_id=None if r["actor"] is None else str(r["actor"]),
+            order_id=None if r["order_id"] is None else str(r["order_id"]),
+        )
+        for r in rows
+    ]
+    return LogOut(
+        success=True, entries=entries, next=entries[-1].id if len(entries) == limit else None
+    )
 
 
 def _tally(tally: Tally) -> dict[str, int]:
@@ -149,6 +185,23 @@ class ReportController(Controller):
         bookings and revenue per minute, and the waiting room's figures when it has one."""
         eid = parse_id(event_id, "event id")
         return report_out(await reports.report(current_user_id(request), eid))
+
+    @get("/log")
+    async def seat_log(
+        self,
+        request: Request[Any, Any, Any],
+        event_id: FromPath[str],
+        reports: NamedDependency[ReportService],
+        after: FromQuery[int] = 0,
+        limit: FromQuery[int] = 100,
+    ) -> LogOut:
+        """Every seat change of the event, oldest first (organiser only): held,
+        extended, released, expired, booked, cancelled, checked in; by whom (null: the
+        system) and for which order. Cursor-paginated: `after` the last `id` seen
+        (`next`), `limit` 1 to 1,000 lines a page."""
+        eid = parse_id(event_id, "event id")
+        rows = await reports.log(current_user_id(request), eid, after, limit)
+        return log_out(rows, limit)
 
     @get("/report.csv", media_type="text/csv")
     async def report_csv(

@@ -24,6 +24,7 @@ PARTS = [
     ("live channel", "channel"),
     ("live hub", "hub"),
     ("hold sweeper", "sweeper"),
+    ("seat log pruner", "log_pruner"),
     ("waiting-room admitter", "admitter"),
     ("live queue feed", "queue_feed"),
     ("signal handlers", "shutdown"),

@@ -1,0 +1,83 @@
+"""The seats' status-change log (issue 15, item 4).
+
+Each write path records its changes with `record` inside its own transaction, so a
+change and its log line commit or roll back together (one insert per transaction, in
+one driver call: `Database.insert_rows`). `page` reads an event's log after a cursor
+(the last id seen); `prune` drops lines older than the retention.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from backend.storage.database import Database
+from backend.storage.tables import Seat, SeatLog
+
+COLUMNS = ("event", "seat", "action", "actor", "order_id", "at_ms")
+
+
+class LogEntry(NamedTuple):
+    """One seat change: its event, seat and action, who did it (None: the system), its
+    order, and when (epoch ms: the transaction's database clock where it has read it)."""
+
+    event: str
+    seat: str
+    action: str
+    actor: str | None = None
+    order_id: str | None = None
+    at_ms: int | None = None
+
+
+class SeatLogRepository:
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    async def record(self, entries: Sequence[LogEntry]) -> None:
+        """Write these lines; inside the change's `transaction()`."""
+        if not entries:
+            return
+        fallback = int(time.time() * 1000)
+        rows = [
+            (
+                e.event,
+                e.seat,
+                e.action,
+                e.actor,
+                e.order_id,
+                fallback if e.at_ms is None else int(e.at_ms),
+            )
+            for e in entries
+        ]
+        await self.db.insert_rows("bo_seat_log", COLUMNS, rows)
+
+    async def page(self, event_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` lines of the event's log after the line `after`, oldest first,
+        each with its seat's label."""
+        rows: list[dict[str, Any]] = await (
+            SeatLog.select(
+                SeatLog.id,
+                SeatLog.seat,
+                SeatLog.action,
+                SeatLog.actor,
+                SeatLog.order_id,
+                SeatLog.at_ms,
+            )
+            .where((SeatLog.event == event_id) & (SeatLog.id > after))
+            .order_by(SeatLog.id)
+            .limit(limit)
+        )
+        if rows:
+            seats = await Seat.select(Seat.id, Seat.label).where(
+                Seat.id.is_in(sorted({str(r["seat"]) for r in rows}))
+            )
+            labels = {str(s["id"]): s["label"] for s in seats}
+            for row in rows:
+                row["label"] = labels.get(str(row["seat"]), "")
+        return rows
+
+    async def prune(self, before_ms: int) -> int:
+        """Drop every line older than `before_ms`; how many went."""
+        gone = await SeatLog.delete().where(SeatLog.at_ms < before_ms).returning(SeatLog.id)
+        return len(gone)
