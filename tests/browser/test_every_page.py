@@ -23,7 +23,15 @@ SIZES = {
         "has_touch": True,
     },
 }
-PAGES = ["/", "/account/signin", "/account/signup", "/my/bookings", "/my/events/new", "/schema"]
+PAGES = [
+    "/",
+    "/account/signin",
+    "/account/signup",
+    "/my/bookings",
+    "/my/events",
+    "/my/events/new",
+    "/schema",
+]
 
 
 @pytest.fixture

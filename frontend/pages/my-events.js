@@ -1,0 +1,136 @@
+// The organiser's events (issue 15's console, first part): each event's seats and sales,
+// links to its seat map and its door, the bookings as CSV, and its door staff.
+
+import { api, ApiError } from "../api.js";
+import { isSignedIn, onAuthChange, session, token } from "../auth.js";
+import { $, h, showMessage } from "../dom.js";
+import { formatDate, formatMoney } from "../format.js";
+import { initNav } from "../nav.js";
+
+initNav();
+
+const list = $("[data-testid=console-list]");
+const status = $("[data-testid=console-status]");
+const messageBox = $("[data-testid=message]");
+
+function figure(label, value, testid) {
+  return h("div", { class: "console-figure" }, h("dt", { text: label }), h("dd", { "data-testid": testid, text: String(value) }));
+}
+
+/** The CSV comes from an authenticated request, so it is fetched and handed to the
+ *  browser as a file (a plain link would not carry the token). */
+async function downloadCsv(event, button) {
+  button.disabled = true;
+  try {
+    const response = await fetch(`/events/${event.id}/report.csv`, { headers: { Authorization: `Bearer ${token()}` } });
+    if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+    const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "")?.[1] || "bookings.csv";
+    const url = URL.createObjectURL(await response.blob());
+    const link = h("a", { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (err) {
+    showMessage(messageBox, err instanceof ApiError ? `Could not download the bookings: ${err.message}` : "Could not download the bookings. Please try again.", "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function staffSection(event) {
+  const items = h("ul", { class: "staff-list", "data-testid": "staff-list" });
+  const input = h("input", { type: "email", id: `staff-${event.id}`, "data-testid": "staff-email", autocomplete: "off", required: true });
+  const render = (staff) => {
+    items.replaceChildren(
+      ...staff.map((s) =>
+        h(
+          "li",
+          { "data-testid": "staff-member", dataset: { userId: s.userId } },
+          h("span", { text: s.email }),
+          h("button", { type: "button", class: "btn btn-ghost btn-small", "data-testid": "staff-remove", "aria-label": `Remove ${s.email} from the door staff`, text: "Remove", onclick: () => change(() => api(`/events/${event.id}/staff/${s.userId}`, { method: "DELETE" }), `${s.email} can no longer check tickets.`) }),
+        ),
+      ),
+    );
+    if (!staff.length) items.append(h("li", { class: "muted", text: "Nobody yet: only you can check tickets." }));
+  };
+  const change = async (call, said) => {
+    try {
+      render((await call()).staff ?? (await api(`/events/${event.id}/staff`)).staff);
+      showMessage(messageBox, said, "success");
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      showMessage(messageBox, err.message, "error");
+    }
+  };
+  const form = h(
+    "form",
+    {
+      class: "staff-form",
+      "data-testid": "staff-form",
+      novalidate: true,
+      onsubmit: (e) => {
+        e.preventDefault();
+        const email = input.value.trim();
+        if (!email) return;
+        change(async () => {
+          await api(`/events/${event.id}/staff`, { method: "POST", body: { email } });
+          input.value = "";
+          return api(`/events/${event.id}/staff`);
+        }, `${email} can now check tickets at the door.`);
+      },
+    },
+    h("label", { for: `staff-${event.id}`, text: "Add door staff by email" }),
+    h("div", { class: "staff-add" }, input, h("button", { type: "submit", class: "btn btn-ghost btn-small", "data-testid": "staff-add", text: "Add" })),
+  );
+  api(`/events/${event.id}/staff`)
+    .then((data) => render(data.staff))
+    .catch(() => {});
+  return h("section", { class: "console-staff", "aria-label": `Door staff of ${event.name}` }, h("h3", { text: "Door staff" }), items, form);
+}
+
+function card(event, report) {
+  const counts = event.counts || {};
+  const csv = h("button", { type: "button", class: "btn btn-ghost btn-small", "data-testid": "download-csv", text: "Download bookings (CSV)" });
+  csv.addEventListener("click", () => downloadCsv(event, csv));
+  return h(
+    "li",
+    { class: "card console-event", "data-testid": "console-event", dataset: { eventId: event.id } },
+    h("header", { class: "console-head" }, h("h2", {}, h("a", { href: `/e/${event.id}`, text: event.name })), h("p", { class: "event-meta", text: [event.startsAt ? formatDate(event.startsAt) : "Date to be announced", event.venue].filter(Boolean).join(" · ") })),
+    h(
+      "dl",
+      { class: "console-figures" },
+      figure("Booked", `${counts.booked ?? 0} of ${counts.total ?? 0}`, "figure-booked"),
+      figure("Held now", counts.held ?? 0, "figure-held"),
+      figure("Sales", report ? formatMoney(report.seats.revenue, report.currency) : "–", "figure-revenue"),
+      figure("Checked in", report ? report.seats.checkedIn : "–", "figure-checked-in"),
+    ),
+    h("div", { class: "console-actions" }, h("a", { class: "btn btn-ghost btn-small", href: `/e/${event.id}`, text: "Seat map" }), h("a", { class: "btn btn-ghost btn-small", "data-testid": "door-link", href: `/e/${event.id}/door`, text: "Door" }), csv),
+    staffSection(event),
+  );
+}
+
+async function load() {
+  const me = session();
+  if (!isSignedIn() || !me) {
+    list.replaceChildren();
+    status.hidden = false;
+    status.replaceChildren("Sign in to see the events you run. ", h("a", { href: "/account/signin?next=%2Fmy%2Fevents", text: "Sign in" }));
+    return;
+  }
+  try {
+    const userId = me.userId || (await api("/me")).id;
+    const mine = ((await api("/events", { auth: false })).events || []).filter((e) => e.organiserId === userId);
+    const reports = await Promise.all(mine.map((e) => api(`/events/${e.id}/report`).catch(() => null)));
+    status.hidden = mine.length > 0;
+    status.replaceChildren(mine.length ? "" : "You don’t run any events yet. ", mine.length ? "" : h("a", { href: "/my/events/new", text: "Create one" }));
+    list.replaceChildren(...mine.map((e, i) => card(e, reports[i])));
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    status.hidden = false;
+    status.textContent = `Could not load your events: ${err.message}`;
+  }
+}
+
+load();
+onAuthChange(() => load());

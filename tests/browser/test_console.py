@@ -1,0 +1,75 @@
+"""The organiser's events page (issue 15, item 6, its first part), both run modes.
+
+`/my/events` lists the events the signed-in user runs, and only those, with what each
+has sold (from the report), links to its seat map and door, the bookings as a CSV file,
+and its door staff, added and removed by email.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_organiser_sees_their_events_sales_door_csv_and_staff(
+    api: Any, new_context: Any
+) -> None:
+    organiser, buyer, other = api.new_user("org"), api.new_user("buyer"), api.new_user("other")
+    event = api.small_event(organiser, startsAt="2030-05-01T19:30:00Z", venue="Playhouse")
+    theirs = api.small_event(other)
+    booked = api.book(buyer, event["id"], [api.seat_id(event, "A1"), api.seat_id(event, "B2")])
+    assert booked.status_code == 201, booked.text
+
+    page = new_context(organiser).new_page()
+    page.goto("/my/events")
+    cards = page.get_by_test_id("console-event")
+    expect(cards).to_have_count(1)
+    card = cards.first
+    expect(card).to_have_attribute("data-event-id", event["id"])
+    assert page.locator(f"[data-event-id='{theirs['id']}']").count() == 0
+    expect(card.get_by_test_id("figure-booked")).to_have_text("2 of 32")
+    expect(card.get_by_test_id("figure-revenue")).to_have_text("£65.00")  # £40 + £25
+    expect(card.get_by_test_id("figure-checked-in")).to_have_text("0")
+    expect(card.get_by_test_id("door-link")).to_have_attribute("href", f"/e/{event['id']}/door")
+    results = Axe().run(page)
+    assert not results.violations_count, results.generate_report()
+
+    # The bookings as a file, as a spreadsheet opens it.
+    with page.expect_download() as download:
+        card.get_by_test_id("download-csv").click()
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
+    assert sorted((r["seat"], r["price"], r["buyer_email"]) for r in rows) == [
+        ("A1", "40.00", buyer.email),
+        ("B2", "25.00", buyer.email),
+    ]
+
+    # Door staff, by email: added, listed, allowed at the door; removed again.
+    card.get_by_test_id("staff-email").fill(other.email)
+    card.get_by_test_id("staff-add").click()
+    member = card.get_by_test_id("staff-member")
+    expect(member).to_have_count(1)
+    expect(member).to_contain_text(other.email)
+    staff = api.client.get(
+        f"/events/{event['id']}/checkins", headers={"Authorization": f"Bearer {other.token}"}
+    )
+    assert staff.status_code == 200, staff.text
+    member.get_by_test_id("staff-remove").click()
+    expect(card.get_by_test_id("staff-member")).to_have_count(0)
+    gone = api.client.get(
+        f"/events/{event['id']}/checkins", headers={"Authorization": f"Bearer {other.token}"}
+    )
+    assert gone.status_code == 403
+
+
+def test_someone_who_runs_no_events_is_told_how_to_start(api: Any, new_context: Any) -> None:
+    page = new_context(api.new_user("buyer")).new_page()
+    page.goto("/my/events")
+    expect(page.get_by_test_id("console-status")).to_contain_text("any events yet")
+    expect(page.get_by_test_id("console-event")).to_have_count(0)
