@@ -25,9 +25,10 @@ run: setup  ## migrate, load the demo event once, serve on http://$${HOST:-127.0
 # made in tests/conftest.py): a module, or all the browser tests of one run mode, so
 # shared servers and accounts are made once; the longest units go first, in the order
 # tests/conftest.py puts them (--no-loadscope-reorder). TEST_WORKERS=0 runs in one process.
+# --durations: the slowest tests at the end of every run, to keep the suite in its budget.
 TEST_WORKERS ?= 2
 test: setup test-js  ## the whole suite (PostgreSQL/Redis/Chromium/Node parts skip loudly without them; fail when CI=true)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 
 # The browser app's pure modules (frontend/tests/*.test.js) under Node's own test runner:
 # no npm packages. Like the Chromium tests: without `node`, a loud SKIP, a failure in CI.
