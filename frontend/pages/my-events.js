@@ -5,11 +5,19 @@ import { api, ApiError } from "../api.js";
 import { isSignedIn, onAuthChange, session, token } from "../auth.js";
 import { $, h, showMessage } from "../dom.js";
 import { formatDate, formatMoney } from "../format.js";
+import { LiveFeed } from "../live.js";
 import { initNav } from "../nav.js";
 
 initNav();
 
+const REFRESH_AFTER_CHANGE_MS = 1000; // a burst of seat changes is one report read
+const REFRESH_EVERY_MS = 30_000; // check-ins change no seat: read again now and then
+const CHART_MINUTES = 60;
+const SVG = "http://www.w3.org/2000/svg";
+
 const list = $("[data-testid=console-list]");
+const feeds = new Map(); // event id -> LiveFeed
+let refreshTimer = 0;
 const status = $("[data-testid=console-status]");
 const messageBox = $("[data-testid=message]");
 
@@ -89,28 +97,103 @@ function staffSection(event) {
   return h("section", { class: "console-staff", "aria-label": `Door staff of ${event.name}` }, h("h3", { text: "Door staff" }), items, form);
 }
 
+/** Bookings per minute over the last CHART_MINUTES minutes that had any, as bars (SVG
+ *  made here: no chart library, and the CSP allows no inline script or style). */
+function chart(report) {
+  const minutes = (report?.perMinute || []).slice(-CHART_MINUTES);
+  const box = h("figure", { class: "console-chart", "data-testid": "sales-chart" });
+  if (!minutes.length) {
+    box.append(h("figcaption", { text: "No bookings yet." }));
+    return box;
+  }
+  const peak = minutes.reduce((a, m) => (m.bookings > a.bookings ? m : a), minutes[0]);
+  const total = minutes.reduce((n, m) => n + m.bookings, 0);
+  const at = (iso) => new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" }).format(new Date(iso));
+  const words = `Bookings per minute: ${total} in ${minutes.length} minute${minutes.length === 1 ? "" : "s"} with sales, at most ${peak.bookings} (at ${at(peak.minute)}).`;
+  const width = 300;
+  const height = 60;
+  const bar = width / Math.max(minutes.length, 12);
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", words);
+  minutes.forEach((m, i) => {
+    const rect = document.createElementNS(SVG, "rect");
+    const tall = Math.max(1, (height - 2) * (m.bookings / peak.bookings));
+    rect.setAttribute("x", String(i * bar + 1));
+    rect.setAttribute("y", String(height - tall));
+    rect.setAttribute("width", String(Math.max(1, bar - 2)));
+    rect.setAttribute("height", String(tall));
+    rect.setAttribute("class", "console-bar");
+    svg.append(rect);
+  });
+  box.append(svg, h("figcaption", { text: words }));
+  return box;
+}
+
+function figures(event, report) {
+  const seats = report?.seats || event.counts || {};
+  return h(
+    "dl",
+    { class: "console-figures", "data-testid": "console-figures" },
+    figure("Booked", `${seats.booked ?? 0} of ${seats.total ?? 0}`, "figure-booked"),
+    figure("Held now", seats.held ?? 0, "figure-held"),
+    figure("Sales", report ? formatMoney(report.seats.revenue, report.currency) : "–", "figure-revenue"),
+    figure("Checked in", report ? report.seats.checkedIn : "–", "figure-checked-in"),
+  );
+}
+
+/** Read the event's report again and redraw its figures and chart. */
+async function refresh(event) {
+  const item = list.querySelector(`[data-event-id="${event.id}"]`);
+  if (!item) return;
+  const report = await api(`/events/${event.id}/report`).catch(() => null);
+  if (!report) return;
+  item.querySelector("[data-testid=console-figures]").replaceWith(figures(event, report));
+  item.querySelector("[data-testid=sales-chart]").replaceWith(chart(report));
+}
+
+/** Seat changes come over the event's websocket, as on its seat map; each burst makes
+ *  one report read a second later. */
+function follow(event) {
+  let pending = 0;
+  const feed = new LiveFeed(event.id, {
+    getToken: token,
+    onSnapshot: () => {},
+    onChanges: () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => refresh(event), REFRESH_AFTER_CHANGE_MS);
+    },
+    onState: () => {},
+    onAuth: () => {},
+    onError: () => {},
+    onQueue: () => {},
+    onRoom: () => {},
+    onGone: () => feed.stop(),
+    onStale: () => {},
+  });
+  feeds.set(event.id, feed);
+  feed.start();
+}
+
 function card(event, report) {
-  const counts = event.counts || {};
   const csv = h("button", { type: "button", class: "btn btn-ghost btn-small", "data-testid": "download-csv", text: "Download bookings (CSV)" });
   csv.addEventListener("click", () => downloadCsv(event, csv));
   return h(
     "li",
     { class: "card console-event", "data-testid": "console-event", dataset: { eventId: event.id } },
     h("header", { class: "console-head" }, h("h2", {}, h("a", { href: `/e/${event.id}`, text: event.name })), h("p", { class: "event-meta", text: [event.startsAt ? formatDate(event.startsAt) : "Date to be announced", event.venue].filter(Boolean).join(" · ") })),
-    h(
-      "dl",
-      { class: "console-figures" },
-      figure("Booked", `${counts.booked ?? 0} of ${counts.total ?? 0}`, "figure-booked"),
-      figure("Held now", counts.held ?? 0, "figure-held"),
-      figure("Sales", report ? formatMoney(report.seats.revenue, report.currency) : "–", "figure-revenue"),
-      figure("Checked in", report ? report.seats.checkedIn : "–", "figure-checked-in"),
-    ),
+    figures(event, report),
+    chart(report),
     h("div", { class: "console-actions" }, h("a", { class: "btn btn-ghost btn-small", href: `/e/${event.id}`, text: "Seat map" }), h("a", { class: "btn btn-ghost btn-small", "data-testid": "door-link", href: `/e/${event.id}/door`, text: "Door" }), csv),
     staffSection(event),
   );
 }
 
 async function load() {
+  for (const feed of feeds.values()) feed.stop();
+  feeds.clear();
+  clearInterval(refreshTimer);
   const me = session();
   if (!isSignedIn() || !me) {
     list.replaceChildren();
@@ -125,6 +208,10 @@ async function load() {
     status.hidden = mine.length > 0;
     status.replaceChildren(mine.length ? "" : "You don’t run any events yet. ", mine.length ? "" : h("a", { href: "/my/events/new", text: "Create one" }));
     list.replaceChildren(...mine.map((e, i) => card(e, reports[i])));
+    for (const event of mine) follow(event);
+    refreshTimer = setInterval(() => {
+      if (document.visibilityState === "visible") for (const event of mine) refresh(event);
+    }, REFRESH_EVERY_MS);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     status.hidden = false;

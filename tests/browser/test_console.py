@@ -1,8 +1,9 @@
 """The organiser's events page (issue 15, item 6, its first part), both run modes.
 
 `/my/events` lists the events the signed-in user runs, and only those, with what each
-has sold (from the report), links to its seat map and door, the bookings as a CSV file,
-and its door staff, added and removed by email.
+has sold (from the report, read again when the event's websocket brings seat changes),
+a bookings-per-minute chart, links to its seat map and door, the bookings as a CSV
+file, and its door staff, added and removed by email.
 """
 
 from __future__ import annotations
@@ -38,8 +39,16 @@ def test_an_organiser_sees_their_events_sales_door_csv_and_staff(
     expect(card.get_by_test_id("figure-revenue")).to_have_text("£65.00")  # £40 + £25
     expect(card.get_by_test_id("figure-checked-in")).to_have_text("0")
     expect(card.get_by_test_id("door-link")).to_have_attribute("href", f"/e/{event['id']}/door")
+    expect(card.get_by_test_id("sales-chart")).to_contain_text("Bookings per minute: 2 in 1")
     results = Axe().run(page)
     assert not results.violations_count, results.generate_report()
+
+    # Another buyer books: the figures follow over the event's websocket, no reload.
+    more = api.book(buyer, event["id"], [api.seat_id(event, "C3")])
+    assert more.status_code == 201, more.text
+    expect(card.get_by_test_id("figure-booked")).to_have_text("3 of 32", timeout=10_000)
+    expect(card.get_by_test_id("figure-revenue")).to_have_text("£90.00")
+    expect(card.get_by_test_id("sales-chart")).to_contain_text("Bookings per minute: 3 in")
 
     # The bookings as a file, as a spreadsheet opens it.
     with page.expect_download() as download:
@@ -48,6 +57,7 @@ def test_an_organiser_sees_their_events_sales_door_csv_and_staff(
     assert sorted((r["seat"], r["price"], r["buyer_email"]) for r in rows) == [
         ("A1", "40.00", buyer.email),
         ("B2", "25.00", buyer.email),
+        ("C3", "25.00", buyer.email),
     ]
 
     # Door staff, by email: added, listed, allowed at the door; removed again.
