@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,20 +60,20 @@ async def request_on(
     return head.split(b"\r\n", 1)[0]
 
 
-async def idle_until_closed(server: LiveServer, within: float) -> bool:
-    """Open a connection, use it once, leave it idle: did the server close it within
-    `within` seconds?"""
+async def closed_after(server: LiveServer, within: float) -> float | None:
+    """Open a connection, use it once, leave it idle: how long until the server closed
+    it (None: still open, and still serving, after `within` seconds)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
         assert await request_on(reader, writer) == b"HTTP/1.1 200 OK"
+        idle_from = time.monotonic()
         try:
             eof = await asyncio.wait_for(reader.read(1), within)
         except TimeoutError:
-            # Still open past uvicorn's default: and it still serves.
             assert await request_on(reader, writer) == b"HTTP/1.1 200 OK"
-            return False
+            return None
         assert eof == b""
-        return True
+        return time.monotonic() - idle_from
     finally:
         writer.close()
         with contextlib.suppress(ConnectionError):
@@ -86,11 +87,11 @@ def embedded(tmp_path: Path) -> Iterator[Settings]:
 
 
 @pytest.mark.live
-async def test_an_idle_connection_outlives_uvicorns_default_and_the_setting_applies(
+async def test_the_server_keeps_idle_connections_as_long_as_it_is_told(
     embedded: Settings,
 ) -> None:
-    with live_server(embedded) as server:
-        # The idle time is what is being tested: it waits past uvicorn's 5 s.
-        assert not await idle_until_closed(server, UVICORN_DEFAULT_KEEP_ALIVE + 2)
-    with live_server(embedded, KEEP_ALIVE_SECONDS="1") as short:
-        assert await idle_until_closed(short, UVICORN_DEFAULT_KEEP_ALIVE - 1)
+    # KEEP_ALIVE_SECONDS reaches uvicorn: closed after 3 s, not uvicorn's own 5 s (the
+    # default, 75 s, is checked against nginx.conf above without waiting for it).
+    with live_server(embedded, KEEP_ALIVE_SECONDS="3") as server:
+        closed = await closed_after(server, UVICORN_DEFAULT_KEEP_ALIVE + 2)
+    assert closed is not None and 2.5 <= closed < UVICORN_DEFAULT_KEEP_ALIVE - 0.5, closed
