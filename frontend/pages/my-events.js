@@ -7,6 +7,7 @@ import { $, h, showMessage } from "../dom.js";
 import { formatDate, formatMoney } from "../format.js";
 import { LiveFeed } from "../live.js";
 import { initNav } from "../nav.js";
+import { editor } from "./console/editor.js";
 
 initNav();
 
@@ -187,6 +188,11 @@ function card(event, report) {
     chart(report),
     h("div", { class: "console-actions" }, h("a", { class: "btn btn-ghost btn-small", href: `/e/${event.id}`, text: "Seat map" }), h("a", { class: "btn btn-ghost btn-small", "data-testid": "door-link", href: `/e/${event.id}/door`, text: "Door" }), csv),
     staffSection(event),
+    editor(event, {
+      say: (text, kind) => showMessage(messageBox, text, kind),
+      changed: () => load(),
+      deleted: () => load(),
+    }),
   );
 }
 

@@ -83,3 +83,54 @@ def test_someone_who_runs_no_events_is_told_how_to_start(api: Any, new_context: 
     page.goto("/my/events")
     expect(page.get_by_test_id("console-status")).to_contain_text("any events yet")
     expect(page.get_by_test_id("console-event")).to_have_count(0)
+
+
+def test_an_organiser_changes_and_deletes_events_from_the_page(
+    api: Any, new_context: Any, console: Any
+) -> None:
+    console.allow(r"status of 409")  # deleting the event with bookings, on purpose
+    organiser, buyer = api.new_user("org"), api.new_user("buyer")
+    sold = api.small_event(organiser, rows="AB", seats=4)
+    empty = api.small_event(organiser, rows="A", seats=2)
+    assert api.book(buyer, sold["id"], [api.seat_id(sold, "A1")]).status_code == 201
+
+    page = new_context(organiser).new_page()
+    page.goto("/my/events")
+    card = page.locator(f"[data-event-id='{sold['id']}']")
+    card.get_by_test_id("event-settings").locator("summary").click()
+    card.get_by_test_id("edit-name").fill("Renamed night")
+    card.get_by_test_id("edit-venue").fill("The Old Vic")
+    card.get_by_test_id("edit-holdMinutes").fill("5")
+    card.get_by_test_id("edit-maxSeatsPerUser").fill("4")
+    card.get_by_test_id("edit-roomEnabled").check()
+    card.get_by_test_id("edit-maxShoppers").fill("50")
+    card.get_by_test_id("edit-save").click()
+    expect(page.get_by_test_id("message")).to_have_text("Saved Renamed night.")
+    card = page.locator(f"[data-event-id='{sold['id']}']")
+    expect(card.locator("h2")).to_have_text("Renamed night")
+    saved = api.client.get(f"/events/{sold['id']}").json()
+    assert (saved["name"], saved["venue"], saved["holdSeconds"], saved["maxSeatsPerUser"]) == (
+        "Renamed night",
+        "The Old Vic",
+        300,
+        4,
+    )
+    assert saved["waitingRoom"]["enabled"] is True and saved["waitingRoom"]["maxShoppers"] == 50
+
+    # An event with bookings stays, and says why; one without goes after a confirmation.
+    card.get_by_test_id("event-settings").locator("summary").click()
+    card.get_by_test_id("delete-event").click()
+    card.get_by_test_id("confirm-delete").click()
+    expect(page.get_by_test_id("message")).to_have_text(
+        "This event has bookings, so it can\u2019t be deleted."
+    )
+    assert api.client.get(f"/events/{sold['id']}").status_code == 200
+
+    gone = page.locator(f"[data-event-id='{empty['id']}']")
+    gone.get_by_test_id("event-settings").locator("summary").click()
+    gone.get_by_test_id("delete-event").click()
+    gone.get_by_test_id("confirm-delete").click()
+    expect(page.locator(f"[data-event-id='{empty['id']}']")).to_have_count(0)
+    assert api.client.get(f"/events/{empty['id']}").status_code == 404
+    results = Axe().run(page)
+    assert not results.violations_count, results.generate_report()
