@@ -163,7 +163,16 @@ class PageController(Controller):
     @get("/my/events", name="page:my-events")
     async def my_events(self) -> Template:
         """The organiser's events: sales, the door, the CSV export, door staff."""
-        return _page("my_events.html", title="Your events", page="my-events")
+        return _page("my_events.html", title="Your events", page="my-events", event_id=None)
+
+    @get("/my/events/{event_id:uuid}", name="page:my-event")
+    async def my_event(
+        self, event_id: FromPath[UUID], events: NamedDependency[EventService]
+    ) -> Template:
+        """One of the organiser's events, alone (the page says so to anyone else: the
+        API refuses them its report)."""
+        await events.get(str(event_id))
+        return _page("my_events.html", title="Your event", page="my-events", event_id=str(event_id))
 
     @get("/my/orders/{order_id:uuid}", name="page:order")
     async def order(self, order_id: FromPath[UUID]) -> Template:

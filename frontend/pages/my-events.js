@@ -141,6 +141,13 @@ function figures(event, report) {
     figure("Held now", seats.held ?? 0, "figure-held"),
     figure("Sales", report ? formatMoney(report.seats.revenue, report.currency) : "–", "figure-revenue"),
     figure("Checked in", report ? report.seats.checkedIn : "–", "figure-checked-in"),
+    ...(report?.waitingRoom?.enabled
+      ? [
+          figure("In the queue", report.waitingRoom.waiting, "figure-waiting"),
+          figure("Shopping now", `${report.waitingRoom.shopping} of ${report.waitingRoom.maxShoppers}`, "figure-shopping"),
+          figure("Let in so far", report.waitingRoom.admittedTotal, "figure-admitted"),
+        ]
+      : []),
   );
 }
 
@@ -183,7 +190,7 @@ function card(event, report) {
   return h(
     "li",
     { class: "card console-event", "data-testid": "console-event", dataset: { eventId: event.id } },
-    h("header", { class: "console-head" }, h("h2", {}, h("a", { href: `/e/${event.id}`, text: event.name })), h("p", { class: "event-meta", text: [event.startsAt ? formatDate(event.startsAt) : "Date to be announced", event.venue].filter(Boolean).join(" · ") })),
+    h("header", { class: "console-head" }, h("h2", {}, h("a", { href: `/my/events/${event.id}`, text: event.name })), h("p", { class: "event-meta", text: [event.startsAt ? formatDate(event.startsAt) : "Date to be announced", event.venue].filter(Boolean).join(" · ") })),
     figures(event, report),
     chart(report),
     h("div", { class: "console-actions" }, h("a", { class: "btn btn-ghost btn-small", href: `/e/${event.id}`, text: "Seat map" }), h("a", { class: "btn btn-ghost btn-small", "data-testid": "door-link", href: `/e/${event.id}/door`, text: "Door" }), csv),
@@ -195,6 +202,9 @@ function card(event, report) {
     }),
   );
 }
+
+// `/my/events/{id}`: the same, for one event (a 403 from its report: not the organiser's).
+const only = document.querySelector("main").dataset.eventId || null;
 
 async function load() {
   for (const feed of feeds.values()) feed.stop();
@@ -209,7 +219,18 @@ async function load() {
   }
   try {
     const userId = me.userId || (await api("/me")).id;
-    const mine = ((await api("/events", { auth: false })).events || []).filter((e) => e.organiserId === userId);
+    const all = (await api("/events", { auth: false })).events || [];
+    if (only) {
+      const event = all.find((e) => e.id === only);
+      if (!event || event.organiserId !== userId) {
+        list.replaceChildren();
+        status.hidden = false;
+        status.dataset.denied = event ? "forbidden" : "not-found";
+        status.textContent = event ? "Only this event’s organiser can see its sales and settings." : "There is no such event.";
+        return;
+      }
+    }
+    const mine = all.filter((e) => e.organiserId === userId && (!only || e.id === only));
     const reports = await Promise.all(mine.map((e) => api(`/events/${e.id}/report`).catch(() => null)));
     status.hidden = mine.length > 0;
     status.replaceChildren(mine.length ? "" : "You don’t run any events yet. ", mine.length ? "" : h("a", { href: "/my/events/new", text: "Create one" }));

@@ -134,3 +134,29 @@ def test_an_organiser_changes_and_deletes_events_from_the_page(
     assert api.client.get(f"/events/{empty['id']}").status_code == 404
     results = Axe().run(page)
     assert not results.violations_count, results.generate_report()
+
+
+def test_one_events_page_is_its_organisers_and_shows_the_waiting_room(
+    api: Any, new_context: Any
+) -> None:
+    organiser, stranger = api.new_user("org"), api.new_user("stranger")
+    event = api.small_event(
+        organiser, waitingRoom={"enabled": True, "maxShoppers": 25, "shopperSeconds": 300}
+    )
+    api.small_event(organiser)  # another of theirs: not on this event's page
+
+    page = new_context(organiser).new_page()
+    page.goto(f"/my/events/{event['id']}")
+    cards = page.get_by_test_id("console-event")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_have_attribute("data-event-id", event["id"])
+    expect(cards.first.get_by_test_id("figure-shopping")).to_have_text("0 of 25")
+    expect(cards.first.get_by_test_id("figure-waiting")).to_have_text("0")
+
+    other = new_context(stranger).new_page()
+    other.goto(f"/my/events/{event['id']}")
+    expect(other.get_by_test_id("console-status")).to_have_text(
+        "Only this event\u2019s organiser can see its sales and settings."
+    )
+    expect(other.get_by_test_id("console-event")).to_have_count(0)
+    assert other.goto("/my/events/new").ok  # the create page is still there
