@@ -166,15 +166,16 @@ class ReportService:
         )
 
     async def log(
-        self, user_id: str, event_id: str, after: int, limit: int
+        self, user_id: str, event_id: str, after: int, limit: int, latest: bool = False
     ) -> list[dict[str, Any]]:
-        """The event's status-change log after the line `after` (organiser only)."""
+        """The event's status-change log after the line `after`, or its `latest` lines
+        (organiser only)."""
         await self._organised(user_id, event_id)
         if not 1 <= limit <= MAX_LOG_PAGE:
             raise InvalidInput(f"limit must be 1 to {MAX_LOG_PAGE}, got {limit}")
         if after < 0:
             raise InvalidInput(f"after must be a log line id (0 or more), got {after}")
-        return await self.storage.seat_log.page(event_id, after, limit)
+        return await self.storage.seat_log.page(event_id, after, limit, latest=latest)
 
     async def prune_seat_log(self) -> int:
         """Drop log lines older than the retention (nothing when it is 0: forever)."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from backend.storage.database import Database
-from backend.storage.tables import Seat, SeatLog
+from backend.storage.tables import Seat, SeatLog, User
 
 COLUMNS = ("event", "seat", "action", "actor", "order_id", "at_ms")
 
@@ -52,23 +52,37 @@ class SeatLogRepository:
         ]
         await self.db.insert_rows("bo_seat_log", COLUMNS, rows)
 
-    async def page(self, event_id: str, after: int, limit: int) -> list[dict[str, Any]]:
-        """Up to `limit` lines of the event's log after the line `after`, oldest first,
-        each with its seat's label."""
-        rows: list[dict[str, Any]] = await (
-            SeatLog.select(
-                SeatLog.id,
-                SeatLog.seat,
-                SeatLog.action,
-                SeatLog.actor,
-                SeatLog.order_id,
-                SeatLog.at_ms,
+    async def page(
+        self, event_id: str, after: int, limit: int, *, latest: bool = False
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` lines of the event's log after the line `after` (`latest`: the
+        last `limit` lines), oldest first, each with its seat's label and its actor's
+        email."""
+        query = SeatLog.select(
+            SeatLog.id,
+            SeatLog.seat,
+            SeatLog.action,
+            SeatLog.actor,
+            SeatLog.order_id,
+            SeatLog.at_ms,
+        ).where((SeatLog.event == event_id) & (SeatLog.id > after))
+        if latest:
+            rows: list[dict[str, Any]] = await query.order_by(SeatLog.id, ascending=False).limit(
+                limit
             )
-            .where((SeatLog.event == event_id) & (SeatLog.id > after))
-            .order_by(SeatLog.id)
-            .limit(limit)
-        )
+            rows.reverse()
+        else:
+            rows = await query.order_by(SeatLog.id).limit(limit)
         if rows:
+            actors = sorted({str(r["actor"]) for r in rows if r["actor"] is not None})
+            users = (
+                await User.select(User.id, User.email).where(User.id.is_in(actors))
+                if actors
+                else []
+            )
+            emails = {str(u["id"]): u["email"] for u in users}
+            for row in rows:
+                row["email"] = None if row["actor"] is None else emails.get(str(row["actor"]))
             seats = await Seat.select(Seat.id, Seat.label).where(
                 Seat.id.is_in(sorted({str(r["seat"]) for r in rows}))
             )

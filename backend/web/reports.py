@@ -77,6 +77,7 @@ class LogLineOut(Out):
     seat_label: str
     action: str  # held, extended, released, expired, booked, cancelled, checked_in
     actor_id: str | None  # null: the system (an expiry)
+    actor_email: str | None
     order_id: str | None
 
 
@@ -95,6 +96,7 @@ def log_out(rows: list[dict[str, Any]], limit: int) -> LogOut:
             seat_label=str(r["label"]),
             action=str(r["action"]),
             actor_id=None if r["actor"] is None else str(r["actor"]),
+            actor_email=r.get("email"),
             order_id=None if r["order_id"] is None else str(r["order_id"]),
         )
         for r in rows
@@ -194,14 +196,19 @@ class ReportController(Controller):
         reports: NamedDependency[ReportService],
         after: FromQuery[int] = 0,
         limit: FromQuery[int] = 100,
+        latest: FromQuery[bool] = False,
     ) -> LogOut:
         """Every seat change of the event, oldest first (organiser only): held,
         extended, released, expired, booked, cancelled, checked in; by whom (null: the
         system) and for which order. Cursor-paginated: `after` the last `id` seen
-        (`next`), `limit` 1 to 1,000 lines a page."""
+        (`next`), `limit` 1 to 1,000 lines a page; `latest=true`: the last `limit` lines
+        (a dashboard's recent activity), still oldest first."""
         eid = parse_id(event_id, "event id")
-        rows = await reports.log(current_user_id(request), eid, after, limit)
-        return log_out(rows, limit)
+        rows = await reports.log(current_user_id(request), eid, after, limit, latest)
+        out = log_out(rows, limit)
+        if latest:
+            out.next = None  # the end of the log: follow it with `after` the last id
+        return out
 
     @get("/report.csv", media_type="text/csv")
     async def report_csv(

@@ -151,14 +151,55 @@ function figures(event, report) {
   );
 }
 
-/** Read the event's report again and redraw its figures and chart. */
+const ACTIVITY_LINES = 8;
+const ACTION_WORDS = {
+  held: "held",
+  extended: "held for longer",
+  released: "released",
+  expired: "hold ran out",
+  booked: "booked",
+  cancelled: "booking cancelled",
+  checked_in: "checked in at the door",
+};
+const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" });
+
+/** The event's latest seat changes, from its status-change log. */
+function activity(entries) {
+  const box = h("section", { class: "console-activity", "data-testid": "activity" }, h("h3", { text: "Recent activity" }));
+  if (!entries) return box;
+  if (!entries.length) {
+    box.append(h("p", { class: "muted", text: "Nothing yet." }));
+    return box;
+  }
+  box.append(
+    h(
+      "ol",
+      { class: "activity-list", reversed: true },
+      [...entries].reverse().map((e) =>
+        h(
+          "li",
+          { "data-testid": "activity-line", dataset: { action: e.action } },
+          h("time", { datetime: e.at, text: e.at ? clock.format(new Date(e.at)) : "" }),
+          ` ${e.seatLabel}: ${ACTION_WORDS[e.action] || e.action}${e.actorEmail ? ` (${e.actorEmail})` : e.actorId ? "" : " (automatically)"}`,
+        ),
+      ),
+    ),
+  );
+  return box;
+}
+
+const recent = (event) => api(`/events/${event.id}/log?latest=true&limit=${ACTIVITY_LINES}`).then((d) => d.entries).catch(() => null);
+
+/** Read the event's report and recent activity again and redraw them. */
 async function refresh(event) {
   const item = list.querySelector(`[data-event-id="${event.id}"]`);
   if (!item) return;
-  const report = await api(`/events/${event.id}/report`).catch(() => null);
-  if (!report) return;
-  item.querySelector("[data-testid=console-figures]").replaceWith(figures(event, report));
-  item.querySelector("[data-testid=sales-chart]").replaceWith(chart(report));
+  const [report, lines] = await Promise.all([api(`/events/${event.id}/report`).catch(() => null), recent(event)]);
+  if (report) {
+    item.querySelector("[data-testid=console-figures]").replaceWith(figures(event, report));
+    item.querySelector("[data-testid=sales-chart]").replaceWith(chart(report));
+  }
+  if (lines) item.querySelector("[data-testid=activity]").replaceWith(activity(lines));
 }
 
 /** Seat changes come over the event's websocket, as on its seat map; each burst makes
@@ -184,7 +225,7 @@ function follow(event) {
   feed.start();
 }
 
-function card(event, report) {
+function card(event, report, lines) {
   const csv = h("button", { type: "button", class: "btn btn-ghost btn-small", "data-testid": "download-csv", text: "Download bookings (CSV)" });
   csv.addEventListener("click", () => downloadCsv(event, csv));
   return h(
@@ -193,6 +234,7 @@ function card(event, report) {
     h("header", { class: "console-head" }, h("h2", {}, h("a", { href: `/my/events/${event.id}`, text: event.name })), h("p", { class: "event-meta", text: [event.startsAt ? formatDate(event.startsAt) : "Date to be announced", event.venue].filter(Boolean).join(" · ") })),
     figures(event, report),
     chart(report),
+    activity(lines),
     h("div", { class: "console-actions" }, h("a", { class: "btn btn-ghost btn-small", href: `/e/${event.id}`, text: "Seat map" }), h("a", { class: "btn btn-ghost btn-small", "data-testid": "door-link", href: `/e/${event.id}/door`, text: "Door" }), csv),
     staffSection(event),
     editor(event, {
@@ -231,10 +273,13 @@ async function load() {
       }
     }
     const mine = all.filter((e) => e.organiserId === userId && (!only || e.id === only));
-    const reports = await Promise.all(mine.map((e) => api(`/events/${e.id}/report`).catch(() => null)));
+    const [reports, logs] = await Promise.all([
+      Promise.all(mine.map((e) => api(`/events/${e.id}/report`).catch(() => null))),
+      Promise.all(mine.map(recent)),
+    ]);
     status.hidden = mine.length > 0;
     status.replaceChildren(mine.length ? "" : "You don’t run any events yet. ", mine.length ? "" : h("a", { href: "/my/events/new", text: "Create one" }));
-    list.replaceChildren(...mine.map((e, i) => card(e, reports[i])));
+    list.replaceChildren(...mine.map((e, i) => card(e, reports[i], logs[i])));
     for (const event of mine) follow(event);
     refreshTimer = setInterval(() => {
       if (document.visibilityState === "visible") for (const event of mine) refresh(event);

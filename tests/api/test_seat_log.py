@@ -169,6 +169,10 @@ async def test_the_log_is_the_organisers_and_pages_by_cursor(api: Api) -> None:
         after = page["next"]
     assert [e for p in pages for e in p] == whole["entries"]
     assert [e["id"] for e in whole["entries"]] == sorted(e["id"] for e in whole["entries"])
+    # The latest lines (a dashboard's recent activity): the log's tail, oldest first.
+    tail = await read_log(api, event, organiser, limit=3, latest="true")
+    assert tail["entries"] == whole["entries"][-3:] and tail["next"] is None
+    assert {e["actorEmail"] for e in whole["entries"]} == {buyer["email"]}
 
     url = f"/events/{event['id']}/log"
     for who in (buyer, await api.user()):

@@ -49,6 +49,10 @@ def test_an_organiser_sees_their_events_sales_door_csv_and_staff(
     expect(card.get_by_test_id("figure-booked")).to_have_text("3 of 32", timeout=10_000)
     expect(card.get_by_test_id("figure-revenue")).to_have_text("£90.00")
     expect(card.get_by_test_id("sales-chart")).to_contain_text("Bookings per minute: 3 in")
+    # The log's latest lines, newest first: the booking just made on top.
+    newest = card.get_by_test_id("activity-line").first
+    expect(newest).to_have_attribute("data-action", "booked")
+    expect(newest).to_contain_text(f"C3: booked ({buyer.email})")
 
     # The bookings as a file, as a spreadsheet opens it.
     with page.expect_download() as download:
