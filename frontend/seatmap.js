@@ -9,7 +9,8 @@
 // tooltip.js.
 
 import { h } from "./dom.js";
-import { buildLabels, drawAll, drawOne } from "./seatmap/draw.js";
+import { rowCaptions } from "./seatmap/captions.js";
+import { buildLabels, drawAll, drawOne, drawPinnedCaptions } from "./seatmap/draw.js";
 import { PointerInput, SeatCursor } from "./seatmap/input.js";
 import { firstSeat, SpatialIndex } from "./seatmap/spatial.js";
 import { SeatTooltip } from "./seatmap/tooltip.js";
@@ -199,6 +200,7 @@ export class SeatMap {
       this.dirty.clear();
       const t0 = performance.now();
       drawAll(ctx, this);
+      drawPinnedCaptions(ctx, this.view, this.labels);
       if (this.store.size) this.#placeCursor();
       this.stats.fullDraws++;
       this.stats.lastFullDrawMs = performance.now() - t0;
@@ -206,11 +208,17 @@ export class SeatMap {
       const dirty = this.dirty;
       this.dirty = new Set();
       for (const i of dirty) drawOne(ctx, this, i);
+      drawPinnedCaptions(ctx, this.view, this.labels); // a repainted seat may lie under one
       this.stats.dirtyDraws++;
       this.stats.lastDirtySeats = dirty.size;
       if (dirty.has(this.cursor)) this.#placeCursor();
     }
     this.tooltip.refresh();
+  }
+
+  /** The row letters on screen now: [{text, x, y, align, pinned}] (CSS px). */
+  rowCaptions() {
+    return rowCaptions(this.labels.rows, this.view);
   }
 
   // ----------------------------------------------------------- seats

@@ -100,6 +100,10 @@ function exposeHooks(page) {
       if (i === undefined || !page.map) return null;
       return page.map.clientPoint(page.map.revealSeat(i));
     },
+    /** The row letters on screen: [{text, x, y, align, pinned}] (seatmap/captions.js). */
+    get rowCaptions() {
+      return page.map ? page.map.rowCaptions() : [];
+    },
     /** One seat's pitch on screen in CSS px (a tap zooms below TAP_MIN_PX). */
     get seatPitch() {
       return page.map ? page.map.view.scale : null;

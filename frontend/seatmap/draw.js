@@ -7,6 +7,7 @@
 // can be cleared and redrawn without touching its neighbours.
 
 import { COLOURS, drawSeat, kindFor, KIND_AVAILABLE } from "../seatdraw.js";
+import { captionSize, rowCaptions } from "./captions.js";
 
 const SEAT_RADIUS = 0.4; // seat units
 
@@ -121,19 +122,35 @@ function drawStage(ctx, s, v) {
   }
 }
 
+/** Row letters pinned to the map's edge: painted after the seats, on a pill. */
+export function drawPinnedCaptions(ctx, v, labels) {
+  const pinned = rowCaptions(labels.rows, v).filter((c) => c.pinned);
+  if (!pinned.length) return;
+  const size = captionSize(v.scale);
+  ctx.font = `700 ${size}px system-ui, sans-serif`;
+  ctx.textBaseline = "middle";
+  for (const c of pinned) {
+    const w = ctx.measureText(c.text).width + 8;
+    const x0 = c.align === "left" ? c.x - 4 : c.x - w + 4;
+    ctx.fillStyle = "rgba(255, 255, 255, 0.92)";
+    ctx.beginPath();
+    ctx.roundRect(x0, c.y - size * 0.75, w, size * 1.5, size * 0.75);
+    ctx.fill();
+    ctx.fillStyle = "#374151";
+    ctx.textAlign = c.align;
+    ctx.fillText(c.text, c.x, c.y);
+  }
+}
+
 function drawLabels(ctx, v, labels) {
   ctx.textBaseline = "middle";
-  if (v.scale >= 12) {
-    const size = Math.min(13, v.scale * 0.5);
-    ctx.font = `600 ${size}px system-ui, sans-serif`;
+  const captions = rowCaptions(labels.rows, v).filter((c) => !c.pinned);
+  if (captions.length) {
+    ctx.font = `600 ${captionSize(v.scale)}px system-ui, sans-serif`;
     ctx.fillStyle = "#6b7280";
-    for (const r of labels.rows) {
-      const y = r.y * v.scale + v.ty;
-      if (y < -20 || y > v.height + 20) continue;
-      ctx.textAlign = "right";
-      ctx.fillText(r.text, (r.minX - 0.7) * v.scale + v.tx, y);
-      ctx.textAlign = "left";
-      ctx.fillText(r.text, (r.maxX + 0.7) * v.scale + v.tx, y);
+    for (const c of captions) {
+      ctx.textAlign = c.align;
+      ctx.fillText(c.text, c.x, c.y);
     }
   }
   if (v.scale >= 6 && labels.sections.length) {
