@@ -224,6 +224,8 @@ def from_sections(
 # ------------------------------------------------------------------ pretix seating plans
 
 PRETIX_PITCH_PX = 25.0  # a seat's pitch when no row has two seats (pretix's radius is 10)
+MIN_PITCH_PX = 1.0
+MAX_SECTION = 64  # bo_seat.section
 PRETIX_COLOURS = ("#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891b2")
 _HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _CATEGORY_ID = re.compile(r"[^A-Za-z0-9_-]+")
@@ -265,7 +267,9 @@ def _pretix_pitch(rows: list[list[tuple[float, float]]]) -> float:
         for a, b in itertools.pairwise(seats)
     )
     gaps = [g for g in gaps if g > 0]
-    return gaps[len(gaps) // 2] if gaps else PRETIX_PITCH_PX
+    # A pitch under a pixel is no plan pretix's editor draws (its seats have a 10 px
+    # radius); it would scale positions past what a float holds.
+    return max(gaps[len(gaps) // 2], MIN_PITCH_PX) if gaps else PRETIX_PITCH_PX
 
 
 def from_pretix(plan: dict[str, Any], prices: dict[str, int], pause: Pause | None = None) -> Layout:
@@ -290,6 +294,11 @@ def from_pretix(plan: dict[str, Any], prices: dict[str, int], pause: Pause | Non
     seen: set[str] = set()
     for zi, zone in enumerate(zones):
         zone_name = str(zone.get("name") or "").strip() or f"Zone {zi + 1}"
+        if len(zone_name) > MAX_SECTION:
+            raise InvalidInput(
+                f"zone names are at most {MAX_SECTION} characters (a seat's section): "
+                f"{zone_name[:20]!r}…"
+            )
         zx, zy = float(zone["position"]["x"]), float(zone["position"]["y"])
         for row in zone["rows"]:
             row_name = str(row["row_number"]).strip()

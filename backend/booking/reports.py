@@ -27,6 +27,7 @@ from backend.timefmt import iso
 
 EXPORT_PAGE = 2000
 MAX_LOG_PAGE = 1000
+MAX_LOG_ID = 2**63 - 1  # a BIGINT: a larger cursor would overflow the driver
 CSV_HEADER = (
     "order_reference",
     "seat",
@@ -173,7 +174,7 @@ class ReportService:
         await self._organised(user_id, event_id)
         if not 1 <= limit <= MAX_LOG_PAGE:
             raise InvalidInput(f"limit must be 1 to {MAX_LOG_PAGE}, got {limit}")
-        if after < 0:
+        if not 0 <= after <= MAX_LOG_ID:
             raise InvalidInput(f"after must be a log line id (0 or more), got {after}")
         return await self.storage.seat_log.page(event_id, after, limit, latest=latest)
 

@@ -91,7 +91,19 @@ class SeatLogRepository:
                 row["label"] = labels.get(str(row["seat"]), "")
         return rows
 
-    async def prune(self, before_ms: int) -> int:
-        """Drop every line older than `before_ms`; how many went."""
-        gone = await SeatLog.delete().where(SeatLog.at_ms < before_ms).returning(SeatLog.id)
-        return len(gone)
+    async def prune(self, before_ms: int, batch: int = 10_000) -> int:
+        """Drop every line older than `before_ms`, `batch` lines per statement (after a
+        big night the first prune has millions); how many went."""
+        gone = 0
+        while True:
+            oldest = await (
+                SeatLog.select(SeatLog.id)
+                .where(SeatLog.at_ms < before_ms)
+                .order_by(SeatLog.id)
+                .limit(batch)
+            )
+            if not oldest:
+                return gone
+            last = oldest[-1]["id"]
+            await SeatLog.delete().where((SeatLog.at_ms < before_ms) & (SeatLog.id <= last))
+            gone += len(oldest)

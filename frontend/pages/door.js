@@ -54,7 +54,7 @@ async function refreshCount() {
   }
 }
 
-async function checkIn(code) {
+async function checkIn(code, { typed: fromForm = true } = {}) {
   const typed = code.trim();
   if (!typed || busy) return;
   busy = true;
@@ -77,8 +77,10 @@ async function checkIn(code) {
   } finally {
     busy = false;
     submit.disabled = false;
-    input.value = "";
-    input.focus();
+    if (fromForm) {
+      input.value = ""; // a camera scan leaves whatever staff were typing
+      input.focus();
+    }
   }
 }
 
@@ -103,9 +105,13 @@ async function startCamera() {
       try {
         for (const found of await detector.detect(video)) {
           const now = Date.now();
-          if (found.rawValue === lastScan.code && now - lastScan.at < SAME_CODE_QUIET_MS) continue;
+          // The same ticket held up to the camera is one scan for as long as it stays
+          // in view (each sighting restarts the quiet time): no red "Already checked
+          // in" for the guest just let in.
+          const same = found.rawValue === lastScan.code && now - lastScan.at < SAME_CODE_QUIET_MS;
           lastScan = { code: found.rawValue, at: now };
-          await checkIn(found.rawValue);
+          if (same) continue;
+          await checkIn(found.rawValue, { typed: false });
           break;
         }
       } catch {
@@ -122,8 +128,15 @@ async function startCamera() {
 
 cameraButton.addEventListener("click", startCamera);
 
+function stopCamera() {
+  for (const track of video.srcObject?.getTracks?.() || []) track.stop();
+  video.srcObject = null;
+  video.hidden = true;
+}
+
 async function load() {
   clearInterval(countTimer);
+  stopCamera();
   if (!isSignedIn()) {
     form.hidden = true;
     status.hidden = false;

@@ -248,10 +248,17 @@ function card(event, report, lines) {
 // `/my/events/{id}`: the same, for one event (a 403 from its report: not the organiser's).
 const only = document.querySelector("main").dataset.eventId || null;
 
-async function load() {
+let generation = 0; // a load overtaken by a newer one wires nothing up
+
+function unwire() {
   for (const feed of feeds.values()) feed.stop();
   feeds.clear();
   clearInterval(refreshTimer);
+}
+
+async function load() {
+  const turn = ++generation;
+  unwire();
   const me = session();
   if (!isSignedIn() || !me) {
     list.replaceChildren();
@@ -277,6 +284,8 @@ async function load() {
       Promise.all(mine.map((e) => api(`/events/${e.id}/report`).catch(() => null))),
       Promise.all(mine.map(recent)),
     ]);
+    if (turn !== generation) return;
+    unwire(); // whatever an overlapping load set up meanwhile
     status.hidden = mine.length > 0;
     status.replaceChildren(mine.length ? "" : "You don’t run any events yet. ", mine.length ? "" : h("a", { href: "/my/events/new", text: "Create one" }));
     list.replaceChildren(...mine.map((e, i) => card(e, reports[i], logs[i])));
@@ -292,4 +301,11 @@ async function load() {
 }
 
 load();
-onAuthChange(() => load());
+// A refreshed token is the same person: keep the page (and anything half typed in it).
+let shownFor = session()?.userId ?? null;
+onAuthChange((current) => {
+  const who = current?.userId ?? null;
+  if (who === shownFor && current) return;
+  shownFor = who;
+  load();
+});

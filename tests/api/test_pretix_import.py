@@ -177,6 +177,9 @@ async def test_a_bad_plan_is_a_clear_400_and_makes_no_event(api: Api) -> None:
         ({"seatingPlan": broken(lambda p: p["categories"].append({"name": "Stalls"}))}, "unique"),
         ({"seatingPlan": broken(lambda p: p.update(zones=[]))}, "zones"),
         ({"seatingPlan": PLAN, "seats": ["A1"]}, "one of"),
+        # One zone: its name is not in the labels, but it is every seat's section.
+        ({"seatingPlan": broken(lambda p: p.update(zones=[{**p["zones"][0],
+            "name": "Z" * 65}]))}, "zone names"),
         ({"layout": layout, "prices": {"S": 1}}, "prices"),
     ]  # fmt: skip
     for body, words in cases:

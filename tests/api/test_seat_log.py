@@ -179,7 +179,15 @@ async def test_the_log_is_the_organisers_and_pages_by_cursor(api: Api) -> None:
         refused = await api.client.get(url, headers=who["headers"])
         assert refused.status_code == 403
     assert (await api.client.get(url)).status_code == 401
-    for params in ({"limit": 0}, {"limit": 1001}, {"after": -1}, {"after": "x"}, {"limit": "2.5"}):
+    for params in (
+        {"limit": 0},
+        {"limit": 1001},
+        {"after": -1},
+        {"after": "x"},
+        {"limit": "2.5"},
+        {"after": 2**63},
+        {"after": 2**64 + 1},
+    ):
         bad = await api.client.get(url, params=params, headers=organiser["headers"])
         assert bad.status_code == 400, (params, bad.text)
 
