@@ -43,11 +43,20 @@ export function parseMoney(text, currency) {
 // elsewhere than the venue. (dateStyle cannot be combined with timeZoneName.)
 const dateFormat = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" });
 const dateOnly = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
+const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" });
+const minuteOnly = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 
 export function formatDate(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? "" : dateFormat.format(d);
+}
+
+/** The time of day, to the second ("7:04:09 PM"), or to the minute; "" for none. */
+export function formatTime(iso, { seconds = true } = {}) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "" : (seconds ? timeOnly : minuteOnly).format(d);
 }
 
 export function formatDay(iso) {

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backend.booking.events import existing_event, organised_event
 from backend.errors import (
     AccountNotFound,
     AlreadyCheckedIn,
@@ -56,20 +57,13 @@ class DoorService:
         """The booking's ticket code, grouped for reading (`ABCD-EFGH-…`)."""
         return grouped(self.signer.code(booking_id))
 
-    async def _event(self, event_id: str) -> dict[str, Any]:
-        event = await self.storage.events.get(event_id)
-        if event is None:
-            raise NotFound(f"no event with id {event_id}")
-        return event
-
     async def _organised(self, user_id: str, event_id: str) -> dict[str, Any]:
-        event = await self._event(event_id)
-        if str(event["organiser"]) != user_id:
-            raise Forbidden("only the event's organiser manages its door staff")
-        return event
+        return await organised_event(
+            self.storage, user_id, event_id, "only the event's organiser manages its door staff"
+        )
 
     async def _at_the_door(self, user_id: str, event_id: str) -> dict[str, Any]:
-        event = await self._event(event_id)
+        event = await existing_event(self.storage, event_id)
         if str(event["organiser"]) != user_id and not await self.storage.door.is_staff(
             event_id, user_id
         ):
@@ -97,10 +91,12 @@ class DoorService:
         await self._organised(user_id, event_id)
         return await self.storage.door.staff(event_id)
 
-    async def remove_staff(self, user_id: str, event_id: str, member: str) -> None:
+    async def remove_staff(self, user_id: str, event_id: str, member: str) -> list[dict[str, Any]]:
+        """Take an account off the event's door staff; the staff left."""
         await self._organised(user_id, event_id)
         if not await self.storage.door.remove_staff(event_id, member):
             raise NotFound("that account is not on this event's door staff")
+        return await self.storage.door.staff(event_id)
 
     # Scanning ---------------------------------------------------------------------
 

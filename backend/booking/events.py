@@ -42,6 +42,25 @@ DEFAULT_HOLD_SECONDS = 600
 DEFAULT_MAX_SEATS = 10
 
 
+async def existing_event(storage: Storage, event_id: str) -> dict[str, Any]:
+    """The event's row; NotFound when there is none."""
+    event = await storage.events.get(event_id)
+    if event is None:
+        raise NotFound(f"no event with id {event_id}")
+    return event
+
+
+async def organised_event(
+    storage: Storage, user_id: str, event_id: str, refusal: str
+) -> dict[str, Any]:
+    """The event's row if `user_id` organises it: NotFound when there is none,
+    Forbidden(`refusal`) for anyone else. Every organiser-only action starts here."""
+    event = await existing_event(storage, event_id)
+    if str(event["organiser"]) != user_id:
+        raise Forbidden(refusal)
+    return event
+
+
 class EventService:
     def __init__(
         self,
@@ -165,10 +184,7 @@ class EventService:
         return await self.storage.events.get(event_id)
 
     async def get(self, event_id: str) -> dict[str, Any]:
-        event = await self.storage.events.get(event_id)
-        if event is None:
-            raise NotFound(f"no event with id {event_id}")
-        return event
+        return await existing_event(self.storage, event_id)
 
     async def summary(self, event_id: str) -> tuple[dict[str, Any], dict[str, int]]:
         """The event and its seat counts by status (no seats)."""
@@ -202,10 +218,9 @@ class EventService:
         return await self.storage.seats.seat_map(event_id)
 
     async def _own(self, user_id: str, event_id: str) -> dict[str, Any]:
-        event = await self.get(event_id)
-        if str(event["organiser"]) != user_id:
-            raise Forbidden("only the event's organiser can change it")
-        return event
+        return await organised_event(
+            self.storage, user_id, event_id, "only the event's organiser can change it"
+        )
 
     async def update(self, user_id: str, event_id: str, changes: dict[str, Any]) -> None:
         event = await self._own(user_id, event_id)

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from backend.booking.events import organised_event
 from backend.booking.queue import RoomReport, WaitingRooms
-from backend.errors import Forbidden, InvalidInput, NotFound
+from backend.errors import InvalidInput
 from backend.seats import BookingStatus, SeatStatus
 from backend.storage import Storage
 from backend.timefmt import iso
@@ -109,12 +110,9 @@ class ReportService:
         self.log_days = log_days  # the status-change log's retention (0: forever)
 
     async def _organised(self, user_id: str, event_id: str) -> dict[str, Any]:
-        event = await self.storage.events.get(event_id)
-        if event is None:
-            raise NotFound(f"no event with id {event_id}")
-        if str(event["organiser"]) != user_id:
-            raise Forbidden("only the event's organiser sees its report")
-        return event
+        return await organised_event(
+            self.storage, user_id, event_id, "only the event's organiser sees its report"
+        )
 
     async def report(self, user_id: str, event_id: str) -> Report:
         event = await self._organised(user_id, event_id)

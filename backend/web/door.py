@@ -132,7 +132,5 @@ class DoorController(Controller):
         """Take an account off the event's door staff (organiser only); the staff left."""
         eid = parse_id(event_id, "event id")
         member = parse_id(member_id, "user id")
-        organiser = current_user_id(request)
-        await door.remove_staff(organiser, eid, member)
-        rows = await door.staff(organiser, eid)
+        rows = await door.remove_staff(current_user_id(request), eid, member)
         return StaffListOut(success=True, staff=[staff_out(r) for r in rows])

@@ -5,7 +5,7 @@
 import { api, ApiError } from "../api.js";
 import { isSignedIn, onAuthChange } from "../auth.js";
 import { $, h } from "../dom.js";
-import { formatDate } from "../format.js";
+import { formatDate, formatTime } from "../format.js";
 import { initNav } from "../nav.js";
 import { doorRefusal } from "../tickets.js";
 
@@ -27,11 +27,6 @@ let countTimer = null;
 let lastScan = { code: "", at: 0 };
 let busy = false;
 
-const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" });
-const atTime = (iso) => {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? formatDate(iso) : timeOnly.format(d);
-};
 
 function showCount(checkedIn, booked) {
   if (Number.isInteger(checkedIn) && Number.isInteger(booked)) count.textContent = `Checked in: ${checkedIn} of ${booked}`;
@@ -66,7 +61,7 @@ async function checkIn(code, { typed: fromForm = true } = {}) {
     showCount(data.checkedIn, data.booked);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    const refusal = doorRefusal(err.code, err.body, atTime);
+    const refusal = doorRefusal(err.code, err.body, formatTime);
     if (refusal) {
       const whose = err.body?.seat ? `${err.body.seat}${err.body.holder ? ` · ${err.body.holder}` : ""}` : "";
       show("no", refusal.verdict, whose, refusal.detail);

@@ -4,7 +4,7 @@
 import { api, ApiError } from "../api.js";
 import { isSignedIn, onAuthChange, session, token } from "../auth.js";
 import { $, h, showMessage } from "../dom.js";
-import { formatDate, formatMoney } from "../format.js";
+import { formatDate, formatMoney, formatTime } from "../format.js";
 import { LiveFeed } from "../live.js";
 import { initNav } from "../nav.js";
 import { editor } from "./console/editor.js";
@@ -109,8 +109,7 @@ function chart(report) {
   }
   const peak = minutes.reduce((a, m) => (m.bookings > a.bookings ? m : a), minutes[0]);
   const total = minutes.reduce((n, m) => n + m.bookings, 0);
-  const at = (iso) => new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" }).format(new Date(iso));
-  const words = `Bookings per minute: ${total} in ${minutes.length} minute${minutes.length === 1 ? "" : "s"} with sales, at most ${peak.bookings} (at ${at(peak.minute)}).`;
+  const words = `Bookings per minute: ${total} in ${minutes.length} minute${minutes.length === 1 ? "" : "s"} with sales, at most ${peak.bookings} (at ${formatTime(peak.minute, { seconds: false })}).`;
   const width = 300;
   const height = 60;
   const bar = width / Math.max(minutes.length, 12);
@@ -161,7 +160,6 @@ const ACTION_WORDS = {
   cancelled: "booking cancelled",
   checked_in: "checked in at the door",
 };
-const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" });
 
 /** The event's latest seat changes, from its status-change log. */
 function activity(entries) {
@@ -179,7 +177,7 @@ function activity(entries) {
         h(
           "li",
           { "data-testid": "activity-line", dataset: { action: e.action } },
-          h("time", { datetime: e.at, text: e.at ? clock.format(new Date(e.at)) : "" }),
+          h("time", { datetime: e.at, text: formatTime(e.at) }),
           ` ${e.seatLabel}: ${ACTION_WORDS[e.action] || e.action}${e.actorEmail ? ` (${e.actorEmail})` : e.actorId ? "" : " (automatically)"}`,
         ),
       ),

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { formatCountdown, formatDate, formatDay, formatMoney, minorDigits, parseMoney, speakDuration } from "../format.js";
+import { formatCountdown, formatDate, formatDay, formatMoney, formatTime, minorDigits, parseMoney, speakDuration } from "../format.js";
 
 /** The decimal digits in a text, in whatever numbering system the locale uses. */
 const digits = (text) => (text.match(/\p{Nd}/gu) || []).join("");
@@ -114,4 +114,13 @@ describe("speakDuration", () => {
   ]) {
     test(`${ms} ms is "${text}"`, () => assert.equal(speakDuration(ms), text));
   }
+});
+
+test("formatTime: the time of day, to the second or the minute; nothing for none", () => {
+  const iso = "2030-05-01T19:04:09Z";
+  const local = new Date(iso);
+  assert.match(formatTime(iso), new RegExp(`${local.getMinutes().toString().padStart(2, "0")}.${local.getSeconds().toString().padStart(2, "0")}`));
+  assert.ok(formatTime(iso, { seconds: false }).length < formatTime(iso).length);
+  assert.equal(formatTime(null), "");
+  assert.equal(formatTime("not a time"), "");
 });
