@@ -101,6 +101,13 @@ class EventHasHolds(Conflict):
     code = "event_has_holds"
 
 
+class EventCancelled(Conflict):
+    """The event was cancelled by its organiser: nothing is held, booked or changed on
+    it any more (the body says when)."""
+
+    code = "event_cancelled"
+
+
 class AlreadyCheckedIn(Conflict):
     """A ticket scanned a second time (the body says when it was first)."""
 

@@ -20,13 +20,14 @@ from typing import Any, Protocol
 from backend.accounts import AccountService
 from backend.booking.admission import Admitter, TickReport
 from backend.booking.door import DoorService
-from backend.booking.events import EventService
+from backend.booking.events import Cancellation, EventService
 from backend.booking.expiry import HoldSweeper, SeatLogPruner
 from backend.booking.idempotency import Idempotency
 from backend.booking.looplag import LoopLag
 from backend.booking.onsale import SaleConfigs
 from backend.booking.queue import WaitingRooms
 from backend.booking.quota import CreationQuota
+from backend.booking.records import SeatChange
 from backend.booking.reports import ReportService
 from backend.booking.service import BookingService
 from backend.live.channel import MemorySeatChannel, RedisSeatChannel, SeatChannel
@@ -39,6 +40,7 @@ from backend.observability.shutdown import Shutdown
 from backend.settings import Mode, Settings
 from backend.storage import make_storage
 from backend.tickets import TicketSigner
+from backend.timefmt import iso
 from backend.waitingroom import MemoryWaitingRoomStore, RedisWaitingRoomStore, WaitingRoomStore
 from backend.web.throttle import CountingMemoryStore, CountingRedisStore, CountingStore
 
@@ -127,6 +129,7 @@ class Services:
             CreationQuota(settings.events_per_user_per_day, settings.seats_per_user_per_day),
         )
         self.events.deleted.append(self.hub.publish_deleted)
+        self.events.cancelled.append(self._announce_cancelled)
         self.booking = BookingService(
             self.storage,
             self.locks,
@@ -137,6 +140,7 @@ class Services:
             gate=self.rooms,
         )
         self.door = DoorService(self.storage, TicketSigner(settings.jwt_secret))
+        self.door.checked_in.append(self.hub.publish_door)
         self.reports = ReportService(self.storage, self.rooms, settings.seat_log_days)
         self.log_pruner = SeatLogPruner(self.reports)
         if self.booking.batcher is not None:
@@ -160,6 +164,12 @@ class Services:
         self.queue_feed = QueueFeed(self.hub, self.rooms, loop_lag=self.loop_lag)
         self.admitter.listeners.append(self.queue_feed.announce)
         self._started: list[tuple[str, Part, float]] = []
+
+    async def _announce_cancelled(self, cancellation: Cancellation) -> None:
+        freed = [SeatChange.from_row(row) for row in cancellation.freed]
+        await self.hub.publish_cancelled(
+            cancellation.event_id, iso(cancellation.cancelled_at) or "", cancellation.reason, freed
+        )
 
     async def _count_admissions(self, report: TickReport) -> None:
         for kind, by_event in (

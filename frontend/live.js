@@ -61,6 +61,9 @@ export class LiveFeed {
    *   onSnapshot(snapshot), onChanges(changes), onState(state), onAuth(userId), onError(msg, code),
    *   onQueue(msg), onRoom(msg): the waiting room's {type: "queue"} and {type: "room"} messages
    *   onGone(reason): the event was deleted ("deleted") or is unknown ("unknown"); the feed stops
+   *   onDoor(msg): {type: "door", checkedIn, booked} after each check-in (organiser, door staff)
+   *   onCancelled(cancelledAt, reason): the organiser cancelled the event; the feed goes on (its seats
+   *     were freed in the changes before this)
    *   onStale(stale): true when the connection is lost unexpectedly (closed, or silent past
    *     the deadline), false when a fresh snapshot has made the map current again
    *   A snapshot is the compact message itself, or the plain one's seat list.
@@ -240,8 +243,12 @@ export class LiveFeed {
       case "room": // the waiting room's counters
         this.handlers.onRoom?.(msg);
         break;
-      case "event": // the event itself: deleted by its organiser
+      case "door": // the check-in count, to the organiser's and door staff's sockets only
+        this.handlers.onDoor?.(msg);
+        break;
+      case "event": // the event itself: deleted or cancelled by its organiser
         if (msg.status === "deleted") this.#gone("deleted");
+        else if (msg.status === "cancelled") this.handlers.onCancelled?.(msg.cancelledAt || null, msg.cancelReason || null);
         break;
       case "error":
         this.handlers.onError?.(msg.message || msg.code || "live update error", msg.code);

@@ -37,7 +37,9 @@ from backend.booking.records import BookingRecord, HoldResult, SeatChange
 from backend.booking.rules import (
     all_found,
     booking_record,
+    cancelled_event,
     cart_end,
+    check_open,
     check_request_size,
     refusal,
     seat_price,
@@ -343,6 +345,7 @@ class WriteBatcher:
                         if not request.everything:
                             all_found(event_id, request.seat_ids, full.values())
                     else:
+                        check_open(event)
                         check_request_size(event, request.seat_ids)
                         found = all_found(event_id, request.seat_ids, full.values())
                         early = refusal((found[s] for s in request.seat_ids), user, read_at)
@@ -396,9 +399,14 @@ class WriteBatcher:
             }
             if len(rows) != len(seat_ids):
                 raise _RunAlone("seats vanished under the batch (event deleted?)")
-            now, counts = await seats_repo.clock_and_counts(event_id, users) if users else (0, {})
+            now, counts, cancelled = (
+                await seats_repo.clock_and_counts(event_id, users) if users else (0, {}, False)
+            )
             accepted: list[_Request] = []
             for request in writes:
+                if cancelled:  # its organiser cancelled it before these seats were ours
+                    results.append((request, cancelled_event(event)))
+                    continue
                 if request.user_id not in present:
                     results.append((request, NotAuthenticated("this account no longer exists")))
                     continue

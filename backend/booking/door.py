@@ -16,6 +16,8 @@ across processes. A checked-in booking can no longer be cancelled (`BookingServi
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,8 @@ from backend.storage import LogEntry, Storage
 from backend.tickets import TicketSigner, grouped
 from backend.timefmt import iso
 
+log = logging.getLogger("boxoffice.door")
+
 
 @dataclass(frozen=True)
 class Admission:
@@ -50,6 +54,9 @@ class Admission:
 
 class DoorService:
     def __init__(self, storage: Storage, signer: TicketSigner) -> None:
+        # Called after each check-in with (event id, checked in, booked, the accounts
+        # at its door: organiser and staff): the live channel tells their sockets.
+        self.checked_in: list[Callable[[str, int, int, list[str]], Awaitable[None]]] = []
         self.storage = storage
         self.signer = signer
 
@@ -138,7 +145,23 @@ class DoorService:
                 checkedInAt=iso(row["checked_in_at"]),
                 **extra,
             )
-        return await self._admission(row, event)
+        admission = await self._admission(row, event)
+        await self._announce(event, admission)
+        return admission
+
+    async def _announce(self, event: dict[str, Any], admission: Admission) -> None:
+        """Tell the organiser's and door staff's open pages the new count (check-ins
+        change no seat, so no seat change carries them); log, never raise."""
+        if not self.checked_in:
+            return
+        event_id = str(event["id"])
+        try:
+            door = [str(event["organiser"])]
+            door += [str(s["user_id"]) for s in await self.storage.door.staff(event_id)]
+            for listener in self.checked_in:
+                await listener(event_id, admission.checked_in, admission.booked, door)
+        except Exception as exc:
+            log.warning("announcing a check-in at %s failed: %s", event_id, exc)
 
     async def _admission(self, row: dict[str, Any], event: dict[str, Any]) -> Admission:
         seat_id = str(row["seat"])

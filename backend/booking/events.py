@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from backend.booking.onsale import (
 )
 from backend.booking.quota import WINDOW_MS, CreationQuota
 from backend.errors import (
+    EventCancelled,
     EventHasBookings,
     EventHasHolds,
     Forbidden,
@@ -26,8 +28,9 @@ from backend.errors import (
     NotAuthenticated,
     NotFound,
 )
-from backend.storage import MissingReference, Storage
-from backend.timefmt import iso_from_ms
+from backend.seats import SeatAction
+from backend.storage import LogEntry, MissingReference, Storage
+from backend.timefmt import iso, iso_from_ms
 
 log = logging.getLogger("boxoffice.events")
 
@@ -40,6 +43,7 @@ MAX_HOLD_SECONDS = 7200
 STARTS_AT_YEARS = 10
 DEFAULT_HOLD_SECONDS = 600
 DEFAULT_MAX_SEATS = 10
+MAX_CANCEL_REASON = 500  # the column's length
 
 
 async def existing_event(storage: Storage, event_id: str) -> dict[str, Any]:
@@ -61,6 +65,20 @@ async def organised_event(
     return event
 
 
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """What cancelling an event did: when it was cancelled, how many bookings were
+    cancelled and holds released by this call (none when it was already cancelled),
+    and the seats it freed (their new states, for the live channel)."""
+
+    event_id: str
+    cancelled_at: datetime
+    reason: str | None
+    bookings: int
+    holds: int
+    freed: list[dict[str, Any]]
+
+
 class EventService:
     def __init__(
         self,
@@ -75,6 +93,9 @@ class EventService:
         # Called with the id of each event this process deletes (the live channel's
         # announcement to its watchers).
         self.deleted: list[Callable[[str], Awaitable[None]]] = []
+        # Called with each cancellation this process makes (the live channel publishes
+        # its freed seats and tells the watchers).
+        self.cancelled: list[Callable[[Cancellation], Awaitable[None]]] = []
         # None: no quota (the demo event, the command line).
         self.quota = quota
         self._discarding: set[asyncio.Future[None]] = set()
@@ -224,6 +245,11 @@ class EventService:
 
     async def update(self, user_id: str, event_id: str, changes: dict[str, Any]) -> None:
         event = await self._own(user_id, event_id)
+        if event.get("cancelled_at") is not None:
+            raise EventCancelled(
+                "this event has been cancelled; it can no longer be changed",
+                cancelledAt=iso(event["cancelled_at"]),
+            )
         if "hold_seconds" in changes:
             _check_hold_seconds(changes["hold_seconds"])
         if "max_seats_per_user" in changes:
@@ -237,6 +263,68 @@ class EventService:
         await self.storage.events.update(event_id, changes)
         if self.sale_configs is not None:
             self.sale_configs.forget(event_id)
+
+    async def cancel(self, user_id: str, event_id: str, reason: str | None) -> Cancellation:
+        """Cancel the organiser's event, in one transaction: it is marked cancelled (once:
+        cancelling again changes nothing and answers the same), every active booking is
+        cancelled (checked in or not), every hold released, its orders' totals become
+        nothing, and each freed seat gets its log line (cancelled or released, by the
+        organiser). Then every watcher is told (`cancelled` listeners: the live channel).
+
+        No hold or booking can slip past it: the event's active bookings and then its
+        seats are locked before it is marked, and every hold and booking reads the mark
+        again after taking its seats (`BookingService._still_open`, the batch's
+        `clock_and_counts`), so one that took them first has committed before this sweeps,
+        and one that comes after finds the event cancelled and rolls back."""
+        await self._own(user_id, event_id)
+        if reason is not None and len(reason) > MAX_CANCEL_REASON:
+            raise InvalidInput(f"reason must be at most {MAX_CANCEL_REASON} characters")
+        storage = self.storage
+        async with storage.transaction():
+            await storage.bookings.lock_event(event_id)
+            await storage.seats.lock_event(event_id)
+            marked = await storage.events.mark_cancelled(event_id, reason)
+            if marked is None:
+                raise NotFound(f"no event with id {event_id}")
+            cancelled_at, reason = marked
+            now = await storage.now_ms()
+            bookings = await storage.bookings.cancel_event(event_id)
+            freed = await storage.seats.free_event(event_id)
+            await storage.orders.empty_event(event_id)
+            order_of = {str(b["seat"]): b["order_id"] for b in bookings}
+            await storage.seat_log.record(
+                [
+                    LogEntry(
+                        event_id,
+                        str(seat["id"]),
+                        SeatAction.CANCELLED
+                        if str(seat["id"]) in order_of
+                        else SeatAction.RELEASED,
+                        user_id,
+                        None
+                        if order_of.get(str(seat["id"])) is None
+                        else str(order_of[str(seat["id"])]),
+                        now,
+                    )
+                    for seat in freed
+                ]
+            )
+        if self.sale_configs is not None:
+            self.sale_configs.forget(event_id)
+        outcome = Cancellation(
+            event_id=event_id,
+            cancelled_at=cancelled_at,
+            reason=reason,
+            bookings=len(bookings),
+            holds=len(freed) - len(order_of),
+            freed=freed,
+        )
+        for listener in self.cancelled:
+            try:
+                await listener(outcome)
+            except Exception as exc:
+                log.warning("announcing the cancellation of %s failed: %s", event_id, exc)
+        return outcome
 
     async def delete(self, user_id: str, event_id: str) -> None:
         """Delete the organiser's event, unless buyers have bookings or live holds on it

@@ -103,6 +103,7 @@ class SaleConfig:
     room: bool
     max_shoppers: int
     shopper_seconds: int
+    cancelled_at_ms: int | None = None  # its organiser cancelled it
 
     @classmethod
     def from_row(cls, event: dict[str, Any]) -> SaleConfig:
@@ -113,6 +114,7 @@ class SaleConfig:
             room=bool(event["waiting_room"]),
             max_shoppers=int(event["max_shoppers"]),
             shopper_seconds=int(event["shopper_seconds"]),
+            cancelled_at_ms=ms_of(event.get("cancelled_at")),
         )
 
     @property
@@ -122,7 +124,7 @@ class SaleConfig:
     @property
     def open_to_all(self) -> bool:
         """No on-sale time and no room: the event sells as events always did."""
-        return self.on_sale_at_ms is None and not self.room
+        return self.on_sale_at_ms is None and not self.room and self.cancelled_at_ms is None
 
     def on_sale(self, now_ms: int) -> bool:
         return self.on_sale_at_ms is None or now_ms >= self.on_sale_at_ms

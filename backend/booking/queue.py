@@ -27,7 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.booking.onsale import SaleConfig, SaleConfigs
-from backend.errors import Forbidden, NotAdmitted, NotOnSale, NoWaitingRoom, Unavailable
+from backend.errors import (
+    EventCancelled,
+    Forbidden,
+    NotAdmitted,
+    NotOnSale,
+    NoWaitingRoom,
+    Unavailable,
+)
 from backend.storage.rooms import RoomSnapshotRepository
 from backend.timefmt import iso_from_ms
 from backend.waitingroom import (
@@ -179,7 +186,10 @@ class WaitingRooms:
         before the on-sale and beside the queue, and the organiser can change both
         settings anyway."""
         config = await self.configs.get(event_id)
-        if config.open_to_all or user_id == config.organiser_id:
+        if config.open_to_all:
+            return
+        _check_not_cancelled(config)
+        if user_id == config.organiser_id:
             return
         now = self.clock()
         if not config.on_sale(now):
@@ -216,6 +226,7 @@ class WaitingRooms:
     async def join(self, user_id: str, event_id: str) -> QueueView:
         """Take a place in the event's room, or read the one the account has."""
         config = await self._room(event_id)
+        _check_not_cancelled(config)
         try:
             status = await self.store.join(event_id, user_id, self.clock(), config.on_sale_at_ms)
         except Exception as exc:
@@ -404,6 +415,14 @@ class WaitingRooms:
         if not config.room:
             raise NoWaitingRoom("this event has no waiting room: hold and book directly")
         return config
+
+
+def _check_not_cancelled(config: SaleConfig) -> None:
+    if config.cancelled_at_ms is not None:
+        raise EventCancelled(
+            "this event has been cancelled by its organiser",
+            cancelledAt=iso_from_ms(config.cancelled_at_ms),
+        )
 
 
 def _unavailable(exc: Exception) -> Unavailable:

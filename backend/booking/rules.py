@@ -7,9 +7,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from backend.booking.records import BookingRecord
-from backend.errors import BoxofficeError, NotFound, SeatLimitExceeded, SeatsBooked, SeatsLocked
+from backend.errors import (
+    BoxofficeError,
+    EventCancelled,
+    NotFound,
+    SeatLimitExceeded,
+    SeatsBooked,
+    SeatsLocked,
+)
 from backend.seats import SeatStatus, effective_status, is_mine
-from backend.timefmt import iso_from_ms
+from backend.timefmt import iso, iso_from_ms
 
 # One buyer's holds on an event are one cart with one end: at most this many times the
 # event's hold time after the cart's first hold was taken ("More time" stops there).
@@ -52,6 +59,22 @@ def cart_end(now: int, hold_ms: int, first_held_ms: int | None) -> int:
     they hold nothing yet). Every hold of the cart, old and new, gets this one end."""
     first = now if first_held_ms is None else min(first_held_ms, now)
     return min(now + hold_ms, first + HOLD_CAP_FACTOR * hold_ms)
+
+
+def cancelled_event(event: dict[str, Any]) -> EventCancelled:
+    """The refusal of a hold or booking on an event its organiser cancelled."""
+    when = iso(event.get("cancelled_at"))  # unknown when the race was lost in a batch
+    return EventCancelled(
+        "this event has been cancelled by its organiser",
+        **({"cancelledAt": when} if when else {}),
+    )
+
+
+def check_open(event: dict[str, Any]) -> None:
+    """Refuse a hold or booking on a cancelled event (as read before the transaction;
+    the transaction reads it again after taking the seats, see `Storage.cancel_event`)."""
+    if event.get("cancelled_at") is not None:
+        raise cancelled_event(event)
 
 
 def check_request_size(event: dict[str, Any], seat_ids: Sequence[str]) -> None:

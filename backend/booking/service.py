@@ -41,7 +41,9 @@ from backend.booking.records import (
 from backend.booking.rules import (
     all_found,
     booking_record,
+    cancelled_event,
     cart_end,
+    check_open,
     check_request_size,
     refusal,
     seat_price,
@@ -205,8 +207,16 @@ class BookingService:
         event, rows, now = await self.seats.event_with_seats(event_id, seat_ids)
         if event is None:
             raise NotFound(f"no event with id {event_id}")
+        check_open(event)
         check_request_size(event, seat_ids)
         return event, all_found(event_id, seat_ids, rows), now
+
+    async def _still_open(self, event: dict[str, Any]) -> None:
+        """Inside a write transaction, after its compare-and-set took the seats: refuse
+        if the organiser cancelled the event meanwhile (`EventService.cancel` locks the
+        seats, so by now it has committed or waits for this transaction)."""
+        if await self.seats.cancelled(str(event["id"])):
+            raise cancelled_event(event)
 
     def _refuse_early(self, seats: dict[str, dict[str, Any]], user_id: str, now: int) -> None:
         """Refuse at once, with no lock and no transaction, when the read just made shows
@@ -285,6 +295,7 @@ class BookingService:
             )
             if len(changed) != len(others):
                 raise await self._explain_refusal(event_id, others, user_id, now, changed)
+            await self._still_open(event)
             # The user's row lock keeps their cart from growing meanwhile; a release or
             # the sweeper may shrink it, and this update then skips what they took.
             extended = await self.seats.hold_cart_until(event_id, user_id, now, until)
@@ -313,6 +324,7 @@ class BookingService:
         self, user_id: str, event_id: str, count: int, category: str | None
     ) -> HoldResult:
         event = await self._event(event_id)
+        check_open(event)
         limit = int(event["max_seats_per_user"])
         if count < 1:
             raise InvalidInput("count must be at least 1")
@@ -438,6 +450,7 @@ class BookingService:
                     )
                     if len(changed) != len(seat_ids):
                         raise await self._explain_refusal(event_id, seat_ids, user_id, now, changed)
+                    await self._still_open(event)
                     await self._check_limit(event, user_id, now)
                     prices = {s: seat_price(event, seats[s]) for s in seat_ids}
                     (order,) = await self.storage.orders.create(

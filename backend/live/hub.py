@@ -38,6 +38,8 @@ RESYNC_MARKER: Final = b'{"resync":true}'
 # Published on an event's channel when it is deleted.
 DELETED_MARKER: Final = b'{"deleted":true}'
 RESEND_SECONDS: Final = 0.5
+# A cancellation freeing more seats than this resyncs the event's watchers instead.
+CANCEL_CHANGES_MAX: Final = 2_000
 WS_4410_EVENT_DELETED: Final = 4410
 # Fan-out budget: each message costs every watching socket a send (a write of a frame
 # built once per batch, see frames.py; on loopback the kernel's delivery to the reader is
@@ -325,6 +327,74 @@ class LiveHub:
             log.warning("announcing the deletion of %s failed: %s", event_id, exc)
             self._end_event(event_id)
 
+    async def publish_cancelled(
+        self, event_id: str, cancelled_at: str, reason: str | None, freed: list[SeatChange]
+    ) -> None:
+        """Tell every process's watchers that the event was cancelled: its freed seats as
+        any change (or, past CANCEL_CHANGES_MAX of them, a fresh snapshot each: cheaper
+        than one huge message), then `{"type": "event", "eventId", "status":
+        "cancelled", "cancelledAt", "cancelReason"}`; their sockets stay open (the map
+        shows the event as cancelled). Told to this process's watchers at once if the
+        channel is down (a page opened later reads `cancelledAt` from the event itself)."""
+        if len(freed) > CANCEL_CHANGES_MAX:
+            self.announce_resync([event_id])
+        elif freed:
+            await self.publish(event_id, freed)
+        try:
+            await self.channel.publish(
+                event_id, msgspec.json.encode({"cancelled": cancelled_at, "reason": reason})
+            )
+        except Exception as exc:
+            log.warning("announcing the cancellation of %s failed: %s", event_id, exc)
+            self._tell_cancelled(event_id, cancelled_at, reason)
+
+    async def publish_door(
+        self, event_id: str, checked_in: int, booked: int, user_ids: list[str]
+    ) -> None:
+        """Tell every process's sockets of these accounts (the event's organiser and door
+        staff) the event's check-in count: `{"type": "door", "eventId", "checkedIn",
+        "booked"}`, the latest only (a socket that does not read holds one). Nobody else
+        hears it. Log, never raise: the pages read the count again now and then."""
+        message = {"door": {"checkedIn": checked_in, "booked": booked, "to": user_ids}}
+        try:
+            await self.channel.publish(event_id, msgspec.json.encode(message))
+        except Exception as exc:
+            log.warning("publish of a check-in count failed (read at the next poll): %s", exc)
+
+    def _tell_door(self, event_id: str, door: dict[str, Any]) -> None:
+        to = door.get("to")
+        if not isinstance(to, list):
+            return
+        accounts = {u for u in to if isinstance(u, str)}
+        message = msgspec.json.encode(
+            {
+                "type": "door",
+                "eventId": event_id,
+                "checkedIn": door.get("checkedIn"),
+                "booked": door.get("booked"),
+            }
+        )
+        for watcher in self.watchers.get(event_id, ()):
+            if watcher.user_id in accounts:
+                watcher.notify("door", message)
+
+    def _tell_cancelled(self, event_id: str, cancelled_at: Any, reason: Any) -> None:
+        # The freed seats came first on the channel: out before the news, not a window
+        # after it (their timers then find nothing pending).
+        self._flush(event_id)
+        self._flush_looking(event_id)
+        message = msgspec.json.encode(
+            {
+                "type": "event",
+                "eventId": event_id,
+                "status": "cancelled",
+                "cancelledAt": cancelled_at if isinstance(cancelled_at, str) else None,
+                "cancelReason": reason if isinstance(reason, str) else None,
+            }
+        )
+        for watcher in list(self.watchers.get(event_id, ())):
+            watcher.notify("event", message)
+
     def _end_event(self, event_id: str) -> None:
         message = msgspec.json.encode({"type": "event", "eventId": event_id, "status": "deleted"})
         for watcher in list(self.watchers.get(event_id, ())):
@@ -486,6 +556,13 @@ class LiveHub:
             return
         if message.get("deleted"):
             self._end_event(event_id)
+            return
+        door = message.get("door")
+        if isinstance(door, dict):
+            self._tell_door(event_id, door)
+            return
+        if "cancelled" in message:
+            self._tell_cancelled(event_id, message["cancelled"], message.get("reason"))
             return
         users = message.get("queue")
         if isinstance(users, list):

@@ -25,6 +25,11 @@ RETURNING "id", "seat", "user", "status", "created_at", "order_id", "price"
 """
 
 
+_LOCK_EVENT_BOOKINGS = (
+    'SELECT "id" FROM "bo_booking" WHERE "event" = $1 AND "status" = $2 ORDER BY "id" FOR UPDATE'
+)
+
+
 class NewBooking(NamedTuple):
     """A booking to insert: its seat, its buyer, its order and its price."""
 
@@ -131,6 +136,29 @@ class BookingRepository:
             .returning(Booking.id, Booking.seat, Booking.event, Booking.order_id, Booking.price)
         )
         return rows[0] if rows else None
+
+    async def lock_event(self, event_id: str) -> None:
+        """Lock the event's active bookings until the transaction ends, in id order,
+        before its seats (the order a buyer's own cancel takes them: booking, then seat),
+        so cancelling the event and cancelling a booking queue instead of deadlocking.
+        SQLite's writer slot already serialises them."""
+        if isinstance(self.db, PostgresDatabase):
+            await self.db.records(_LOCK_EVENT_BOOKINGS, uuid.UUID(event_id), ACTIVE.value)
+
+    async def cancel_event(self, event_id: str) -> list[dict[str, Any]]:
+        """Cancel every active booking of the event, checked in or not (its organiser
+        cancelled it; inside that transaction). Returns the cancelled rows."""
+        return await (
+            Booking.update(
+                {
+                    Booking.status: CANCELLED.value,
+                    Booking.active_seat: None,
+                    Booking.cancelled_at: datetime.now(UTC),
+                }
+            )
+            .where((Booking.event == event_id) & (Booking.status == ACTIVE))
+            .returning(Booking.id, Booking.seat, Booking.user, Booking.order_id, Booking.price)
+        )
 
     async def of_user(self, user_id: str) -> list[dict[str, Any]]:
         """The user's bookings, active and cancelled, newest first."""

@@ -203,6 +203,21 @@ class EventRepository:
             async with self.db.transaction():
                 await Event.update(columns).where(Event.id == event_id)
 
+    async def mark_cancelled(
+        self, event_id: str, reason: str | None
+    ) -> tuple[datetime, str | None] | None:
+        """Mark the event cancelled (once: a second call keeps the first time and
+        reason). Returns when it was cancelled and why; None if there is no such event."""
+        await Event.update(
+            {Event.cancelled_at: datetime.now(UTC), Event.cancel_reason: reason}
+        ).where((Event.id == event_id) & Event.cancelled_at.is_null())
+        row = (
+            await Event.select(Event.cancelled_at, Event.cancel_reason)
+            .where(Event.id == event_id)
+            .first()
+        )
+        return None if row is None else (row["cancelled_at"], row["cancel_reason"])
+
     async def activity(self, event_id: str, now_ms: int) -> tuple[int, int, int | None]:
         """What stops a deletion: (active bookings, seats held live at `now_ms`, when the
         last of those holds ends)."""

@@ -116,3 +116,8 @@ class OrderRepository:
         """A booking of the order was cancelled: its price comes off the total (inside
         the cancel's transaction)."""
         await Order.update({Order.total: Order.total - price}).where(Order.id == order_id)
+
+    async def empty_event(self, event_id: str) -> None:
+        """Every booking of the event's orders was cancelled (its organiser cancelled
+        it): their totals are nothing now (inside that transaction)."""
+        await Order.update({Order.total: 0}).where(Order.event == event_id)

@@ -260,24 +260,39 @@ class SeatRepository:
 
     async def clock_and_counts(
         self, event_id: str, user_ids: Sequence[str]
-    ) -> tuple[int, dict[str, int]]:
+    ) -> tuple[int, dict[str, int], bool]:
         """The database clock, then each user's seats on the event at that clock (booked
-        or held live: what `count_for_user` counts), in one statement."""
+        or held live: what `count_for_user` counts), and whether the event has been
+        cancelled, in one statement. Read after the batch's seats are locked, so a
+        cancellation that held them has committed and is seen (`Storage.cancel_event`)."""
         marks = ", ".join("{}" for _ in user_ids) or "NULL"
         rows = await self.db.fetch(
-            f'SELECT c.now AS now, s."holder" AS holder, count(s."id") AS n '  # noqa: S608
-            f"FROM (SELECT {self.db.NOW_MS_SQL} AS now) AS c "
+            'SELECT c.now AS now, c.cancelled AS cancelled, s."holder" AS holder, '  # noqa: S608
+            'count(s."id") AS n '
+            f"FROM (SELECT {self.db.NOW_MS_SQL} AS now, "
+            '(SELECT "cancelled_at" IS NOT NULL FROM "bo_event" WHERE "id" = {}) AS cancelled'
+            ") AS c "
             'LEFT JOIN "bo_seat" AS s ON s."event" = {} '
             f'AND s."holder" IN ({marks}) '
             'AND (s."status" = {} OR (s."status" = {} AND s."held_until_ms" > c.now)) '
-            'GROUP BY c.now, s."holder"',
+            'GROUP BY c.now, c.cancelled, s."holder"',
+            event_id,
             event_id,
             *user_ids,
             BOOKED.value,
             HELD.value,
         )
         counts = {str(r["holder"]): int(r["n"]) for r in rows if r["holder"] is not None}
-        return int(rows[0]["now"]), counts
+        return int(rows[0]["now"]), counts, bool(rows[0]["cancelled"])
+
+    async def cancelled(self, event_id: str) -> bool:
+        """Whether the event has been cancelled, read inside a write transaction after
+        its compare-and-set (the alone paths; the batch reads it in `clock_and_counts`)."""
+        rows = await self.db.fetch(
+            'SELECT "cancelled_at" IS NOT NULL AS cancelled FROM "bo_event" WHERE "id" = {}',
+            event_id,
+        )
+        return bool(rows and rows[0]["cancelled"])
 
     async def apply(
         self, event_id: str, states: Sequence[Mapping[str, Any]]
@@ -409,6 +424,15 @@ class SeatRepository:
         so exactly one app process announces it."""
         where = (Seat.status == HELD) & (Seat.held_until_ms <= now_ms)
         return await Seat.update(_freed()).where(where).returning(*SEAT_STATE, Seat.event)
+
+    async def free_event(self, event_id: str) -> list[dict[str, Any]]:
+        """Free every held or booked seat of the event (its organiser cancelled it;
+        inside that transaction, its seats locked)."""
+        return await (
+            Seat.update(_freed())
+            .where((Seat.event == event_id) & (Seat.status != AVAILABLE))
+            .returning(*SEAT_STATE, Seat.event)
+        )
 
     async def free_booked(self, seat_id: str, user_id: str) -> list[dict[str, Any]]:
         """Free a seat the user had booked (its booking was just cancelled)."""

@@ -102,11 +102,12 @@ _FOR_UPDATE = (
     'WHERE "event" = $1 AND "id" = ANY($2::uuid[]) ORDER BY "id" FOR UPDATE'
 )
 _CLOCK_AND_COUNTS = f"""
-SELECT c.now AS now, s."holder" AS holder, count(s."id") AS n
-FROM (SELECT {NOW_MS} AS now) AS c
+SELECT c.now AS now, c.cancelled AS cancelled, s."holder" AS holder, count(s."id") AS n
+FROM (SELECT {NOW_MS} AS now,
+  (SELECT "cancelled_at" IS NOT NULL FROM "bo_event" WHERE "id" = $1) AS cancelled) AS c
 LEFT JOIN "bo_seat" AS s ON s."event" = $1 AND s."holder" = ANY($2::uuid[])
   AND (s."status" = {BOOKED} OR (s."status" = {HELD} AND s."held_until_ms" > c.now))
-GROUP BY c.now, s."holder"
+GROUP BY c.now, c.cancelled, s."holder"
 """  # noqa: S608 - no values are formatted in
 _APPLY = f"""
 UPDATE "bo_seat" AS s SET "status" = v.status, "holder" = v.holder,
@@ -179,12 +180,12 @@ class PostgresSeatRepository(SeatRepository):
 
     async def clock_and_counts(
         self, event_id: str, user_ids: Sequence[str]
-    ) -> tuple[int, dict[str, int]]:
+    ) -> tuple[int, dict[str, int], bool]:
         rows = await self.db.records(
             _CLOCK_AND_COUNTS, uuid.UUID(event_id), [uuid.UUID(u) for u in user_ids]
         )
         counts = {str(r["holder"]): int(r["n"]) for r in rows if r["holder"] is not None}
-        return int(rows[0]["now"]), counts
+        return int(rows[0]["now"]), counts, bool(rows[0]["cancelled"])
 
     async def apply(
         self, event_id: str, states: Sequence[Mapping[str, Any]]

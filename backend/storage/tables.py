@@ -59,6 +59,10 @@ class Event(Table, tablename="bo_event"):
     # Being created (issue 11, item 6): a large event's seats go in over many short
     # transactions, and until the last one publishes it, no read shows it to anyone.
     draft = Boolean(default=False)
+    # Cancelled by its organiser (issue 15, item 6): nothing is held or booked after
+    # `cancelled_at`; every booking was cancelled and every hold released with it.
+    cancelled_at = Timestamptz(null=True, default=None)
+    cancel_reason = Varchar(length=500, null=True, default=None)
 
 
 class WaitingRoomSnapshot(Table, tablename="bo_waiting_room_snapshot"):

@@ -27,12 +27,14 @@ from backend.booking.onsale import RoomConfig
 from backend.booking.service import BookingService
 from backend.errors import InvalidInput
 from backend.seats import seat_out
-from backend.timefmt import iso_from_ms
+from backend.timefmt import iso, iso_from_ms
 from backend.web.bookings import book_idempotently
 from backend.web.deps import BookingDesk, current_user_id, parse_id
 from backend.web.schemas import (
     BookIn,
     BookingsOut,
+    EventCancelIn,
+    EventCancelOut,
     EventIn,
     EventListOut,
     EventOut,
@@ -204,6 +206,35 @@ class EventController(Controller):
         await events.update(user_id, eid, changes)
         event, seats, now = await events.detail(eid)
         return event_out(event, seats, now, user_id)
+
+    @post("/{event_id:str}/cancel", status_code=HTTP_200_OK)
+    async def cancel_event(
+        self,
+        request: Request[Any, Any, Any],
+        event_id: FromPath[str],
+        user_id: NamedDependency[str],
+        events: NamedDependency[EventService],
+    ) -> EventCancelOut:
+        """Cancel an event (organiser only): every booking is cancelled, every hold
+        released, nothing more is held or booked (409 `event_cancelled`), and every open
+        seat map is told. The body `{"reason"}` is optional; cancelling again answers
+        the first cancellation and changes nothing."""
+        eid = parse_id(event_id, "event id")
+        body = await request.body()
+        reason = None
+        if body.strip():  # the body is optional (an empty POST cancels without a reason)
+            try:
+                reason = msgspec.json.decode(body, type=EventCancelIn).reason
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise InvalidInput(f"invalid request body: {exc}") from None
+        done = await events.cancel(user_id, eid, reason.strip() or None if reason else None)
+        return EventCancelOut(
+            event_id=eid,
+            cancelled_at=iso(done.cancelled_at) or "",
+            cancel_reason=done.reason,
+            bookings_cancelled=done.bookings,
+            holds_released=done.holds,
+        )
 
     @delete("/{event_id:str}", status_code=HTTP_204_NO_CONTENT)
     async def delete_event(

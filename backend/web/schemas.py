@@ -197,6 +197,20 @@ class EventPatchIn(In):
     waiting_room: WaitingRoomPatchIn | msgspec.UnsetType = msgspec.UNSET
 
 
+class EventCancelIn(In):
+    """Why the event is cancelled, shown to its buyers (optional)."""
+
+    reason: Annotated[str, Meta(max_length=500)] | None = None
+
+
+class EventCancelOut(Out):
+    event_id: str
+    cancelled_at: str
+    cancel_reason: str | None
+    bookings_cancelled: int  # by this call (0 when it was already cancelled)
+    holds_released: int
+
+
 class CountsOut(Out):
     total: int
     available: int
@@ -228,6 +242,8 @@ class EventSummaryOut(Out):
     max_seats_per_user: int
     on_sale_at: str | None
     waiting_room: WaitingRoomOut
+    cancelled_at: str | None
+    cancel_reason: str | None
     counts: CountsOut
 
 
@@ -242,6 +258,8 @@ class EventOut(Out):
     max_seats_per_user: int
     on_sale_at: str | None
     waiting_room: WaitingRoomOut
+    cancelled_at: str | None
+    cancel_reason: str | None
     categories: list[CategoryOut]
     width: float
     height: float
@@ -283,6 +301,8 @@ def event_summary_out(event: dict[str, Any], counts: dict[str, int]) -> EventSum
         max_seats_per_user=event["max_seats_per_user"],
         on_sale_at=iso(event["on_sale_at"]),
         waiting_room=waiting_room_out(event),
+        cancelled_at=iso(event.get("cancelled_at")),
+        cancel_reason=event.get("cancel_reason"),
         counts=counts_out(counts),
     )
 
@@ -328,6 +348,8 @@ def _event_out(
         max_seats_per_user=event["max_seats_per_user"],
         on_sale_at=iso(event["on_sale_at"]),
         waiting_room=waiting_room_out(event),
+        cancelled_at=iso(event.get("cancelled_at")),
+        cancel_reason=event.get("cancel_reason"),
         categories=[CategoryOut(**c) for c in event["categories"] or []],
         width=event["width"],
         height=event["height"],
@@ -384,6 +406,7 @@ class BookedEventOut(Out):
     name: str
     starts_at: str | None
     currency: str
+    cancelled_at: str | None = None  # its organiser cancelled it (and so every booking)
 
 
 class BookingOut(Out):
@@ -493,6 +516,7 @@ def booking_out(record: BookingRecord, ticket: TicketOut | None = None) -> Booki
             name=event["name"],
             starts_at=iso(event["starts_at"]),
             currency=event["currency"],
+            cancelled_at=iso(event.get("cancelled_at")),
         ),
         price=record.price,
         order_id=record.order_id,

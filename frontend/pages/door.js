@@ -1,11 +1,13 @@
 // The door: staff type or scan ticket codes; each answer is a big green or red panel,
-// with the seat and whose it is, and the checked-in count stays current (after every
-// scan, and every few seconds for the other doors' scans).
+// with the seat and whose it is, and the checked-in count stays current: after every
+// scan, at once for the other doors' scans (the event's socket tells the organiser and
+// door staff), and read every few seconds while that socket is not live.
 
 import { api, ApiError } from "../api.js";
-import { isSignedIn, onAuthChange } from "../auth.js";
+import { isSignedIn, onAuthChange, token } from "../auth.js";
 import { $, h } from "../dom.js";
 import { formatDate, formatTime } from "../format.js";
+import { LiveFeed, STATE_LIVE } from "../live.js";
 import { initNav } from "../nav.js";
 import { doorRefusal } from "../tickets.js";
 
@@ -24,6 +26,7 @@ const answer = $("[data-testid=door-answer]");
 const cameraButton = $("[data-testid=scan-camera]");
 const video = $("[data-testid=door-camera]");
 let countTimer = null;
+let feed = null; // the event's socket: brings the other doors' check-ins
 let lastScan = { code: "", at: 0 };
 let busy = false;
 
@@ -129,8 +132,25 @@ function stopCamera() {
   video.hidden = true;
 }
 
+/** Follow the event's socket for `door` messages; read the count when it (re)connects. */
+function follow() {
+  feed?.stop();
+  feed = new LiveFeed(eventId, {
+    getToken: token,
+    onDoor: (msg) => showCount(msg.checkedIn, msg.booked),
+    onState: (state) => {
+      count.dataset.live = String(state === STATE_LIVE); // polled only while not live
+      if (state === STATE_LIVE) refreshCount(); // what was missed while it was away
+    },
+    onGone: () => feed?.stop(),
+  });
+  feed.start();
+}
+
 async function load() {
   clearInterval(countTimer);
+  feed?.stop();
+  feed = null;
   stopCamera();
   if (!isSignedIn()) {
     form.hidden = true;
@@ -150,8 +170,9 @@ async function load() {
     form.hidden = false;
     cameraButton.hidden = !("BarcodeDetector" in window && navigator.mediaDevices?.getUserMedia);
     input.focus();
+    follow();
     countTimer = setInterval(() => {
-      if (document.visibilityState === "visible") refreshCount();
+      if (document.visibilityState === "visible" && feed?.state !== STATE_LIVE) refreshCount();
     }, COUNT_EVERY_MS);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;

@@ -28,7 +28,8 @@ import { QueuePanel } from "./event/queuepanel.js";
 import { Tray } from "./event/tray.js";
 
 const COUNTDOWN_TICK_MS = 1000;
-const GONE_DELETED = "This event has been cancelled by its organiser: its seats can no longer be held or booked.";
+const GONE_DELETED = "This event has been removed by its organiser: its seats can no longer be held or booked.";
+const GONE_CANCELLED = "This event has been cancelled by its organiser: its seats can no longer be held or booked.";
 const GONE_UNKNOWN = "This event is no longer available.";
 
 /** The page's state: everything that changes while it is open. */
@@ -37,6 +38,7 @@ function createPage() {
   const ready = new Promise((resolve) => (markReady = resolve));
   const page = {
     gone: null, // why the event can no longer be bought from, once it cannot
+    cancelled: false, // the organiser cancelled it (shown by showCancelled)
     eventId: $("#main").dataset.eventId,
     messageBox: $("[data-testid=message]"),
     announcer: $("[data-testid=announcer]"),
@@ -171,6 +173,28 @@ function setIndicator(page, state) {
   indicator.title = state === STATE_LIVE ? "Seat changes appear as they happen" : "Trying to reconnect; the map will resync";
 }
 
+/** The organiser cancelled the event (as read with it, or told live): a banner that
+ * stays, a greyed map, and every action refused with the same words. */
+function showCancelled(page, cancelledAt) {
+  if (page.cancelled) return;
+  page.cancelled = true;
+  page.gone = GONE_CANCELLED;
+  const reason = page.event?.cancelReason;
+  const when = cancelledAt ? formatDate(cancelledAt) : "";
+  $("[data-testid=event-status]").replaceChildren(
+    h(
+      "div",
+      { class: "cancelled-banner", "data-testid": "cancelled-banner" },
+      h("strong", { text: "This event has been cancelled." }),
+      h("p", { text: `The organiser cancelled it${when ? ` on ${when}` : ""}. Any bookings for it have been cancelled and its seats are no longer on sale.` }),
+      reason ? h("p", { "data-testid": "cancel-reason", text: `Their message: “${reason}”` }) : null,
+    ),
+  );
+  $("[data-testid=event-layout]").classList.add("is-cancelled");
+  page.queuePanel.close();
+  page.tray.render();
+}
+
 /** The connection is lost (stale) or back with a fresh snapshot: say so above the map. */
 function setStale(page, stale) {
   const slot = $("[data-testid=stale-status]");
@@ -229,7 +253,8 @@ async function load(page) {
   }).observe($("[data-testid=book-button]")); // off screen: the peek bar books
   bindControls(page);
   page.tray.render();
-  page.queuePanel.start();
+  if (event.cancelledAt) showCancelled(page, event.cancelledAt);
+  else page.queuePanel.start();
   setInterval(() => {
     page.tray.tick();
     page.queuePanel.tick();
@@ -250,6 +275,10 @@ async function load(page) {
     },
     onStale: (stale) => setStale(page, stale),
     onError: (message, code) => console.warn("live:", code, message),
+    onCancelled: (cancelledAt, reason) => {
+      if (reason) page.event.cancelReason = reason;
+      showCancelled(page, cancelledAt);
+    },
     onGone: (reason) => {
       page.gone = reason === "deleted" ? GONE_DELETED : GONE_UNKNOWN;
       say(page, page.gone, "error");

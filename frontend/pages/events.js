@@ -40,15 +40,17 @@ function card(event) {
       h("span", { class: "event-card-name", text: event.name }),
       event.venue ? h("span", { class: "event-card-venue", text: event.venue }) : null,
     ),
-    bar(counts),
-    h(
-      "p",
-      { class: "event-card-counts" },
-      soldOut ? h("strong", { class: "sold-out", text: "Sold out" }) : h("strong", { text: `${counts.available.toLocaleString()} available` }),
-      ` of ${counts.total.toLocaleString()}${counts.total ? ` (${pct}%)` : ""}`,
-      counts.held ? ` · ${counts.held.toLocaleString()} held` : "",
-      counts.booked ? ` · ${counts.booked.toLocaleString()} booked` : "",
-    ),
+    event.cancelledAt ? null : bar(counts),
+    event.cancelledAt
+      ? h("p", { class: "event-card-counts", "data-testid": "event-cancelled" }, h("strong", { text: "Cancelled" }), " by the organiser · not on sale")
+      : h(
+          "p",
+          { class: "event-card-counts" },
+          soldOut ? h("strong", { class: "sold-out", text: "Sold out" }) : h("strong", { text: `${counts.available.toLocaleString()} available` }),
+          ` of ${counts.total.toLocaleString()}${counts.total ? ` (${pct}%)` : ""}`,
+          counts.held ? ` · ${counts.held.toLocaleString()} held` : "",
+          counts.booked ? ` · ${counts.booked.toLocaleString()} booked` : "",
+        ),
   );
 }
 

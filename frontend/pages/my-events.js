@@ -12,7 +12,7 @@ import { editor } from "./console/editor.js";
 initNav();
 
 const REFRESH_AFTER_CHANGE_MS = 1000; // a burst of seat changes is one report read
-const REFRESH_EVERY_MS = 30_000; // check-ins change no seat: read again now and then
+const REFRESH_EVERY_MS = 30_000; // read again now and then, whatever the socket brought
 const CHART_MINUTES = 60;
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -211,6 +211,11 @@ function follow(event) {
       clearTimeout(pending);
       pending = setTimeout(() => refresh(event), REFRESH_AFTER_CHANGE_MS);
     },
+    // A check-in changes no seat: the socket tells the organiser on its own.
+    onDoor: () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => refresh(event), REFRESH_AFTER_CHANGE_MS);
+    },
     onState: () => {},
     onAuth: () => {},
     onError: () => {},
@@ -230,6 +235,9 @@ function card(event, report, lines) {
     "li",
     { class: "card console-event", "data-testid": "console-event", dataset: { eventId: event.id } },
     h("header", { class: "console-head" }, h("h2", {}, h("a", { href: `/my/events/${event.id}`, text: event.name })), h("p", { class: "event-meta", text: [event.startsAt ? formatDate(event.startsAt) : "Date to be announced", event.venue].filter(Boolean).join(" · ") })),
+    event.cancelledAt
+      ? h("p", { class: "cancelled-banner", "data-testid": "console-cancelled" }, h("strong", { text: `Cancelled on ${formatDate(event.cancelledAt)}.` }), event.cancelReason ? ` Your message: “${event.cancelReason}”` : "")
+      : null,
     figures(event, report),
     chart(report),
     activity(lines),

@@ -60,7 +60,7 @@ function render(order) {
   list.replaceChildren(...bookings.map(ticketItem));
   const valid = bookings.filter((b) => b.ticket).length;
   status.hidden = valid > 0;
-  status.textContent = valid ? "" : "This order has no valid tickets: its bookings were cancelled.";
+  status.textContent = valid ? "" : event?.cancelledAt ? `The organiser cancelled this event on ${formatDate(event.cancelledAt)}, and with it these tickets.` : "This order has no valid tickets: its bookings were cancelled.";
   foot.hidden = valid === 0;
   print.hidden = valid === 0;
 }

@@ -287,3 +287,66 @@ async def test_only_the_organiser_and_door_staff_scan(api: Api) -> None:
     assert (await scan(api, staff, event, ticket_of(an_order, "D6"))).status_code == 403
     gone = await api.client.delete(f"{url}/{staff['id']}", headers=organiser["headers"])
     assert gone.status_code == 404
+
+
+def _signed_in(ws: Any, who: dict[str, Any]) -> None:
+    """Sign the socket in and read up to its fresh snapshot."""
+    ws.send_json({"type": "auth", "token": who["token"]})
+    while ws.receive_json(timeout=5)["type"] != "auth":
+        pass
+    while ws.receive_json(timeout=5)["type"] != "snapshot":
+        pass
+
+
+def _until(ws: Any, wanted: Any) -> list[dict[str, Any]]:
+    """Every message up to and including the first for which `wanted` is true."""
+    seen = []
+    while True:
+        message = ws.receive_json(timeout=5)
+        seen.append(message)
+        if wanted(message):
+            return seen
+
+
+async def test_a_check_in_reaches_the_organisers_and_staffs_sockets_and_nobody_elses(
+    api: Api,
+) -> None:
+    """Check-ins change no seat, so the count goes out on its own over the event's
+    socket: to the organiser and door staff, live, and to no one else."""
+    event, buyer, an_order = await sold(api, ["C1", "C2", "D1"])
+    organiser, staff = event["organiser"], await api.user()
+    added = await api.client.post(
+        f"/events/{event['id']}/staff", json={"email": staff["email"]}, headers=organiser["headers"]
+    )
+    assert added.status_code == 201, added.text
+    url = f"/ws/events/{event['id']}"
+    with (
+        await api.client.websocket_connect(url) as at_desk,
+        await api.client.websocket_connect(url) as at_door,
+        await api.client.websocket_connect(url) as shopper,
+        await api.client.websocket_connect(url) as anonymous,
+    ):
+        for ws, who in ((at_desk, organiser), (at_door, staff), (shopper, buyer)):
+            _signed_in(ws, who)
+        assert anonymous.receive_json(timeout=5)["type"] == "snapshot"
+
+        admitted = await scan(api, staff, event, ticket_of(an_order, "C1"))
+        assert admitted.status_code == 200, admitted.text
+        told = {"type": "door", "eventId": event["id"], "checkedIn": 1, "booked": 3}
+        for ws in (at_desk, at_door):
+            assert _until(ws, lambda m: m["type"] == "door")[-1] == told
+
+        # Two seat changes after the check-in: had the buyer's or the anonymous socket
+        # been told, the count would have come before the second change.
+        free = [s["id"] for s in event["seats"] if s["label"] in ("D5", "D6")]
+        for seat in free:
+            held = await api.client.post(
+                f"/events/{event['id']}/holds", json={"seatIds": [seat]}, headers=buyer["headers"]
+            )
+            assert held.status_code == 201, held.text
+        for ws in (shopper, anonymous):
+            seen = _until(
+                ws,
+                lambda m: m["type"] == "seats" and free[1] in {c["id"] for c in m["changes"]},
+            )
+            assert all(m["type"] != "door" for m in seen), seen

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -108,6 +109,12 @@ def test_an_organiser_changes_and_deletes_events_from_the_page(
     card.get_by_test_id("edit-maxSeatsPerUser").fill("4")
     card.get_by_test_id("edit-roomEnabled").check()
     card.get_by_test_id("edit-maxShoppers").fill("50")
+    card.get_by_test_id("edit-startsAt").fill("2030-06-01T19:30")
+    card.get_by_test_id("edit-onSaleAt").fill("2030-03-01T10:00")
+    # What the page sends for those local times (the browser's zone decides).
+    starts, on_sale = page.evaluate(
+        "() => ['2030-06-01T19:30', '2030-03-01T10:00'].map((t) => new Date(t).toISOString())"
+    )
     card.get_by_test_id("edit-save").click()
     expect(page.get_by_test_id("message")).to_have_text("Saved Renamed night.")
     card = page.locator(f"[data-event-id='{sold['id']}']")
@@ -120,13 +127,14 @@ def test_an_organiser_changes_and_deletes_events_from_the_page(
         4,
     )
     assert saved["waitingRoom"]["enabled"] is True and saved["waitingRoom"]["maxShoppers"] == 50
+    assert (saved["startsAt"], saved["onSaleAt"]) == (starts, on_sale)
 
     # An event with bookings stays, and says why; one without goes after a confirmation.
     card.get_by_test_id("event-settings").locator("summary").click()
     card.get_by_test_id("delete-event").click()
     card.get_by_test_id("confirm-delete").click()
-    expect(page.get_by_test_id("message")).to_have_text(
-        "This event has bookings, so it can\u2019t be deleted."
+    expect(page.get_by_test_id("message")).to_contain_text(
+        "This event has bookings, so it can\u2019t be deleted. Cancel it instead"
     )
     assert api.client.get(f"/events/{sold['id']}").status_code == 200
 
@@ -164,3 +172,61 @@ def test_one_events_page_is_its_organisers_and_shows_the_waiting_room(
     )
     expect(other.get_by_test_id("console-event")).to_have_count(0)
     assert other.goto("/my/events/new").ok  # the create page is still there
+
+
+def test_an_organiser_cancels_an_event_and_its_buyers_see_it_at_once(
+    api: Any, new_context: Any, ui: Any, console: Any
+) -> None:
+    """Cancelled from the console with a message: the buyer's open seat map says so at
+    once (with the message) and greys out, the console shows it, the buyer's order says
+    its tickets went with it, and the public list marks it."""
+    console.allow(r"status of 409")  # the hold tried on the cancelled event, on purpose
+    organiser, buyer = api.new_user("org"), api.new_user("buyer")
+    event = api.small_event(organiser, rows="AB", seats=4)
+    booked = api.book(buyer, event["id"], [api.seat_id(event, "A1"), api.seat_id(event, "A2")])
+    assert booked.status_code == 201, booked.text
+    order_id = booked.json()["order"]["id"]
+
+    shopper = new_context(buyer).new_page()
+    ui.open_event(shopper, event["id"])
+    expect(shopper.get_by_test_id("cancelled-banner")).to_have_count(0)
+
+    page = new_context(organiser).new_page()
+    page.goto("/my/events")
+    card = page.locator(f"[data-event-id='{event['id']}']")
+    card.get_by_test_id("event-settings").locator("summary").click()
+    card.get_by_test_id("cancel-event").click()
+    expect(card.get_by_test_id("cancel-warning")).to_contain_text(
+        "Its 2 booked seats are cancelled"
+    )
+    card.get_by_test_id("cancel-reason").fill("The lead is ill. Refunds follow.")
+    card.get_by_test_id("confirm-cancel").click()
+    expect(page.get_by_test_id("message")).to_contain_text("2 bookings cancelled")
+    card = page.locator(f"[data-event-id='{event['id']}']")
+    expect(card.get_by_test_id("console-cancelled")).to_contain_text("Cancelled on")
+    expect(card.get_by_test_id("console-cancelled")).to_contain_text("The lead is ill.")
+
+    # The buyer's open map, told over its socket: the banner with the message, greyed,
+    # their seats free, and holding refused in words.
+    banner = shopper.get_by_test_id("cancelled-banner")
+    expect(banner).to_contain_text("This event has been cancelled.")
+    expect(shopper.get_by_test_id("cancel-reason")).to_contain_text("The lead is ill.")
+    expect(shopper.get_by_test_id("event-layout")).to_have_class(re.compile("is-cancelled"))
+    ui.wait_seat(shopper, api.seat_id(event, "A1"), "available")
+    shopper.get_by_test_id("best-count").fill("1")
+    shopper.get_by_test_id("best-form").locator("button[type=submit]").click()
+    expect(shopper.get_by_test_id("message")).to_contain_text("cancelled by its organiser")
+
+    # A page opened afterwards knows it from the event; the order and the list say so.
+    later = new_context(buyer).new_page()
+    later.goto(f"/e/{event['id']}")
+    expect(later.get_by_test_id("cancelled-banner")).to_contain_text("The lead is ill.")
+    later.goto(f"/my/orders/{order_id}")
+    expect(later.get_by_test_id("order-status")).to_contain_text(
+        "The organiser cancelled this event"
+    )
+    later.goto("/")
+    listed = later.locator(f"[data-event-id='{event['id']}']")
+    expect(listed.get_by_test_id("event-cancelled")).to_contain_text("Cancelled")
+    results = Axe().run(shopper)
+    assert not results.violations_count, results.generate_report()

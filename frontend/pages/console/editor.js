@@ -1,6 +1,8 @@
 // An event's settings, changed from "Your events": name, venue, time, hold time, seat
-// limit, on-sale time and waiting room (PATCH /events/{id}), and deleting it with a
-// confirmation (DELETE /events/{id}: refused while it has bookings or live holds).
+// limit, on-sale time and waiting room (PATCH /events/{id}); cancelling it, with a
+// message to its buyers (POST /events/{id}/cancel: its bookings are cancelled with it);
+// and deleting it, each with a confirmation (DELETE /events/{id}: refused while it has
+// bookings or live holds).
 
 import { api, ApiError } from "../../api.js";
 import { h } from "../../dom.js";
@@ -69,8 +71,46 @@ export function editor(event, { say, changed, deleted }) {
   });
 
   const danger = h("div", { class: "console-delete" });
+  const booked = event.counts?.booked ?? 0;
+  const cancelOffer = () =>
+    event.cancelledAt
+      ? null
+      : h("button", {
+          type: "button",
+          class: "btn btn-ghost btn-small",
+          "data-testid": "cancel-event",
+          text: "Cancel event",
+          onclick: confirmCancel,
+        });
+  const confirmCancel = () => {
+    const reason = h("input", { name: "reason", "data-testid": "cancel-reason", maxlength: 500, placeholder: "e.g. The artist is ill. Refunds follow within 14 days." });
+    danger.replaceChildren(
+      h(
+        "div",
+        { class: "console-cancel", role: "group", "aria-label": "Cancel the event" },
+        h("p", { class: "confirm-text", "data-testid": "cancel-warning", text: `Cancel ${event.name}? ${booked ? `Its ${booked.toLocaleString()} booked seat${booked === 1 ? " is" : "s are"} cancelled with it, ` : ""}nothing more can be sold, and everyone on its seat map is told. This cannot be undone.` }),
+        field("Message to buyers (optional)", reason),
+        h("button", { type: "button", class: "btn btn-danger btn-small", "data-testid": "confirm-cancel", text: "Yes, cancel the event", onclick: () => cancel(reason.value.trim()) }),
+        h("button", { type: "button", class: "btn btn-ghost btn-small", text: "Keep it on sale", onclick: offer }),
+      ),
+    );
+    reason.focus();
+  };
+  const cancel = async (reason) => {
+    for (const b of danger.querySelectorAll("button")) b.disabled = true;
+    try {
+      const done = await api(`/events/${event.id}/cancel`, { method: "POST", body: reason ? { reason } : {} });
+      say(`Cancelled ${event.name}: ${done.bookingsCancelled} booking${done.bookingsCancelled === 1 ? "" : "s"} cancelled, ${done.holdsReleased} hold${done.holdsReleased === 1 ? "" : "s"} released.`, "success");
+      changed();
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      say(err.message, "error");
+      offer();
+    }
+  };
   const offer = () =>
     danger.replaceChildren(
+      cancelOffer() ?? "",
       h("button", {
         type: "button",
         class: "btn btn-ghost btn-small",
@@ -99,5 +139,10 @@ export function editor(event, { say, changed, deleted }) {
     }
   };
   offer();
-  return h("details", { class: "console-settings", "data-testid": "event-settings" }, h("summary", { text: "Change or delete" }), form, danger);
+  if (event.cancelledAt) {
+    // A cancelled event is not changed any more (409 `event_cancelled`): it can only go.
+    for (const el of form.elements) el.disabled = true;
+    return h("details", { class: "console-settings", "data-testid": "event-settings" }, h("summary", { text: "Delete" }), danger);
+  }
+  return h("details", { class: "console-settings", "data-testid": "event-settings" }, h("summary", { text: "Change, cancel or delete" }), form, danger);
 }

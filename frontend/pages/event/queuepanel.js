@@ -72,6 +72,15 @@ export class QueuePanel {
     this.sync();
   }
 
+  /** The event was cancelled: no queue, no shopper's clock, no more asking. */
+  close() {
+    clearTimeout(this.drawTimer);
+    clearTimeout(this.pollTimer);
+    this.drawTimer = this.pollTimer = 0;
+    for (const id of ["queue-panel", "shopper-bar", "organiser-note"]) $(`[data-testid=${id}]`).hidden = true;
+    $("[data-testid=event-layout]").classList.remove("is-gated");
+  }
+
   /** A `queue` message from the socket: this account's place, in every tab. */
   onQueue(msg) {
     this.page.liveQueue = true;
@@ -196,7 +205,7 @@ export class QueuePanel {
   schedulePoll(delay = POLL_MS * (0.75 + Math.random() * 0.5)) {
     clearTimeout(this.pollTimer);
     const page = this.page;
-    if (page.liveQueue || !this.roomOn || !session() || this.organiser) return;
+    if (page.cancelled || page.liveQueue || !this.roomOn || !session() || this.organiser) return;
     if (!QUEUE_STATES.has(page.queue?.state)) return;
     this.pollTimer = setTimeout(() => this.refresh(), delay);
   }
@@ -256,6 +265,7 @@ export class QueuePanel {
   sync() {
     const page = this.page;
     if (!this.started || !page.event) return;
+    if (page.cancelled) return this.close();
     const before = this.view;
     const view = gateView({
       event: page.event,
