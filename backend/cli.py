@@ -31,8 +31,8 @@ async def migrate(settings: Any) -> None:
         await run_migrations(settings)
 
 
-async def load_demo(settings: Any) -> str | None:
-    """Create the demo organiser and event once; return the event id if created."""
+async def load_demo(settings: Any) -> list[str]:
+    """Create the demo organiser and events once; the ids of the events created."""
     from backend.demo import ensure_demo_event
 
     async with startup_lock(settings):
@@ -44,8 +44,7 @@ def serve(settings: Any) -> None:
 
     _database_step(settings, migrate(settings))
     if settings.demo:
-        created = _database_step(settings, load_demo(settings))
-        if created:
+        for created in _database_step(settings, load_demo(settings)):
             print(
                 f"boxoffice: demo event created: http://{settings.host}:{settings.port}/e/{created}"
             )
@@ -112,7 +111,10 @@ def main(argv: list[str] | None = None) -> None:
         print("boxoffice: migrations applied")
     elif args.command == "demo":
         created = _database_step(settings, load_demo(settings))
-        print(f"boxoffice: demo event {created}" if created else "boxoffice: demo event exists")
+        for event_id in created:
+            print(f"boxoffice: demo event {event_id}")
+        if not created:
+            print("boxoffice: demo events exist")
 
 
 def _database_step(settings: Any, step: Coroutine[Any, Any, T]) -> T:

@@ -7,8 +7,19 @@ nobody can buy as a pair), then rows nearer the front, then seats nearer the cen
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BestFilter:
+    """What best available may pick from, beside the category (issue 14, item 4): one
+    section, wheelchair-accessible seats only, and a highest price (of the category)."""
+
+    section: str | None = None
+    accessible: bool | None = None
+    max_price: int | None = None
 
 
 @dataclass(frozen=True)
@@ -22,9 +33,17 @@ class FreeSeat:
 
 
 def choose_adjacent(
-    free: list[FreeSeat], count: int, centre_x: float, exclude: frozenset[str] = frozenset()
+    free: list[FreeSeat],
+    count: int,
+    centre_x: float,
+    exclude: frozenset[str] = frozenset(),
+    stage: tuple[float, float] | None = None,
 ) -> list[str] | None:
-    """The ids of the best window of `count` adjacent free seats, or None if none fits."""
+    """The ids of the best window of `count` adjacent free seats, or None if none fits.
+
+    Nearer the front: the front is the top of the map (a stage above the seats), or, with
+    `stage` (its centre, for a venue placed around it), the stage itself: the window
+    nearest it, by whole seat pitches, then nearest the middle of its row."""
     rows: dict[tuple[str, str], list[FreeSeat]] = defaultdict(list)
     for seat in free:
         if seat.id not in exclude:
@@ -45,7 +64,12 @@ def choose_adjacent(
                 right_gap = len(run) - start - count
                 lone = int(left_gap == 1) + int(right_gap == 1)
                 mid = (window[0].x + window[-1].x) / 2
-                score = (lone, window[0].y, abs(mid - centre_x))
+                if stage is None:
+                    score = (lone, window[0].y, abs(mid - centre_x))
+                else:
+                    near = min(math.hypot(s.x - stage[0], s.y - stage[1]) for s in window)
+                    middle = abs(run[(len(run) - 1) // 2].number - window[count // 2].number)
+                    score = (lone, float(round(near)), float(middle))
                 if best is None or score < best[0]:
                     best = (score, [s.id for s in window])
     return best[1] if best else None

@@ -29,7 +29,7 @@ from backend.errors import (
     NotFound,
 )
 from backend.seats import SeatAction
-from backend.storage import LogEntry, MissingReference, Storage
+from backend.storage import LogEntry, MissingReference, Storage, is_deadlock
 from backend.timefmt import iso, iso_from_ms
 
 log = logging.getLogger("boxoffice.events")
@@ -44,6 +44,7 @@ STARTS_AT_YEARS = 10
 DEFAULT_HOLD_SECONDS = 600
 DEFAULT_MAX_SEATS = 10
 MAX_CANCEL_REASON = 500  # the column's length
+CANCEL_ATTEMPTS = 3
 
 
 async def existing_event(storage: Storage, event_id: str) -> dict[str, Any]:
@@ -135,6 +136,7 @@ class EventService:
             "categories": [c.as_dict() for c in layout.categories],
             "width": layout.width,
             "height": layout.height,
+            "stage": None if layout.stage is None else layout.stage.as_dict(),
             "is_demo": is_demo,
             "on_sale_at": on_sale_at,
             **room.columns(),
@@ -260,7 +262,8 @@ class EventService:
         if "starts_at" in changes:
             _check_starts_at(changes["starts_at"])
         check_room_values(changes.get("max_shoppers"), changes.get("shopper_seconds"))
-        await self.storage.events.update(event_id, changes)
+        if not await self.storage.events.update(event_id, changes):
+            raise EventCancelled("this event has been cancelled; it can no longer be changed")
         if self.sale_configs is not None:
             self.sale_configs.forget(event_id)
 
@@ -279,6 +282,27 @@ class EventService:
         await self._own(user_id, event_id)
         if reason is not None and len(reason) > MAX_CANCEL_REASON:
             raise InvalidInput(f"reason must be at most {MAX_CANCEL_REASON} characters")
+        for attempt in range(CANCEL_ATTEMPTS):
+            try:
+                outcome = await self._cancel(user_id, event_id, reason)
+                break
+            except Exception as exc:
+                # Holds and the sweeper lock a few seats in their own order; the cancel
+                # locks them all in id order, and PostgreSQL may abort one of the two.
+                if not is_deadlock(exc) or attempt == CANCEL_ATTEMPTS - 1:
+                    raise
+                log.info("cancelling %s met a deadlock; trying again", event_id)
+        if self.sale_configs is not None:
+            self.sale_configs.forget(event_id)
+        for listener in self.cancelled:
+            try:
+                await listener(outcome)
+            except Exception as exc:
+                log.warning("announcing the cancellation of %s failed: %s", event_id, exc)
+        return outcome
+
+    async def _cancel(self, user_id: str, event_id: str, reason: str | None) -> Cancellation:
+        """`cancel`'s transaction."""
         storage = self.storage
         async with storage.transaction():
             await storage.bookings.lock_event(event_id)
@@ -309,9 +333,7 @@ class EventService:
                     for seat in freed
                 ]
             )
-        if self.sale_configs is not None:
-            self.sale_configs.forget(event_id)
-        outcome = Cancellation(
+        return Cancellation(
             event_id=event_id,
             cancelled_at=cancelled_at,
             reason=reason,
@@ -319,12 +341,6 @@ class EventService:
             holds=len(freed) - len(order_of),
             freed=freed,
         )
-        for listener in self.cancelled:
-            try:
-                await listener(outcome)
-            except Exception as exc:
-                log.warning("announcing the cancellation of %s failed: %s", event_id, exc)
-        return outcome
 
     async def delete(self, user_id: str, event_id: str) -> None:
         """Delete the organiser's event, unless buyers have bookings or live holds on it

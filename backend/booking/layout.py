@@ -8,7 +8,9 @@ rows → seats with positions, categories by name). Pure functions, no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -63,9 +65,36 @@ class RowSpec:
 
 @dataclass(frozen=True)
 class SectionSpec:
+    """A section: its rows front to back. Placed (issue 14, item 4) when `x`, `y` are
+    given: its front row's centre sits there, the section turned by `rotation` degrees
+    (clockwise, 0: facing up the map, towards a stage above it), and with `curve` its
+    rows are concentric arcs around a point `curve` seat pitches in front of the front
+    row (a bowl around the stage). Otherwise sections stack front to back, as always."""
+
     name: str
     rows: tuple[RowSpec, ...]
     category: str | None = None
+    x: float | None = None
+    y: float | None = None
+    rotation: float = 0.0
+    curve: float | None = None
+
+    @property
+    def placed(self) -> bool:
+        return self.x is not None and self.y is not None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Where the stage (or pitch, or ring) is drawn, in seat pitches."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"x": self.x, "y": self.y, "width": self.width, "height": self.height}
 
 
 @dataclass
@@ -74,6 +103,7 @@ class Layout:
     categories: list[Category] = field(default_factory=list)
     width: float = 0.0
     height: float = 0.0
+    stage: Stage | None = None
 
 
 def _row_sort_key(row: str) -> tuple[int, str]:
@@ -144,12 +174,25 @@ def from_labels(labels: list[str], pause: Pause | None = None) -> Layout:
 
 
 def from_sections(
-    sections: list[SectionSpec], categories: list[Category], pause: Pause | None = None
+    sections: list[SectionSpec],
+    categories: list[Category],
+    pause: Pause | None = None,
+    stage: Stage | None = None,
 ) -> Layout:
-    """The layout form: sections stacked front to back, each row centred. `pause` is
-    called every PAUSE_EVERY seats (see `Pause`)."""
+    """The layout form: sections stacked front to back, each row centred, or each placed
+    where it says (`SectionSpec`), with a stage where given. `pause` is called every
+    PAUSE_EVERY seats (see `Pause`)."""
     if not sections:
         raise InvalidInput("layout.sections must list at least one section")
+    placed = [s.placed for s in sections]
+    if any(placed) and not all(placed):
+        raise InvalidInput(
+            "either every section has a position (x and y) or none has: "
+            + ", ".join(repr(s.name) for s in sections if not s.placed)
+            + " has none"
+        )
+    if stage is not None and not all(placed):
+        raise InvalidInput("a stage goes with placed sections (give each section x and y)")
     cats = categories or [Category(**DEFAULT_CATEGORY)]  # type: ignore[arg-type]
     known = {c.id for c in cats}
     if len(known) != len(cats):
@@ -218,7 +261,77 @@ def from_sections(
         y += SECTION_GAP
     layout.width = float(widest)
     layout.height = y - SECTION_GAP
+    if all(placed):
+        _place(layout, sections, stage, pause)
     return layout
+
+
+def _place(
+    layout: Layout, sections: list[SectionSpec], stage: Stage | None, pause: Pause | None
+) -> None:
+    """Move each section's seats (laid out stacked, centred on `widest`) to where the
+    section says: its front row's centre at (x, y), curved and turned; then shift the
+    whole venue, stage included, to start at (0, 0), and refuse seats that overlap."""
+    by_section: dict[str, SectionSpec] = {s.name: s for s in sections}
+    row_index: dict[tuple[str, str], int] = {
+        (s.name, r.label): i for s in sections for i, r in enumerate(s.rows)
+    }
+    row_seats: dict[tuple[str, str], int] = {
+        (s.name, r.label): r.seats for s in sections for r in s.rows
+    }
+    moved: list[PlacedSeat] = []
+    for n, seat in enumerate(layout.seats):
+        if pause is not None and not n % PAUSE_EVERY:
+            pause()
+        spec = by_section[seat.section]
+        r = row_index[(seat.section, seat.row)]
+        along = seat.number - 1 - (row_seats[(seat.section, seat.row)] - 1) / 2
+        if spec.curve is not None:
+            radius = spec.curve + r
+            angle = along / radius  # one pitch of arc between neighbours
+            # The arc's centre is `curve` in front (up the map) of the front row's middle.
+            lx, ly = radius * math.sin(angle), radius * math.cos(angle) - spec.curve
+        else:
+            lx, ly = along, float(r)
+        turn = math.radians(spec.rotation)
+        x = lx * math.cos(turn) - ly * math.sin(turn) + (spec.x or 0.0)
+        y = lx * math.sin(turn) + ly * math.cos(turn) + (spec.y or 0.0)
+        moved.append(dataclasses.replace(seat, x=x, y=y))
+    xs = [s.x for s in moved] + ([stage.x, stage.x + stage.width] if stage else [])
+    ys = [s.y for s in moved] + ([stage.y, stage.y + stage.height] if stage else [])
+    dx, dy = -min(xs), -min(ys)
+    layout.seats = [
+        dataclasses.replace(s, x=round(s.x + dx, 3), y=round(s.y + dy, 3)) for s in moved
+    ]
+    layout.width = round(max(xs) + dx + 1, 3)
+    layout.height = round(max(ys) + dy + 1, 3)
+    if stage is not None:
+        layout.stage = Stage(
+            round(stage.x + dx, 3), round(stage.y + dy, 3), stage.width, stage.height
+        )
+    _refuse_overlaps(layout.seats, pause)
+
+
+MIN_SEAT_GAP = 0.6  # seat pitches between two seats' centres; less and they overlap
+
+
+def _refuse_overlaps(seats: list[PlacedSeat], pause: Pause | None = None) -> None:
+    """InvalidInput naming two seats whose centres are under MIN_SEAT_GAP apart (sections
+    placed on top of each other, or a curve too tight for its rows). A grid of cells one
+    gap wide: each seat is compared with the seats of its own and neighbouring cells."""
+    cells: dict[tuple[int, int], list[PlacedSeat]] = defaultdict(list)
+    for n, seat in enumerate(seats):
+        if pause is not None and not n % PAUSE_EVERY:
+            pause()
+        cx, cy = int(seat.x // MIN_SEAT_GAP), int(seat.y // MIN_SEAT_GAP)
+        for ox, oy in itertools.product((-1, 0, 1), repeat=2):
+            for other in cells.get((cx + ox, cy + oy), ()):
+                if math.hypot(seat.x - other.x, seat.y - other.y) < MIN_SEAT_GAP:
+                    raise InvalidInput(
+                        f"seats {other.label!r} and {seat.label!r} overlap: move or turn "
+                        "their sections apart, or give a curve a larger radius"
+                    )
+        cells[(cx, cy)].append(seat)
 
 
 # ------------------------------------------------------------------ pretix seating plans

@@ -72,7 +72,7 @@ def cancelled_event(event: dict[str, Any]) -> EventCancelled:
 
 def check_open(event: dict[str, Any]) -> None:
     """Refuse a hold or booking on a cancelled event (as read before the transaction;
-    the transaction reads it again after taking the seats, see `Storage.cancel_event`)."""
+    the transaction reads it again after taking the seats, see `EventService.cancel`)."""
     if event.get("cancelled_at") is not None:
         raise cancelled_event(event)
 

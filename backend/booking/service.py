@@ -28,7 +28,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from backend.booking.batch import WriteBatcher
-from backend.booking.best import FreeSeat, choose_adjacent
+from backend.booking.best import BestFilter, FreeSeat, choose_adjacent
 from backend.booking.latency import LatencyWindow
 from backend.booking.onsale import SaleGate
 from backend.booking.records import (
@@ -72,6 +72,27 @@ SEAT_EVENTS_REMEMBERED = 200_000  # seat id -> event id, for the seed's POST /bo
 # Called inside the booking transaction with its bookings; lets the web layer store an
 # idempotent response atomically with them.
 CommitHook = Callable[[list[BookingRecord]], Awaitable[None]]
+
+
+def _centre(stage: dict[str, Any]) -> tuple[float, float]:
+    return (
+        float(stage["x"]) + float(stage["width"]) / 2,
+        float(stage["y"]) + float(stage["height"]) / 2,
+    )
+
+
+def _within(category: str | None, within: BestFilter) -> str:
+    """Best available's filters in words, for its refusal."""
+    parts = []
+    if category:
+        parts.append(f"in category {category!r}")
+    if within.section:
+        parts.append(f"in section {within.section!r}")
+    if within.accessible:
+        parts.append("with wheelchair access")
+    if within.max_price is not None:
+        parts.append(f"at {within.max_price} or less")
+    return (" " + ", ".join(parts)) if parts else ""
 
 
 def logged(
@@ -295,10 +316,12 @@ class BookingService:
             )
             if len(changed) != len(others):
                 raise await self._explain_refusal(event_id, others, user_id, now, changed)
-            await self._still_open(event)
             # The user's row lock keeps their cart from growing meanwhile; a release or
             # the sweeper may shrink it, and this update then skips what they took.
             extended = await self.seats.hold_cart_until(event_id, user_id, now, until)
+            # After both updates: a request re-holding only its own seats took no seat
+            # before this point.
+            await self._still_open(event)
             await self._check_limit(event, user_id, now)
             await self.storage.seat_log.record(
                 logged(event_id, changed, SeatAction.HELD, user_id, now)
@@ -314,14 +337,20 @@ class BookingService:
         return HoldResult(event_id=event_id, seats=ordered, expires_at_ms=until)
 
     async def hold_best(
-        self, user_id: str, event_id: str, count: int, category: str | None
+        self,
+        user_id: str,
+        event_id: str,
+        count: int,
+        category: str | None,
+        within: BestFilter | None = None,
     ) -> HoldResult:
-        """Pick the best `count` adjacent free seats in one row and hold them atomically."""
+        """Pick the best `count` adjacent free seats in one row (of the category, and
+        `within` a section, accessible, up to a price) and hold them atomically."""
         async with self._admitted(user_id, event_id):
-            return await self._hold_best(user_id, event_id, count, category)
+            return await self._hold_best(user_id, event_id, count, category, within or BestFilter())
 
     async def _hold_best(
-        self, user_id: str, event_id: str, count: int, category: str | None
+        self, user_id: str, event_id: str, count: int, category: str | None, within: BestFilter
     ) -> HoldResult:
         event = await self._event(event_id)
         check_open(event)
@@ -333,20 +362,42 @@ class BookingService:
                 f"at most {limit} seats per person for this event; asked for {count}",
                 limit=limit,
             )
-        if category is not None and category not in {c["id"] for c in event["categories"] or []}:
+        categories = event["categories"] or []
+        if category is not None and category not in {c["id"] for c in categories}:
             raise InvalidInput(f"event {event_id} has no category {category!r}")
+        allowed = None if category is None else [category]
+        if within.max_price is not None:
+            allowed = [
+                c["id"]
+                for c in categories
+                if int(c.get("price", 0)) <= within.max_price and c["id"] in (allowed or [c["id"]])
+            ]
+        if within.section is not None and not await self.seats.has_section(
+            event_id, within.section
+        ):
+            raise InvalidInput(f"event {event_id} has no section {within.section!r}")
+        stage = event.get("stage")
+        centre = None if not stage else _centre(stage)
         excluded: set[str] = set()
         for attempt in range(BEST_AVAILABLE_ATTEMPTS):
             now = await self.storage.now_ms()
+            rows = (
+                await self.seats.free(
+                    event_id, now, allowed, within.section, bool(within.accessible)
+                )
+                if allowed != []
+                else []
+            )
             free = [
                 FreeSeat(str(r["id"]), r["section"], r["row"], r["number"], r["x"], r["y"])
-                for r in await self.seats.free(event_id, now, category)
+                for r in rows
             ]
-            choice = choose_adjacent(free, count, float(event["width"]) / 2, frozenset(excluded))
+            choice = choose_adjacent(
+                free, count, float(event["width"]) / 2, frozenset(excluded), centre
+            )
             if choice is None:
                 raise NoAdjacentSeats(
-                    f"no {count} adjacent seats are free"
-                    + (f" in category {category!r}" if category else "")
+                    f"no {count} adjacent seats are free" + _within(category, within)
                 )
             try:
                 return await self._hold(user_id, event_id, choice)

@@ -7,6 +7,7 @@ from backend.storage.errors import (
     DuplicateKey,
     MissingReference,
     StorageError,
+    is_deadlock,
 )
 from backend.storage.seatlog import LogEntry
 from backend.storage.storage import Storage, make_storage
@@ -20,5 +21,6 @@ __all__ = [
     "NewBooking",
     "Storage",
     "StorageError",
+    "is_deadlock",
     "make_storage",
 ]

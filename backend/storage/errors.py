@@ -50,3 +50,9 @@ def is_missing_reference(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         return True
     return isinstance(exc, sqlite3.IntegrityError) and "FOREIGN KEY" in str(exc).upper()
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether a driver exception is PostgreSQL aborting one of two transactions that
+    waited on each other's row locks (the other went on; this one may be retried)."""
+    return isinstance(exc, asyncpg.exceptions.DeadlockDetectedError)

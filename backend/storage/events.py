@@ -182,26 +182,37 @@ class EventRepository:
         return result
 
     async def with_waiting_room(self) -> list[str]:
-        """The ids of the events whose waiting room is on."""
+        """The ids of the events whose waiting room is on (not cancelled)."""
         rows = await Event.select(Event.id).where(
-            (Event.waiting_room == True) & (Event.draft == False)  # noqa: E712
+            (Event.waiting_room == True)  # noqa: E712
+            & (Event.draft == False)  # noqa: E712
+            & Event.cancelled_at.is_null()  # a cancelled event admits nobody
         )
         return [str(row["id"]) for row in rows]
 
     async def seat_count(self, event_id: str) -> int:
         return int(await Seat.count().where(Seat.event == event_id))
 
-    async def update(self, event_id: str, values: Mapping[str, Any]) -> None:
-        """Change the named columns (see `EDITABLE`)."""
+    async def update(self, event_id: str, values: Mapping[str, Any]) -> bool:
+        """Change the named columns (see `EDITABLE`) of an event not cancelled; False if
+        it was cancelled (or is gone) and nothing changed."""
         unknown = set(values) - set(EDITABLE)
         if unknown:
             raise ValueError(f"not editable: {sorted(unknown)}")
-        if values:
-            columns: dict[Column | str, Any] = {
-                Event._meta.get_column_by_name(k): v for k, v in values.items()
-            }
-            async with self.db.transaction():
-                await Event.update(columns).where(Event.id == event_id)
+        columns: dict[Column | str, Any] = {
+            Event._meta.get_column_by_name(k): v for k, v in values.items()
+        }
+        if not columns:  # nothing to change: say whether there is an open event to change
+            return bool(
+                await Event.exists().where((Event.id == event_id) & Event.cancelled_at.is_null())
+            )
+        async with self.db.transaction():
+            changed = (
+                await Event.update(columns)
+                .where((Event.id == event_id) & Event.cancelled_at.is_null())
+                .returning(Event.id)
+            )
+        return bool(changed)
 
     async def mark_cancelled(
         self, event_id: str, reason: str | None
@@ -239,13 +250,13 @@ class EventRepository:
         await Order.delete().where(Order.event == event_id)
         await Event.delete().where(Event.id == event_id)
 
-    async def demo_exists(self) -> bool:
-        # A demo whose creation failed midway is a draft: it does not count.
-        return bool(
-            await Event.exists().where(
-                (Event.is_demo == True) & (Event.draft == False)  # noqa: E712 (Piccolo)
-            )
+    async def demo_names(self) -> set[str]:
+        """The names of the demo events there are (a demo whose creation failed midway
+        is a draft: it does not count)."""
+        rows = await Event.select(Event.name).where(
+            (Event.is_demo == True) & (Event.draft == False)  # noqa: E712 (Piccolo)
         )
+        return {str(r["name"]) for r in rows}
 
 
 def _list_order(event: dict[str, Any]) -> tuple[bool, datetime, datetime, str]:

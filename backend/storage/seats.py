@@ -165,14 +165,29 @@ class SeatRepository:
             "taken": taken,
         }
 
-    async def free(self, event_id: str, now_ms: int, category: str | None) -> list[dict[str, Any]]:
-        """The event's free seats (for best-available), optionally of one category."""
+    async def free(
+        self,
+        event_id: str,
+        now_ms: int,
+        categories: Sequence[str] | None,
+        section: str | None = None,
+        accessible: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The event's free seats (for best-available): of these categories (None: any),
+        in one section, wheelchair-accessible only."""
         where: Where | And | Or = (Seat.event == event_id) & _free_now(now_ms)
-        if category is not None:
-            where = where & (Seat.category == category)
+        if categories is not None:
+            where = where & Seat.category.is_in(list(categories))
+        if section is not None:
+            where = where & (Seat.section == section)
+        if accessible:
+            where = where & (Seat.accessible == True)  # noqa: E712 (Piccolo)
         return await Seat.select(
             Seat.id, Seat.section, Seat.row, Seat.number, Seat.x, Seat.y
         ).where(where)
+
+    async def has_section(self, event_id: str, section: str) -> bool:
+        return bool(await Seat.exists().where((Seat.event == event_id) & (Seat.section == section)))
 
     async def own_live_holds(
         self, event_id: str, seat_ids: Sequence[str], user_id: str, now_ms: int
@@ -264,7 +279,7 @@ class SeatRepository:
         """The database clock, then each user's seats on the event at that clock (booked
         or held live: what `count_for_user` counts), and whether the event has been
         cancelled, in one statement. Read after the batch's seats are locked, so a
-        cancellation that held them has committed and is seen (`Storage.cancel_event`)."""
+        cancellation that held them has committed and is seen (`EventService.cancel`)."""
         marks = ", ".join("{}" for _ in user_ids) or "NULL"
         rows = await self.db.fetch(
             'SELECT c.now AS now, c.cancelled AS cancelled, s."holder" AS holder, '  # noqa: S608

@@ -47,6 +47,9 @@ class Event(Table, tablename="bo_event"):
     categories = JSON(default=[])
     width = Float(default=0.0)
     height = Float(default=0.0)
+    # The stage's rectangle {x, y, width, height} in seat pitches, for a venue whose
+    # sections are placed around it (issue 14, item 4); null: drawn above the seats.
+    stage = JSON(null=True, default=None)
     is_demo = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow())
     # The on-sale (issue 12): nobody but the organiser holds or books before

@@ -14,11 +14,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from backend.booking.best import BestFilter
 from backend.booking.events import EventService
 from backend.booking.layout import (
     Category,
     RowSpec,
     SectionSpec,
+    Stage,
     from_labels,
     from_pretix,
     from_sections,
@@ -89,6 +91,10 @@ def _layout(data: JSONBody[EventIn]) -> Any:
         SectionSpec(
             name=s.name.strip(),
             category=s.category,
+            x=s.x,
+            y=s.y,
+            rotation=s.rotation,
+            curve=s.curve,
             rows=tuple(
                 RowSpec(
                     label=r.label.strip(),
@@ -102,7 +108,9 @@ def _layout(data: JSONBody[EventIn]) -> Any:
         for s in data.layout.sections
     ]
     categories = [Category(c.id, c.name, c.colour, c.price) for c in data.layout.categories]
-    return from_sections(sections, categories, pause)
+    drawn = data.layout.stage
+    stage = None if drawn is None else Stage(drawn.x, drawn.y, drawn.width, drawn.height)
+    return from_sections(sections, categories, pause, stage)
 
 
 class EventController(Controller):
@@ -262,12 +270,23 @@ class EventController(Controller):
         if (data.seat_ids is None) == (data.count is None):
             raise InvalidInput("give either seatIds or count")
         if data.seat_ids is not None:
-            if data.category is not None:
-                raise InvalidInput("category goes with count, not with seatIds")
+            if any(
+                f is not None
+                for f in (data.category, data.section, data.accessible, data.max_price)
+            ):
+                raise InvalidInput(
+                    "category, section, accessible and maxPrice go with count, not with seatIds"
+                )
             result = await booking.hold_seats(user_id, eid, unique_ids(data.seat_ids))
         else:
             assert data.count is not None
-            result = await booking.hold_best(user_id, eid, data.count, data.category)
+            result = await booking.hold_best(
+                user_id,
+                eid,
+                data.count,
+                data.category,
+                BestFilter(data.section, data.accessible, data.max_price),
+            )
         return HoldOut(
             event_id=result.event_id,
             expires_at=iso_from_ms(result.expires_at_ms) or "",

@@ -95,6 +95,11 @@ class RowIn(In):
     accessible: Annotated[list[int], Meta(max_length=1000)] = []
 
 
+# Where a venue's parts go, in seat pitches (issue 14, item 4): a 20,000-seat arena spans
+# a few hundred; the bound keeps a typo from making a map a million pitches wide.
+Coordinate = Annotated[float, Meta(ge=-5000, le=5000)]
+
+
 class SectionIn(In):
     # Not starting with white space, and PLAIN.
     name: Annotated[
@@ -102,11 +107,25 @@ class SectionIn(In):
     ]
     rows: Annotated[list[RowIn], Meta(min_length=1, max_length=1000)]
     category: CategoryId | None = None
+    # Placed (all sections or none): the front row's centre, the turn in degrees
+    # clockwise (0: facing up the map), and the radius of the front row's arc.
+    x: Coordinate | None = None
+    y: Coordinate | None = None
+    rotation: Annotated[float, Meta(ge=-360, le=360)] = 0.0
+    curve: Annotated[float, Meta(ge=2, le=2000)] | None = None
+
+
+class StageIn(In):
+    x: Coordinate
+    y: Coordinate
+    width: Annotated[float, Meta(gt=0, le=2000)]
+    height: Annotated[float, Meta(gt=0, le=2000)]
 
 
 class LayoutIn(In):
     sections: Annotated[list[SectionIn], Meta(min_length=1, max_length=100)]
     categories: Annotated[list[CategoryIn], Meta(max_length=50)] = []
+    stage: StageIn | None = None
 
 
 # A pretix seating plan (issue 15, item 7), as pretix's editor exports it: its schema,
@@ -200,7 +219,7 @@ class EventPatchIn(In):
 class EventCancelIn(In):
     """Why the event is cancelled, shown to its buyers (optional)."""
 
-    reason: Annotated[str, Meta(max_length=500)] | None = None
+    reason: Annotated[str, Meta(max_length=500, pattern=PLAIN)] | None = None
 
 
 class EventCancelOut(Out):
@@ -223,6 +242,13 @@ class CategoryOut(Out):
     name: str
     colour: str
     price: int
+
+
+class StageOut(Out):
+    x: float
+    y: float
+    width: float
+    height: float
 
 
 class WaitingRoomOut(Out):
@@ -263,6 +289,7 @@ class EventOut(Out):
     categories: list[CategoryOut]
     width: float
     height: float
+    stage: StageOut | None
     counts: CountsOut
     # Absent from the 201 of a large event (web/events.py: SEATS_IN_CREATED_BODY).
     seats: list[SeatOut] | msgspec.UnsetType = msgspec.UNSET
@@ -353,6 +380,7 @@ def _event_out(
         categories=[CategoryOut(**c) for c in event["categories"] or []],
         width=event["width"],
         height=event["height"],
+        stage=StageOut(**event["stage"]) if event.get("stage") else None,
         counts=counts_out(counts),
         seats=seats,
     )
@@ -364,7 +392,11 @@ def _event_out(
 class HoldIn(In):
     seat_ids: SeatIds | None = None
     count: Count | None = None
+    # Best available's filters (with `count` only).
     category: CategoryId | None = None
+    section: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    accessible: bool | None = None  # true: wheelchair-accessible seats only
+    max_price: Annotated[int, Meta(ge=0, le=100_000_000)] | None = None
 
 
 class ReleaseIn(In):

@@ -14,6 +14,7 @@ import { doorRefusal } from "../tickets.js";
 initNav();
 
 const COUNT_EVERY_MS = 5000;
+const LIVE_COUNT_EVERY = 6; // ticks: every 30 s while the socket is live
 const SAME_CODE_QUIET_MS = 3000; // the camera sees one ticket many times a second
 
 const eventId = document.querySelector("main").dataset.eventId;
@@ -171,8 +172,13 @@ async function load() {
     cameraButton.hidden = !("BarcodeDetector" in window && navigator.mediaDevices?.getUserMedia);
     input.focus();
     follow();
+    let ticks = 0;
     countTimer = setInterval(() => {
-      if (document.visibilityState === "visible" && feed?.state !== STATE_LIVE) refreshCount();
+      // Live: the socket brings each count (and a slower read catches one that came
+      // out of order from two processes); not live: read it every few seconds.
+      ticks++;
+      if (document.visibilityState !== "visible") return;
+      if (feed?.state !== STATE_LIVE || ticks % LIVE_COUNT_EVERY === 0) refreshCount();
     }, COUNT_EVERY_MS);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
