@@ -10,7 +10,8 @@
 
 import { h } from "./dom.js";
 import { rowCaptions } from "./seatmap/captions.js";
-import { buildLabels, drawAll, drawOne, drawPinnedCaptions } from "./seatmap/draw.js";
+import { buildLabels, drawAll, drawOne, drawPinnedCaptions, inOverview } from "./seatmap/draw.js";
+import { freeBySection } from "./seatmap/sections.js";
 import { PointerInput, SeatCursor } from "./seatmap/input.js";
 import { firstSeat, SpatialIndex } from "./seatmap/spatial.js";
 import { SeatTooltip } from "./seatmap/tooltip.js";
@@ -105,7 +106,7 @@ export class SeatMap {
     this.index = new SpatialIndex(store);
     this.labels = buildLabels(store);
     this.firstSeat = firstSeat(store);
-    this.view.setBounds(store.bounds);
+    this.view.setBounds(store.bounds, store.stage);
     this.cursor = -1;
     this.hover = -1;
     this.unsubscribe = store.subscribe((dirty) => this.markDirty(dirty));
@@ -126,6 +127,12 @@ export class SeatMap {
     this.wheelHint.hidden = false;
     clearTimeout(this.wheelHintTimer);
     this.wheelHintTimer = setTimeout(() => (this.wheelHint.hidden = true), WHEEL_HINT_MS);
+  }
+
+  /** Show these seats (or a section's box), close enough to tell them apart. */
+  showArea(minX, minY, maxX, maxY, options) {
+    this.view.fitTo(minX, minY, maxX, maxY, options);
+    this.#viewChanged();
   }
 
   zoomBy(factor, px = this.width / 2, py = this.height / 2) {
@@ -184,7 +191,9 @@ export class SeatMap {
 
   /** Ask for a repaint: `null` = everything, else the seat indices that changed. */
   markDirty(indices) {
-    if (indices === null) this.fullRedraw = true;
+    // Zoomed out to the sections' shapes, a changed seat changes its section's fill and
+    // count: everything is repainted (a seat's own box would cut a hole in the shape).
+    if (indices === null || this.overview()) this.fullRedraw = true;
     else for (const i of indices) this.dirty.add(i);
     if (!this.frame) this.frame = requestAnimationFrame(() => this.#draw());
   }
@@ -214,6 +223,22 @@ export class SeatMap {
       if (dirty.has(this.cursor)) this.#placeCursor();
     }
     this.tooltip.refresh();
+  }
+
+  /** Whether the map shows its sections as shapes now (a big venue, zoomed out). */
+  overview() {
+    return Boolean(this.labels) && inOverview(this.view, this.labels);
+  }
+
+  /** The sections' shapes (world units) and, zoomed out, their free counts: for tests. */
+  sectionShapes() {
+    const free = freeBySection(this.labels.sectionOf, this.store.status, this.labels.shapes.length);
+    return this.labels.shapes.map((sec, k) => ({ name: sec.name, free: free[k], total: sec.total, cx: sec.cx, cy: sec.cy }));
+  }
+
+  /** Zoom to a section (its box), close enough to pick seats. */
+  showSection(sec) {
+    this.showArea(sec.minX, sec.minY, sec.maxX, sec.maxY, { pad: 2 });
   }
 
   /** The row letters on screen now: [{text, x, y, align, pinned}] (CSS px). */

@@ -26,10 +26,14 @@ export class SeatStore {
   /**
    * @param {Array} seats  seats as in GET /events/{id}
    * @param {Array} categories  [{id, name, colour, price}]
+   * @param {object|null} stage  {x, y, width, height}: where a venue placed around its
+   *   stage draws it (null: a stage strip above the seats)
    */
-  constructor(seats, categories = []) {
+  constructor(seats, categories = [], stage = null) {
     const n = seats.length;
     this.size = n;
+    const ok = stage && ["x", "y", "width", "height"].every((k) => Number.isFinite(Number(stage[k])));
+    this.stage = ok ? { x: Number(stage.x), y: Number(stage.y), width: Number(stage.width), height: Number(stage.height) } : null;
     this.categories = categories.map((c) => ({ ...c }));
     this.categoryIndex = new Map(this.categories.map((c, i) => [c.id, i]));
 

@@ -90,6 +90,25 @@ function exposeHooks(page) {
     seatState(id) {
       return page.store ? page.store.seatState(id) : null;
     },
+    /** Zoomed out to the sections' shapes? And each shape's name and free count. */
+    get overview() {
+      return page.map ? page.map.overview() : false;
+    },
+    sections() {
+      return page.map ? page.map.sectionShapes() : [];
+    },
+    /** The map's px per seat now. */
+    get scale() {
+      return page.map ? page.map.view.scale : 0;
+    },
+    /** Client (page) coordinates of a world point (a section's middle), or null off screen. */
+    worldPoint(x, y) {
+      if (!page.map) return null;
+      const p = page.map.view.toScreen(x, y);
+      const rect = page.map.canvas.getBoundingClientRect();
+      if (p.x < 0 || p.y < 0 || p.x > rect.width || p.y > rect.height) return null;
+      return { x: rect.left + p.x, y: rect.top + p.y };
+    },
     seatIdByLabel(label) {
       const store = page.store;
       if (!store) return null;
@@ -159,6 +178,23 @@ function renderLegend(page) {
   select.replaceChildren(h("option", { value: "", text: "Any category" }), ...event.categories.map((c) => h("option", { value: c.id, text: `${c.name} (${money(page, c.price)})` })));
   const count = $("[data-testid=best-count]");
   count.max = String(event.maxSeatsPerUser || 10);
+  renderBestFilters(page);
+}
+
+/** Best available's filters, each only where the venue gives a choice. */
+function renderBestFilters(page) {
+  const store = page.store;
+  const sections = [...new Set(store.section.filter(Boolean))].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const prices = [...new Set(page.event.categories.map((c) => c.price).filter((p) => typeof p === "number"))].sort((a, b) => a - b);
+  const accessible = store.accessible.some((a) => a === 1);
+  const section = $("[data-testid=best-section]");
+  section.replaceChildren(h("option", { value: "", text: "Any section" }), ...sections.map((name) => h("option", { value: name, text: `Section ${name}` })));
+  section.hidden = sections.length < 2;
+  const price = $("[data-testid=best-price]");
+  price.replaceChildren(h("option", { value: "", text: "Any price" }), ...prices.slice(0, -1).map((p) => h("option", { value: String(p), text: `Up to ${money(page, p)}` })));
+  price.hidden = prices.length < 2;
+  $("[data-testid=best-accessible-label]").hidden = !accessible;
+  $("[data-testid=best-filters]").hidden = section.hidden && price.hidden && !accessible;
 }
 
 function setIndicator(page, state) {
@@ -219,6 +255,11 @@ function bindControls(page) {
     const category = $("[data-testid=best-category]").value;
     const body = { count };
     if (category) body.category = category;
+    const section = $("[data-testid=best-section]").value;
+    if (section) body.section = section;
+    const maxPrice = $("[data-testid=best-price]").value;
+    if (maxPrice) body.maxPrice = Number(maxPrice);
+    if ($("[data-testid=best-accessible]").checked) body.accessible = true;
     hold(page, body);
   });
 }
@@ -233,7 +274,7 @@ async function load(page) {
   }
   const event = page.event;
   event.categories = event.categories || [];
-  const store = (page.store = new SeatStore(event.seats || [], event.categories));
+  const store = (page.store = new SeatStore(event.seats || [], event.categories, event.stage));
   event.seats = null; // the store has them; let the big array go
   renderHeader(page);
   renderLegend(page);

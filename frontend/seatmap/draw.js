@@ -7,24 +7,27 @@
 // can be cleared and redrawn without touching its neighbours.
 
 import { COLOURS, drawSeat, kindFor, KIND_AVAILABLE } from "../seatdraw.js";
-import { captionSize, rowCaptions } from "./captions.js";
+import { captionSize, ROW_CAPTIONS_FROM_SCALE, rowCaptions } from "./captions.js";
+import { availabilityFill, buildSections, freeBySection, OVERVIEW_BELOW_PX } from "./sections.js";
 
 const SEAT_RADIUS = 0.4; // seat units
 
-/** Row and section captions, computed once per store: {rows: [...], sections: [...]}. */
+/**
+ * Row and section captions and the sections' shapes, computed once per store:
+ * {rows, angled, sections, shapes, sectionOf}. `rows` are rows that run across the map
+ * (captioned at both ends, pinned to its edge when zoomed in); `angled` are the rows of
+ * turned or curved sections, captioned just past their end seats, along the row.
+ */
 export function buildLabels(s) {
-  const rows = new Map();
+  const groups = new Map(); // section + row -> its seats' indices
   const sections = new Map();
   for (let i = 0; i < s.size; i++) {
     const x = s.x[i], y = s.y[i];
     if (s.row[i] !== "") {
-      const key = `${s.section[i]}\u0000${s.row[i]}\u0000${Math.round(y * 4)}`;
-      const r = rows.get(key);
-      if (!r) rows.set(key, { text: String(s.row[i]), y, minX: x, maxX: x });
-      else {
-        if (x < r.minX) r.minX = x;
-        if (x > r.maxX) r.maxX = x;
-      }
+      const key = `${s.section[i]}\u0000${s.row[i]}`;
+      const g = groups.get(key);
+      if (g) g.push(i);
+      else groups.set(key, [i]);
     }
     if (s.section[i]) {
       const sec = sections.get(s.section[i]);
@@ -36,8 +39,36 @@ export function buildLabels(s) {
       }
     }
   }
+  const rows = [];
+  const angled = [];
+  for (const members of groups.values()) {
+    const text = String(s.row[members[0]]);
+    let minY = Infinity, maxY = -Infinity;
+    for (const i of members) {
+      if (s.y[i] < minY) minY = s.y[i];
+      if (s.y[i] > maxY) maxY = s.y[i];
+    }
+    if (maxY - minY < 0.01) {
+      // Across the map, as stacked layouts lay rows: one caption at each end.
+      let minX = Infinity, maxX = -Infinity;
+      for (const i of members) {
+        if (s.x[i] < minX) minX = s.x[i];
+        if (s.x[i] > maxX) maxX = s.x[i];
+      }
+      rows.push({ text, y: minY, minX, maxX });
+    } else if (members.length > 1) {
+      // Turned or curved: from the first seat to the last by number, a little beyond each.
+      const byNumber = [...members].sort((a, b) => (s.number[a] ?? 0) - (s.number[b] ?? 0));
+      const a = byNumber[0], b = byNumber[byNumber.length - 1];
+      const dx = s.x[b] - s.x[a], dy = s.y[b] - s.y[a];
+      const len = Math.hypot(dx, dy) || 1;
+      const ux = dx / len, uy = dy / len;
+      angled.push({ text, ends: [[s.x[a] - ux * 0.9, s.y[a] - uy * 0.9], [s.x[b] + ux * 0.9, s.y[b] + uy * 0.9]] });
+    }
+  }
+  const { sections: shapes, sectionOf } = buildSections(s.section, s.x, s.y, s.row, s.number);
   // One unnamed/default section needs no caption.
-  return { rows: [...rows.values()], sections: sections.size > 1 ? [...sections.values()] : [] };
+  return { rows, angled, sections: sections.size > 1 ? [...sections.values()] : [], shapes, sectionOf };
 }
 
 function colourOf(s, i) {
@@ -54,7 +85,10 @@ export function drawAll(ctx, { store: s, view: v, index, labels }) {
   ctx.fillRect(0, 0, v.width, v.height);
   if (s.size === 0) return;
   drawStage(ctx, s, v);
-  drawLabels(ctx, v, labels);
+  const overview = inOverview(v, labels);
+  const free = overview ? freeBySection(labels.sectionOf, s.status, labels.shapes.length) : null;
+  if (overview) drawShapes(ctx, v, labels.shapes, free);
+  drawLabels(ctx, v, labels, Boolean(s.stage));
 
   const r = v.scale * SEAT_RADIUS;
   // The common case (free, plain seats) is batched into one path per
@@ -87,6 +121,52 @@ export function drawAll(ctx, { store: s, view: v, index, labels }) {
     const x = s.x[i] * v.scale + v.tx, y = s.y[i] * v.scale + v.ty;
     drawSeat(ctx, kindFor(s, i), x, y, r, colourOf(s, i), s.accessible[i] === 1);
   }
+  if (overview) drawShapeNames(ctx, v, labels.shapes, free);
+}
+
+/** Zoomed out on a venue of several sections: they show as shapes (sections.js). */
+export function inOverview(v, labels) {
+  return labels.shapes.length >= 2 && v.scale < OVERVIEW_BELOW_PX;
+}
+
+/** A section's shape: a band along each row, as wide as a row is deep (they merge). */
+function drawShapes(ctx, v, shapes, free) {
+  ctx.lineJoin = "round";
+  ctx.lineCap = "round";
+  shapes.forEach((sec, k) => {
+    ctx.beginPath();
+    for (const row of sec.rows) {
+      row.forEach(([x, y], n) => (n ? ctx.lineTo : ctx.moveTo).call(ctx, x * v.scale + v.tx, y * v.scale + v.ty));
+      if (row.length === 1) ctx.lineTo(row[0][0] * v.scale + v.tx + 0.01, row[0][1] * v.scale + v.ty);
+    }
+    ctx.strokeStyle = availabilityFill(free[k], sec.total).replace(/[\d.]+\)$/, "1)");
+    ctx.globalAlpha = 0.35;
+    ctx.lineWidth = Math.max(3, v.scale * 1.6);
+    ctx.stroke();
+    ctx.globalAlpha = 1;
+  });
+}
+
+function drawShapeNames(ctx, v, shapes, free) {
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  ctx.lineJoin = "round";
+  shapes.forEach((sec, k) => {
+    const x = sec.cx * v.scale + v.tx, y = sec.cy * v.scale + v.ty;
+    if (x < -40 || y < -20 || x > v.width + 40 || y > v.height + 20) return;
+    const name = sec.name, count = free[k] ? `${free[k].toLocaleString()} free` : "Sold out";
+    for (const [text, dy, font] of [
+      [name, -7, "700 12px system-ui, sans-serif"],
+      [count, 7, "600 11px system-ui, sans-serif"],
+    ]) {
+      ctx.font = font;
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = "rgba(255, 255, 255, 0.9)";
+      ctx.strokeText(text, x, y + dy);
+      ctx.fillStyle = "#1f2937";
+      ctx.fillText(text, x, y + dy);
+    }
+  });
 }
 
 /** Repaint one seat in its own box (nothing, if it is off screen). */
@@ -101,6 +181,7 @@ export function drawOne(ctx, { store: s, view: v }, i) {
 }
 
 function drawStage(ctx, s, v) {
+  if (s.stage) return drawPlacedStage(ctx, s.stage, v);
   const b = s.bounds;
   const span = b.maxX - b.minX;
   const w = Math.max(4, span * 0.6);
@@ -119,6 +200,24 @@ function drawStage(ctx, s, v) {
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
     ctx.fillText("STAGE", cx * v.scale + v.tx, y + hgt / 2);
+  }
+}
+
+/** A venue placed around its stage (issue 14, item 4): the stage where the layout put it. */
+function drawPlacedStage(ctx, st, v) {
+  const x = st.x * v.scale + v.tx, y = st.y * v.scale + v.ty;
+  const w = st.width * v.scale, hgt = st.height * v.scale;
+  ctx.fillStyle = "#e5e7eb";
+  ctx.beginPath();
+  ctx.roundRect(x, y, w, hgt, Math.min(12, hgt / 4, w / 4));
+  ctx.fill();
+  const size = Math.min(16, hgt * 0.3, w / 5);
+  if (size >= 7) {
+    ctx.fillStyle = "#5b6473";
+    ctx.font = `600 ${size}px system-ui, sans-serif`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.fillText("STAGE", x + w / 2, y + hgt / 2);
   }
 }
 
@@ -142,7 +241,7 @@ export function drawPinnedCaptions(ctx, v, labels) {
   }
 }
 
-function drawLabels(ctx, v, labels) {
+function drawLabels(ctx, v, labels, placed) {
   ctx.textBaseline = "middle";
   const captions = rowCaptions(labels.rows, v).filter((c) => !c.pinned);
   if (captions.length) {
@@ -153,7 +252,27 @@ function drawLabels(ctx, v, labels) {
       ctx.fillText(c.text, c.x, c.y);
     }
   }
-  if (v.scale >= 6 && labels.sections.length) {
+  if (v.scale >= ROW_CAPTIONS_FROM_SCALE && labels.angled.length) {
+    // Turned and curved rows: their letters just past each end seat, along the row.
+    ctx.font = `600 ${captionSize(v.scale)}px system-ui, sans-serif`;
+    ctx.fillStyle = "#6b7280";
+    ctx.textAlign = "center";
+    for (const row of labels.angled) {
+      for (const [wx, wy] of row.ends) {
+        const x = wx * v.scale + v.tx, y = wy * v.scale + v.ty;
+        if (x > -20 && y > -20 && x < v.width + 20 && y < v.height + 20) ctx.fillText(row.text, x, y);
+      }
+    }
+  }
+  if (placed && labels.shapes.length && !inOverview(v, labels) && v.scale >= 3) {
+    // Placed sections: the name on the seats' middle, faint, beneath them.
+    ctx.font = `800 ${Math.min(28, Math.max(11, v.scale * 1.2))}px system-ui, sans-serif`;
+    ctx.fillStyle = "rgba(107, 114, 128, 0.30)";
+    ctx.textAlign = "center";
+    for (const sec of labels.shapes) ctx.fillText(sec.name, sec.cx * v.scale + v.tx, sec.cy * v.scale + v.ty);
+    return;
+  }
+  if (v.scale >= 6 && labels.sections.length && !placed) {
     const size = Math.min(13, Math.max(9, v.scale * 0.45));
     ctx.font = `700 ${size}px system-ui, sans-serif`;
     ctx.fillStyle = "#374151";

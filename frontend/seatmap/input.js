@@ -6,6 +6,8 @@
 // pressing elsewhere, or its seat button has focus) or with Ctrl / ⌘ held (a trackpad
 // pinch arrives as ctrl+wheel); otherwise the page scrolls as pages do, and a hint
 // says how to zoom. A map that grabs the wheel traps whoever scrolls past it.
+// Zoomed out on a venue of many sections (sections.js), a click zooms to the section
+// under it instead: a seat there is a speck nobody can see they picked.
 // A finger is not a mouse: where seats are closer than TAP_MIN_PX on screen a tap
 // could land on the neighbour, so there a tap zooms in on the spot (to TAP_ZOOM_PX a
 // seat) instead of holding; the next tap, on seats big enough to aim at, holds.
@@ -158,6 +160,19 @@ export class PointerInput {
 
   #clickAt(p, pointerType) {
     const map = this.map;
+    if (map.overview()) {
+      // Zoomed out on a big venue, a click picks a section, never a speck of a seat.
+      // The section of the seat nearest the click, within a few seats' reach (a
+      // click between a stand's rows, or just beside it, still means that stand).
+      const w = map.view.toWorld(p.x, p.y);
+      const near = map.index.nearest(w.x, w.y, Math.max(2, 8 / map.view.scale));
+      const sec = near >= 0 ? map.labels.shapes[map.labels.sectionOf[near]] : null;
+      if (sec) {
+        map.showSection(sec);
+        map.options.announce?.(`Section ${sec.name}. Choose a seat, or use Best available.`);
+      } else map.zoomBy(2.5, p.x, p.y);
+      return;
+    }
     if (pointerType === "touch" || pointerType === "pen") {
       const pitch = map.view.scale; // CSS px per seat unit: one seat's pitch
       if (pitch < TAP_MIN_PX) {

@@ -9,9 +9,15 @@ const MIN_FIT_SCALE = 0.5;
 const FIT_FILL = 0.96; // a fitted map leaves a thin margin
 const PAN_MARGIN = 60; // px of the map that always stays on screen
 
-/** World extent of a map: the seats' bounds plus the stage strip above them. */
-export function stageExtent(bounds) {
-  return { minX: bounds.minX - 1.5, maxX: bounds.maxX + 1.5, minY: bounds.minY - 4, maxY: bounds.maxY + 1.5 };
+/** World extent of a map: the seats' bounds plus the stage (its own rectangle, or the strip above them). */
+export function stageExtent(bounds, stage = null) {
+  if (!stage) return { minX: bounds.minX - 1.5, maxX: bounds.maxX + 1.5, minY: bounds.minY - 4, maxY: bounds.maxY + 1.5 };
+  return {
+    minX: Math.min(bounds.minX, stage.x) - 1.5,
+    maxX: Math.max(bounds.maxX, stage.x + stage.width) + 1.5,
+    minY: Math.min(bounds.minY, stage.y) - 1.5,
+    maxY: Math.max(bounds.maxY, stage.y + stage.height) + 1.5,
+  };
 }
 
 export class View {
@@ -27,9 +33,23 @@ export class View {
     this.userMoved = false; // panned or zoomed since the last fit
   }
 
-  /** A new set of seats: their bounds (a SeatStore's `bounds`). */
-  setBounds(bounds) {
-    this.extent = stageExtent(bounds);
+  /** A new set of seats: their bounds (a SeatStore's `bounds`) and its stage, if placed. */
+  setBounds(bounds, stage = null) {
+    this.extent = stageExtent(bounds, stage);
+  }
+
+  /**
+   * Show the world rectangle, centred, `pad` seat units around it, no closer than
+   * `maxScale` px a seat (a section, what best available picked). A user's move.
+   */
+  fitTo(minX, minY, maxX, maxY, { pad = 2, maxScale = MAX_SCALE } = {}) {
+    if (!this.width || !this.height) return;
+    const w = maxX - minX + 2 * pad, hgt = maxY - minY + 2 * pad;
+    this.scale = Math.min(maxScale, MAX_SCALE, Math.min(this.width / w, this.height / hgt));
+    this.tx = this.width / 2 - ((minX + maxX) / 2) * this.scale;
+    this.ty = this.height / 2 - ((minY + maxY) / 2) * this.scale;
+    this.userMoved = true;
+    this.clampPan();
   }
 
   /** Show the whole extent, centred. Returns false (and changes nothing) before the viewport has a size. */

@@ -23,7 +23,7 @@ def test_a_deleted_event_closes_every_open_map(api: Any, new_context: Any, ui: A
     for page in pages:
         page.wait_for_selector("[data-testid=ws-indicator][data-ws-state=gone]")
         expect(page.get_by_test_id("ws-indicator")).to_contain_text("Closed")
-        expect(page.get_by_test_id("message")).to_contain_text("cancelled by its organiser")
+        expect(page.get_by_test_id("message")).to_contain_text("removed by its organiser")
 
     # A click on a seat says why, and asks the server for nothing.
     signed_in = pages[0]

@@ -107,8 +107,26 @@ def test_twenty_thousand_seats(api: Any, new_context: Any, ui: Any) -> None:
     page.wait_for_timeout(200)
     full_draw_ms = page.evaluate("window.boxoffice.drawStats.lastFullDrawMs")
 
-    # Someone else's hold arrives live and repaints only that seat, not the map.
+    # Fitted, the four sections show as shapes with their free counts (issue 14, item 4):
+    # a hold arriving live repaints the map, so its section's count follows.
+    assert page.evaluate("window.boxoffice.overview")
     page.mouse.move(box["x"] + 2, box["y"] + 2)  # park the pointer: hovering draws nothing
+    before = page.evaluate("window.boxoffice.drawStats")
+    first = api.seat_id(event, "S4-Y199")
+    assert api.hold(erin, event["id"], [first]).status_code == 201
+    ui.wait_seat(page, first, "held", mine=False, timeout=2000)
+    page.wait_for_function(
+        "(n) => window.boxoffice.drawStats.fullDraws > n", arg=before["fullDraws"]
+    )
+    assert (
+        page.evaluate("() => window.boxoffice.sections().find((s) => s.name === 'S4').free")
+        == SEATS_PER_ROW * ROWS - 1
+    )
+
+    # Zoomed in past the shapes, someone else's hold repaints only that seat, not the map.
+    page.get_by_test_id("zoom-in").click()
+    page.get_by_test_id("zoom-in").click()
+    assert not page.evaluate("window.boxoffice.overview")
     page.wait_for_timeout(200)
     before = page.evaluate("window.boxoffice.drawStats")
     other = api.seat_id(event, "S4-Y200")

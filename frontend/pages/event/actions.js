@@ -72,6 +72,9 @@ function holdErrorMessage(page, err, indices) {
 
 /** Hold seats: `body` is {seatIds} or {count, category}. Holding seats I already hold
  * gives my whole cart more time. Resolves to true, or to the message shown. */
+const PICKED_MIN_PX = 16; // px a seat: below it, best available zooms to its pick
+const PICKED_PX = 28; // and shows it this big
+
 export async function hold(page, body, indices = []) {
   const { store, event } = page;
   const mine = store.myHeld();
@@ -96,6 +99,16 @@ export async function hold(page, body, indices = []) {
     store.applyChanges(seats, true);
     const held = seats.map((s) => store.indexById.get(s.id)).filter((i) => i !== undefined);
     if (body.count && held.length) {
+      // Best available: show what it picked, close enough to see it (a big venue's
+      // overview would show specks), then put the seat cursor on the first.
+      let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+      for (const i of held) {
+        minX = Math.min(minX, store.x[i]);
+        maxX = Math.max(maxX, store.x[i]);
+        minY = Math.min(minY, store.y[i]);
+        maxY = Math.max(maxY, store.y[i]);
+      }
+      if (page.map.view.scale < PICKED_MIN_PX) page.map.showArea(minX, minY, maxX, maxY, { pad: 6, maxScale: PICKED_PX });
       page.map.focusSeat(held[0], { announce: false });
     }
     const names = held.map((i) => shortName(page, i)).join(", ");
