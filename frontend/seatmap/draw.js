@@ -122,6 +122,29 @@ export function drawAll(ctx, { store: s, view: v, index, labels }) {
     drawSeat(ctx, kindFor(s, i), x, y, r, colourOf(s, i), s.accessible[i] === 1);
   }
   if (overview) drawShapeNames(ctx, v, labels.shapes, free);
+  else if (s.stage) drawSectionTags(ctx, v, labels.shapes);
+}
+
+/** Zoomed into a placed venue: each section's name on a small tag on its middle seat,
+ *  so a stand turned any way is still named (from SECTION_TAGS_UNTIL px a seat, the
+ *  rows' letters and each seat's card name it instead). */
+const SECTION_TAGS_UNTIL = 20;
+function drawSectionTags(ctx, v, shapes) {
+  if (v.scale >= SECTION_TAGS_UNTIL) return;
+  ctx.font = "700 12px system-ui, sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  for (const sec of shapes) {
+    const x = sec.cx * v.scale + v.tx, y = sec.cy * v.scale + v.ty;
+    if (x < -40 || y < -20 || x > v.width + 40 || y > v.height + 20) continue;
+    const w = ctx.measureText(sec.name).width + 12;
+    ctx.fillStyle = "rgba(255, 255, 255, 0.88)";
+    ctx.beginPath();
+    ctx.roundRect(x - w / 2, y - 10, w, 20, 10);
+    ctx.fill();
+    ctx.fillStyle = "#1f2937";
+    ctx.fillText(sec.name, x, y);
+  }
 }
 
 /** Zoomed out on a venue of several sections: they show as shapes (sections.js). */
@@ -154,11 +177,16 @@ function drawShapeNames(ctx, v, shapes, free) {
   shapes.forEach((sec, k) => {
     const x = sec.cx * v.scale + v.tx, y = sec.cy * v.scale + v.ty;
     if (x < -40 || y < -20 || x > v.width + 40 || y > v.height + 20) return;
+    // As much as the section's size on screen leaves room for: name and count, the
+    // name alone, or nothing (a phone's view of a big arena).
+    const size = Math.max(sec.maxX - sec.minX, sec.maxY - sec.minY) * v.scale;
+    if (size < 26) return;
     const name = sec.name, count = free[k] ? `${free[k].toLocaleString()} free` : "Sold out";
-    for (const [text, dy, font] of [
+    const lines = size < 56 ? [[name, 0, "700 11px system-ui, sans-serif"]] : [
       [name, -7, "700 12px system-ui, sans-serif"],
       [count, 7, "600 11px system-ui, sans-serif"],
-    ]) {
+    ];
+    for (const [text, dy, font] of lines) {
       ctx.font = font;
       ctx.lineWidth = 3;
       ctx.strokeStyle = "rgba(255, 255, 255, 0.9)";
@@ -264,15 +292,8 @@ function drawLabels(ctx, v, labels, placed) {
       }
     }
   }
-  if (placed && labels.shapes.length && !inOverview(v, labels) && v.scale >= 3) {
-    // Placed sections: the name on the seats' middle, faint, beneath them.
-    ctx.font = `800 ${Math.min(28, Math.max(11, v.scale * 1.2))}px system-ui, sans-serif`;
-    ctx.fillStyle = "rgba(107, 114, 128, 0.30)";
-    ctx.textAlign = "center";
-    for (const sec of labels.shapes) ctx.fillText(sec.name, sec.cx * v.scale + v.tx, sec.cy * v.scale + v.ty);
-    return;
-  }
-  if (v.scale >= 6 && labels.sections.length && !placed) {
+  if (placed) return; // a placed section's name goes on top of its seats (drawSectionTags)
+  if (v.scale >= 6 && labels.sections.length) {
     const size = Math.min(13, Math.max(9, v.scale * 0.45));
     ctx.font = `700 ${size}px system-ui, sans-serif`;
     ctx.fillStyle = "#374151";
