@@ -67,8 +67,8 @@ def test_tabs_open_past_the_tokens_life_refresh_once_and_keep_booking(
     organiser, buyer = api.new_user("org"), api.new_user("buyer")
     event = api.small_event(organiser)
     seat = api.seat_id(event, "B2")
-    # 18 s to live: due for refresh 15 s before its end, i.e. about 3 s after minting.
-    old = mint_token(buyer, lifetime=18)
+    # 17 s to live: due for refresh 15 s before its end, i.e. about 2 s after minting.
+    old = mint_token(buyer, lifetime=17)
     context = new_context()
     refreshes: list[str] = []
     context.on("request", lambda r: refreshes.append(r.url) if "/token/refresh" in r.url else None)
