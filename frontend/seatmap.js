@@ -11,6 +11,7 @@
 import { h } from "./dom.js";
 import { rowCaptions } from "./seatmap/captions.js";
 import { buildLabels, drawAll, drawOne, drawPinnedCaptions, inOverview } from "./seatmap/draw.js";
+import { Minimap } from "./seatmap/minimap.js";
 import { freeBySection } from "./seatmap/sections.js";
 import { PointerInput, SeatCursor } from "./seatmap/input.js";
 import { firstSeat, SpatialIndex } from "./seatmap/spatial.js";
@@ -65,6 +66,8 @@ export class SeatMap {
     this.wheelHint.hidden = true;
     this.wheelHintTimer = 0;
     this.viewport.append(this.wheelHint);
+    this.minimap = new Minimap(this);
+    this.viewport.append(this.minimap.el);
     container.replaceChildren(this.viewport);
     this.ctx = this.canvas.getContext("2d", { alpha: false });
 
@@ -92,6 +95,7 @@ export class SeatMap {
   }
 
   destroy() {
+    this.minimap.stop();
     cancelAnimationFrame(this.frame);
     clearTimeout(this.wheelHintTimer);
     this.tooltip.stop();
@@ -109,7 +113,11 @@ export class SeatMap {
     this.view.setBounds(store.bounds, store.stage);
     this.cursor = -1;
     this.hover = -1;
-    this.unsubscribe = store.subscribe((dirty) => this.markDirty(dirty));
+    this.unsubscribe = store.subscribe((dirty) => {
+      this.markDirty(dirty);
+      this.minimap.seatsChanged();
+    });
+    this.minimap.reset();
     this.#applyAutoHeight(); // a new shape may want a new height (the resize observer refits)
     if (refit || !this.view.fitted) this.fit();
     this.markDirty(null);
@@ -149,6 +157,11 @@ export class SeatMap {
   #viewChanged() {
     this.hideTooltip();
     this.markDirty(null);
+  }
+
+  /** The view was moved from outside the map's own controls (the minimap). */
+  viewMoved() {
+    this.#viewChanged();
   }
 
   /** Seat i's centre in viewport CSS pixels. */
@@ -210,6 +223,7 @@ export class SeatMap {
       const t0 = performance.now();
       drawAll(ctx, this);
       drawPinnedCaptions(ctx, this.view, this.labels);
+      this.minimap.update(); // the view may have moved: its outline follows
       if (this.store.size) this.#placeCursor();
       this.stats.fullDraws++;
       this.stats.lastFullDrawMs = performance.now() - t0;

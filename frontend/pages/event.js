@@ -97,6 +97,14 @@ function exposeHooks(page) {
     sections() {
       return page.map ? page.map.sectionShapes() : [];
     },
+    /** Whether the minimap shows, and the venue point at the middle of the map. */
+    get minimap() {
+      return page.map ? !page.map.minimap.el.hidden : false;
+    },
+    get centre() {
+      if (!page.map) return null;
+      return page.map.view.toWorld(page.map.view.width / 2, page.map.view.height / 2);
+    },
     /** The map's px per seat now. */
     get scale() {
       return page.map ? page.map.view.scale : 0;

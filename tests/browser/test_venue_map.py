@@ -1,7 +1,8 @@
 """Big venues as venues in the browser (issue 14, item 4), both modes: a venue placed
 around its stage opens zoomed out to its sections as shapes with their free seats
-(live), a click on a section zooms to it instead of holding a speck, and best available
-takes a section and wheelchair access and zooms to what it picked.
+(live), a click on a section zooms to it instead of holding a speck, closer in a
+minimap moves the map, and best available takes a section and wheelchair access and
+zooms to what it picked.
 """
 
 from __future__ import annotations
@@ -95,10 +96,24 @@ def test_sections_as_shapes_a_click_zooms_and_best_available_filters(
     assert page.get_by_test_id("tray-item").count() == 0
     page.screenshot(path=str(artifacts / "venue-section.png"))
 
+    # Closer in, the minimap shows the whole venue; a click on it moves the map there.
+    minimap = page.get_by_test_id("minimap")
+    page.get_by_test_id("zoom-in").click()
+    page.get_by_test_id("zoom-in").click()
+    expect(minimap).to_be_visible()
+    before = page.evaluate("() => window.boxoffice.centre")
+    box = minimap.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.95)  # South
+    after = page.evaluate("() => window.boxoffice.centre")
+    assert after["y"] - before["y"] > RADIUS, (before, after)
+    page.screenshot(path=str(artifacts / "venue-minimap.png"))
+
     # Best available, wheelchair-accessible seats in the South stand: it holds them and
     # zooms to them.
     page.get_by_test_id("zoom-fit").click()
     page.wait_for_function("() => window.boxoffice.overview")
+    expect(minimap).to_be_hidden()  # fitted: the map is the whole venue
     page.get_by_test_id("best-section").select_option("South")
     page.get_by_test_id("best-accessible").check()
     page.get_by_test_id("best-count").fill("2")
