@@ -49,6 +49,12 @@ def arena_layout() -> Any:
     """About 20,000 seats in the round: a lower bowl of 12 sections and an upper bowl of
     16 around a 24 x 14 stage; each section's rows are arcs around the stage's centre,
     so each row fills its section's share of the circle less an aisle."""
+    sections, categories, stage = arena_spec()
+    return from_sections(sections, categories, stage=stage)
+
+
+def arena_spec() -> tuple[list[SectionSpec], list[Category], Stage]:
+    """The arena as a layout says it (what `POST /events`' layout form carries)."""
     categories = [
         Category("floor", "Lower bowl", "#b91c1c", 8900),
         Category("upper", "Upper bowl", "#1d4ed8", 5500),
@@ -76,7 +82,7 @@ def arena_layout() -> Any:
                     curve=radius,
                 )
             )
-    return from_sections(sections, categories, stage=Stage(-12.0, -7.0, 24.0, 14.0))
+    return sections, categories, Stage(-12.0, -7.0, 24.0, 14.0)
 
 
 async def ensure_demo_event(settings: Any) -> list[str]:

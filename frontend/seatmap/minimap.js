@@ -66,9 +66,12 @@ export class Minimap {
     const wanted = this.wanted;
     if (this.el.hidden !== !wanted) this.el.hidden = !wanted;
     if (!wanted) return;
-    const e = this.map.view.extent;
+    const view = this.map.view;
+    const e = view.extent;
     const worldW = e.maxX - e.minX, worldH = e.maxY - e.minY;
-    const k = Math.min(WIDTH / worldW, MAX_HEIGHT / worldH);
+    // At most a quarter of a small map's width (a phone's), else WIDTH.
+    const room = Math.min(WIDTH, Math.max(72, view.width * 0.26));
+    const k = Math.min(room / worldW, (MAX_HEIGHT * room) / WIDTH / worldH);
     const w = Math.round(worldW * k), hgt = Math.round(worldH * k);
     const dpr = window.devicePixelRatio || 1;
     if (this.el.width !== Math.round(w * dpr) || this.el.height !== Math.round(hgt * dpr)) {
@@ -85,8 +88,7 @@ export class Minimap {
     ctx.drawImage(this.picture, 0, 0);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     // What is on screen.
-    const v = this.map.view;
-    const r = v.visibleRange(0);
+    const r = view.visibleRange(0);
     ctx.strokeStyle = "#4338ca";
     ctx.lineWidth = 2;
     ctx.strokeRect((r.x0 - e.minX) * k, (r.y0 - e.minY) * k, (r.x1 - r.x0) * k, (r.y1 - r.y0) * k);

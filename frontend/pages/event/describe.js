@@ -25,11 +25,18 @@ export function seatName(page, i) {
   return `Seat ${store.label[i]}`;
 }
 
-/** "E10" without the section prefix (the section is shown next to it). */
+/** "E10" without the section prefix (the section is shown next to it); "20-1" for row
+ *  20, seat 1, as the server labels it ("201" would read as seat 201, or row 2 seat 01). */
 export function rowSeat(page, i) {
   const store = page.store;
-  const row = store.row[i], num = store.number[i];
-  return row !== "" && num !== null && num !== undefined ? `${row}${num}` : store.label[i];
+  const row = String(store.row[i]), num = store.number[i];
+  if (row === "" || num === null || num === undefined) return store.label[i];
+  return `${row}${/\d$/.test(row) ? "-" : ""}${num}`;
+}
+
+/** "Section 101" for a section named by a number alone, else its name ("Stalls"). */
+export function sectionName(name) {
+  return /^\d+$/.test(name) ? `Section ${name}` : name;
 }
 
 export function shortName(page, i) {

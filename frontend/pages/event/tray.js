@@ -8,7 +8,7 @@ import { $, h } from "../../dom.js";
 import { KIND_MINE_HELD, swatch } from "../../seatdraw.js";
 import { release } from "./actions.js";
 import { Cart } from "./cart.js";
-import { money, rowSeat, seatName } from "./describe.js";
+import { money, rowSeat, sectionName, seatName } from "./describe.js";
 
 export class Tray {
   constructor(page) {
@@ -56,7 +56,7 @@ export class Tray {
         "li",
         { class: "tray-item", dataset: { seatId: store.ids[i] }, "data-testid": "tray-item" },
         swatch(KIND_MINE_HELD, cat?.colour || "#6b7280", { size: 18 }),
-        h("span", { class: "tray-seat" }, h("strong", { text: rowSeat(page, i) }), h("small", { text: [store.section[i], cat?.name].filter(Boolean).join(" · ") })),
+        h("span", { class: "tray-seat" }, h("strong", { text: rowSeat(page, i) }), h("small", { text: [store.section[i] && sectionName(store.section[i]), cat?.name].filter(Boolean).join(" · ") })),
         h("span", { class: "tray-price", text: money(page, store.price(i)) }),
         h("button", {
           type: "button",
