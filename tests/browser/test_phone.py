@@ -103,3 +103,28 @@ def test_the_phone_bar_shows_the_cart_and_books_while_the_trays_book_is_off_scre
     expect(bar).to_be_hidden()  # nothing held any more
     booked = api.client.get("/bookings", headers={"Authorization": f"Bearer {buyer.token}"})
     assert sorted(b["seat"]["id"] for b in booked.json()["bookings"]) == sorted(seats)
+
+
+@pytest.mark.one_per_mode("viewport")
+@pytest.mark.parametrize(
+    "viewport",
+    [{"width": 390, "height": 844}, {"width": 1440, "height": 900}],
+    ids=["phone", "desktop"],
+)
+def test_messages_never_cover_the_map(api: Any, new_context: Any, ui: Any, viewport: Any) -> None:
+    """A message (here: best available's) takes the zoom row's hint line, beside the zoom
+    buttons: nothing of the map is under it, and the map did not move for it."""
+    organiser, buyer = api.new_user("org"), api.new_user("buyer")
+    event = api.small_event(organiser)
+    page = new_context(buyer, viewport=viewport).new_page()
+    ui.open_event(page, event["id"])
+    seatmap = page.get_by_test_id("seatmap")
+    before = seatmap.bounding_box()
+    page.get_by_test_id("best-count").fill("2")
+    page.get_by_test_id("best-submit").click()
+    message = page.get_by_test_id("message")
+    expect(message).to_contain_text("Held")
+    box, map_box = message.bounding_box(), seatmap.bounding_box()
+    assert box is not None and map_box is not None and before is not None
+    assert box["y"] + box["height"] <= map_box["y"], (box, map_box)  # above it, not on it
+    assert map_box["y"] == before["y"]  # and the map stayed where it was
