@@ -9,6 +9,7 @@ import { api, ApiError } from "../api.js";
 import { isSignedIn, onAuthChange } from "../auth.js";
 import { $, h } from "../dom.js";
 import { formatMoney, minorDigits, parseMoney } from "../format.js";
+import { holdProblem, MAX_ROW_SEATS, MAX_SECTION_NAME, maxSeatsProblem, priceProblem, rowSeatsProblem, sectionNameProblem, totalProblem } from "../limits.js";
 import { initNav } from "../nav.js";
 import { KIND_AVAILABLE, swatch } from "../seatdraw.js";
 import { SeatMap } from "../seatmap.js";
@@ -152,6 +153,55 @@ function renderPreview() {
   );
   const total = state.sections.reduce((sum, s) => sum + s.rows.reduce((t, r) => t + seatsOf(r), 0), 0);
   $("[data-testid=seat-total]").textContent = `${total.toLocaleString()} seat${total === 1 ? "" : "s"}`;
+  checkFields();
+}
+
+// ---------------------------------------------------------------- limits
+
+/** Say `message` beside `field` (and mark it invalid), or clear what was said. */
+function sayBeside(field, message) {
+  if (!field) return;
+  let note = field.nextElementSibling?.classList.contains("field-error") ? field.nextElementSibling : null;
+  if (!message) {
+    field.removeAttribute("aria-invalid");
+    field.removeAttribute("aria-describedby");
+    note?.remove();
+    return;
+  }
+  if (!note) {
+    note = h("span", { class: "field-error", id: `err-${nextUid()}`, "data-testid": "field-error" });
+    field.after(note);
+  }
+  note.textContent = message;
+  field.setAttribute("aria-invalid", "true");
+  field.setAttribute("aria-describedby", note.id);
+}
+
+/** Every field against the server's limits (../limits.js), said beside it; the
+ *  problems, for the submit to refuse with. */
+function checkFields() {
+  const found = [];
+  const check = (field, message, where) => {
+    sayBeside(field, message);
+    if (message) found.push(`${where}: ${message}`);
+  };
+  const several = state.sections.length > 1;
+  let total = 0;
+  for (const section of state.sections) {
+    const rows = section.rows.map((r) => ({ label: r.label, seats: Number.parseInt(r.seats, 10) }));
+    check(section.nameEl, sectionNameProblem(section.name, rows, several), `Section ${section.name || "name"}`);
+    for (const row of section.rows) {
+      const seats = Number.parseInt(row.seats, 10);
+      total += Number.isInteger(seats) ? seats : 0;
+      check(row.seatsEl, rowSeatsProblem(seats), `Row ${row.label} in ${section.name}`);
+    }
+  }
+  for (const c of state.categories) check(c.priceEl, priceProblem(parseMoney(c.price, currency()), (m) => formatMoney(m, currency())), `The price of ${c.name || "a category"}`);
+  // Left empty, the server's defaults apply (600 s; 10 seats or the event's size).
+  check(form.holdSeconds, form.holdSeconds.value === "" ? "" : holdProblem(Number(form.holdSeconds.value)), "Hold time");
+  check(form.maxSeatsPerUser, form.maxSeatsPerUser.value === "" ? "" : maxSeatsProblem(Number(form.maxSeatsPerUser.value), total), "Max seats per person");
+  check($("[data-testid=seat-total]"), totalProblem(total), "The event");
+  return found;
 }
 
 // ------------------------------------------------------------- builder UI
@@ -175,7 +225,7 @@ function renderCategories() {
         { class: "builder-row category-row", "data-testid": "category-row" },
         h("label", { class: "field" }, h("span", { text: "Name" }), input({ value: c.name, required: true, maxlength: 60, "data-testid": "category-name" }, (v) => { c.name = v; refreshCategorySelects(); })),
         h("label", { class: "field field--colour" }, h("span", { text: "Colour" }), input({ type: "color", value: c.colour, "data-testid": "category-colour" }, (v) => (c.colour = v))),
-        h("label", { class: "field field--price" }, h("span", { text: `Price (${currency()})` }), input({ value: c.price, inputmode: "decimal", "data-testid": "category-price", step: minorDigits(currency()) ? "0.01" : "1" }, (v) => (c.price = v))),
+        h("label", { class: "field field--price" }, h("span", { text: `Price (${currency()})` }), (c.priceEl = input({ value: c.price, inputmode: "decimal", "data-testid": "category-price", step: minorDigits(currency()) ? "0.01" : "1" }, (v) => (c.price = v)))),
         h("button", {
           type: "button",
           class: "btn btn-icon btn-small",
@@ -216,7 +266,7 @@ function renderSections() {
           "tr",
           { "data-testid": "row" },
           h("td", {}, input({ value: row.label, "aria-label": `Row ${rIndex + 1} label`, maxlength: 4, class: "input-short", "data-testid": "row-label" }, (v) => (row.label = v.toUpperCase()))),
-          h("td", {}, input({ value: row.seats, type: "number", min: 1, max: 10000, "aria-label": `Row ${row.label || rIndex + 1} seats`, class: "input-short", "data-testid": "row-seats" }, (v) => (row.seats = v))),
+          h("td", {}, (row.seatsEl = input({ value: row.seats, type: "number", min: 1, max: MAX_ROW_SEATS, "aria-label": `Row ${row.label || rIndex + 1} seats`, class: "input-short", "data-testid": "row-seats" }, (v) => (row.seats = v)))),
           h("td", {}, h("select", { "data-cat-select": "row", "aria-label": `Row ${row.label || rIndex + 1} category`, onchange: (e) => { row.category = e.target.value; schedulePreview(); } }, categoryOptions(row.category, { allowInherit: true }))),
           h("td", {}, input({ value: row.accessible, placeholder: "e.g. 1, 2", "aria-label": `Row ${row.label || rIndex + 1} accessible seat numbers`, class: "input-medium" }, (v) => (row.accessible = v))),
           h("td", {}, h("button", { type: "button", class: "btn btn-icon btn-small", "aria-label": `Remove row ${row.label || rIndex + 1}`, text: "×", onclick: () => { section.rows.splice(rIndex, 1); renderAll(); } })),
@@ -224,14 +274,14 @@ function renderSections() {
       );
       const from = h("input", { class: "input-short", value: nextLabel(section.rows.at(-1)?.label || "") || "A", "aria-label": "First row label", maxlength: 4 });
       const to = h("input", { class: "input-short", value: "", placeholder: "J", "aria-label": "Last row label", maxlength: 4 });
-      const count = h("input", { class: "input-short", type: "number", min: 1, max: 10000, value: section.rows.at(-1)?.seats || "20", "aria-label": "Seats per row" });
+      const count = h("input", { class: "input-short", type: "number", min: 1, max: MAX_ROW_SEATS, value: section.rows.at(-1)?.seats || "20", "aria-label": "Seats per row" });
       return h(
         "div",
         { class: "section-block", "data-testid": "section" },
         h(
           "div",
           { class: "section-head" },
-          h("label", { class: "field" }, h("span", { text: "Section name" }), input({ value: section.name, maxlength: 40, "data-testid": "section-name" }, (v) => (section.name = v))),
+          h("label", { class: "field" }, h("span", { text: "Section name" }), (section.nameEl = input({ value: section.name, maxlength: MAX_SECTION_NAME, "data-testid": "section-name" }, (v) => (section.name = v)))),
           h("label", { class: "field" }, h("span", { text: "Category" }), h("select", { "data-cat-select": "section", onchange: (e) => { section.category = e.target.value; schedulePreview(); } }, categoryOptions(section.category))),
           h("button", { type: "button", class: "btn btn-ghost btn-small", disabled: state.sections.length === 1, text: "Remove section", onclick: () => { state.sections.splice(sIndex, 1); renderAll(); } }),
         ),
@@ -292,12 +342,10 @@ function buildBody() {
     ids.set(c.uid, id);
     const price = parseMoney(c.price, currency());
     if (!c.name.trim()) problems.push("Every category needs a name.");
-    if (price === null) problems.push(`Enter a price for ${c.name || "each category"}.`);
     return { id, name: c.name.trim(), colour: c.colour, price: price ?? 0 };
   });
   const sectionNames = new Set();
   const sections = state.sections.map((s) => {
-    if (!s.name.trim()) problems.push("Every section needs a name.");
     if (sectionNames.has(s.name.trim().toUpperCase())) problems.push(`Two sections are called ${s.name}.`);
     sectionNames.add(s.name.trim().toUpperCase());
     const labels = new Set();
@@ -316,6 +364,7 @@ function buildBody() {
     if (!rows.length) problems.push(`Section ${s.name} has no rows.`);
     return { name: s.name.trim(), category: ids.get(s.category) || categories[0].id, rows };
   });
+  problems.push(...checkFields());
   const body = { name, currency: currency(), layout: { categories, sections } };
   if (form.startsAt.value) body.startsAt = new Date(form.startsAt.value).toISOString();
   if (form.venue.value.trim()) body.venue = form.venue.value.trim();
@@ -361,6 +410,7 @@ $("[data-action=add-section]").addEventListener("click", () => {
   renderAll();
 });
 form.currency.addEventListener("change", renderAll);
+for (const field of [form.holdSeconds, form.maxSeatsPerUser]) field.addEventListener("input", schedulePreview);
 
 function gate() {
   const signedIn = isSignedIn();

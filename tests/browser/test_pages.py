@@ -157,6 +157,26 @@ def test_create_event_with_the_layout_builder(api: Any, new_context: Any, ui: An
     section = page.get_by_test_id("section").nth(1)
     section.get_by_test_id("row-seats").first.fill("10")
     expect(page.get_by_test_id("seat-total")).to_have_text("132 seats")  # 90 + 16 + 16 + 10
+
+    # Past the server's limits, each field says so beside it and nothing is sent
+    # (issue 14, item 6: a 1,500-seat row used to come back as a schema path).
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    row = section.get_by_test_id("row-seats").first
+    row.fill("1500")
+    beside = section.get_by_test_id("field-error").first
+    expect(beside).to_have_text("At most 1,000 seats in a row.")
+    expect(row).to_have_attribute("aria-invalid", "true")
+    page.get_by_test_id("ev-max").fill("5000")
+    expect(page.get_by_test_id("ev-max").locator("xpath=following-sibling::*[1]")).to_have_text(
+        "At most the event's 1,622 seats."  # 90 + 16 + 16 + 1,500
+    )
+    page.get_by_test_id("create-submit").click()
+    expect(page.get_by_test_id("form-error")).to_contain_text("At most 1,000 seats in a row.")
+    assert sent == []
+    row.fill("10")
+    page.get_by_test_id("ev-max").fill("10")
+    expect(page.get_by_test_id("field-error")).to_have_count(0)
     page.get_by_test_id("create-submit").click()
     page.wait_for_url(re.compile(r"/e/[0-9a-f-]{36}$"))
     ui.open_event(page, page.url.rsplit("/", 1)[1])
