@@ -21,23 +21,27 @@ const SEAT_RADIUS = 0.4; // seat units
 export function buildLabels(s) {
   const groups = new Map(); // section + row -> its seats' indices
   const sections = new Map();
+  let run = null; // the row of the seat before: seats come row by row, so look up only when it changes
+  let sec = null; // likewise its section
   for (let i = 0; i < s.size; i++) {
     const x = s.x[i], y = s.y[i];
     if (s.row[i] !== "") {
-      const key = `${s.section[i]}\u0000${s.row[i]}`;
-      const g = groups.get(key);
-      if (g) g.push(i);
-      else groups.set(key, [i]);
-    }
+      if (!run || s.row[i] !== s.row[i - 1] || s.section[i] !== s.section[i - 1]) {
+        const key = `${s.section[i]}\u0000${s.row[i]}`;
+        run = groups.get(key);
+        if (!run) groups.set(key, (run = []));
+      }
+      run.push(i);
+    } else run = null;
     if (s.section[i]) {
-      const sec = sections.get(s.section[i]);
-      if (!sec) sections.set(s.section[i], { text: s.section[i], minX: x, maxX: x, minY: y });
+      if (!sec || s.section[i] !== s.section[i - 1]) sec = sections.get(s.section[i]);
+      if (!sec) sections.set(s.section[i], (sec = { text: s.section[i], minX: x, maxX: x, minY: y }));
       else {
         if (x < sec.minX) sec.minX = x;
         if (x > sec.maxX) sec.maxX = x;
         if (y < sec.minY) sec.minY = y;
       }
-    }
+    } else sec = null;
   }
   const rows = [];
   const angled = [];
@@ -66,7 +70,7 @@ export function buildLabels(s) {
       angled.push({ text, ends: [[s.x[a] - ux * 0.9, s.y[a] - uy * 0.9], [s.x[b] + ux * 0.9, s.y[b] + uy * 0.9]] });
     }
   }
-  const { sections: shapes, sectionOf } = buildSections(s.section, s.x, s.y, s.row, s.number);
+  const { sections: shapes, sectionOf } = buildSections(s.section, s.x, s.y, groups.values(), s.number);
   // One unnamed/default section needs no caption.
   return { rows, angled, sections: sections.size > 1 ? [...sections.values()] : [], shapes, sectionOf };
 }
@@ -87,7 +91,13 @@ export function drawAll(ctx, { store: s, view: v, index, labels }) {
   drawStage(ctx, s, v);
   const overview = inOverview(v, labels);
   const free = overview ? freeBySection(labels.sectionOf, s.status, labels.shapes.length) : null;
-  if (overview) drawShapes(ctx, v, labels.shapes, free);
+  if (overview) {
+    // Zoomed out, the sections are the map: their shapes and counts, no specks (a
+    // 100,000-seat venue repaints in a millisecond or two on every change).
+    drawShapes(ctx, v, labels.shapes, free);
+    drawShapeNames(ctx, v, labels.shapes, free);
+    return;
+  }
   drawLabels(ctx, v, labels, Boolean(s.stage));
 
   const r = v.scale * SEAT_RADIUS;
@@ -121,8 +131,7 @@ export function drawAll(ctx, { store: s, view: v, index, labels }) {
     const x = s.x[i] * v.scale + v.tx, y = s.y[i] * v.scale + v.ty;
     drawSeat(ctx, kindFor(s, i), x, y, r, colourOf(s, i), s.accessible[i] === 1);
   }
-  if (overview) drawShapeNames(ctx, v, labels.shapes, free);
-  else if (s.stage) drawSectionTags(ctx, v, labels.shapes);
+  if (s.stage) drawSectionTags(ctx, v, labels.shapes);
 }
 
 /** Zoomed into a placed venue: each section's name on a small tag on its middle seat,
@@ -163,8 +172,8 @@ function drawShapes(ctx, v, shapes, free) {
       if (row.length === 1) ctx.lineTo(row[0][0] * v.scale + v.tx + 0.01, row[0][1] * v.scale + v.ty);
     }
     ctx.strokeStyle = availabilityFill(free[k], sec.total).replace(/[\d.]+\)$/, "1)");
-    ctx.globalAlpha = 0.35;
-    ctx.lineWidth = Math.max(3, v.scale * 1.6);
+    ctx.globalAlpha = 0.55;
+    ctx.lineWidth = Math.max(3, v.scale * 1.15);
     ctx.stroke();
     ctx.globalAlpha = 1;
   });
