@@ -42,5 +42,17 @@ test("the row's start on screen, its end off it: the end's letter is pinned righ
 test("rows off screen, or zoomed out too far, get none", () => {
   assert.deepEqual(rowCaptions(ROWS, { scale: 40, tx: -5000, ty: 0, width: 400, height: 300 }), []);
   assert.deepEqual(rowCaptions(ROWS, { scale: 40, tx: 0, ty: -900, width: 400, height: 300 }), []);
-  assert.deepEqual(rowCaptions(ROWS, { scale: 8, tx: 0, ty: 0, width: 400, height: 300 }), []);
+  assert.deepEqual(rowCaptions(ROWS, { scale: 7, tx: 0, ty: 0, width: 400, height: 300 }), []);
+});
+
+test("a phone's first view (8 to 12 px a seat): the start's letter only, none touching", () => {
+  const rows = ["A", "B", "C", "D"].map((text, n) => ({ text, y: n, minX: 0, maxX: 39 }));
+  const view = { scale: 9, tx: 40, ty: 40, width: 400, height: 300 };
+  const got = rowCaptions(rows, view);
+  // Rows 9 px apart: every other one, each at the row's start, none pinned.
+  assert.deepEqual(got.map((c) => [c.text, c.align, c.pinned]), [["A", "right", false], ["C", "right", false]]);
+  assert.equal(got[0].x, (0 - 0.7) * 9 + 40);
+  // The starts off screen to the left: pinned to the left edge.
+  const panned = rowCaptions(rows, { ...view, tx: -100 });
+  assert.ok(panned.every((c) => c.pinned && c.align === "left" && c.x === PIN_INSET));
 });

@@ -36,3 +36,21 @@ def test_zoomed_into_long_rows_every_row_on_screen_keeps_its_letter(
         assert 0 <= c["x"] <= canvas["width"], c
         assert c["pinned"], c  # no row end is on screen at this zoom
     page.screenshot(path=artifacts / "row-captions-pinned.png")
+
+
+def test_a_phones_first_view_names_the_rows(
+    api: Any, new_context: Any, ui: Any, artifacts: Any
+) -> None:
+    """On a phone a venue opens at 8 to 12 px a seat: the rows' letters show at their
+    starts (every other row where they would touch), before any zooming."""
+    event = api.small_event(api.new_user("org"), rows="ABCDEFGH", seats=32)
+    phone = {"width": 390, "height": 844}
+    page = new_context(viewport=phone, is_mobile=True, has_touch=True).new_page()
+    ui.open_event(page, event["id"])
+    pitch = page.evaluate("window.boxoffice.seatPitch")
+    assert 8 <= pitch < 12, pitch  # the layout is chosen to open at this zoom on a phone
+    captions = page.evaluate("window.boxoffice.rowCaptions")
+    named = [c["text"] for c in captions]
+    assert named and named[0] == "A" and len(named) >= 4, captions
+    assert all(c["align"] == "right" or c["pinned"] for c in captions), captions
+    page.screenshot(path=artifacts / "row-captions-phone.png")
