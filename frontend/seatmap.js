@@ -10,7 +10,7 @@
 
 import { h } from "./dom.js";
 import { rowCaptions } from "./seatmap/captions.js";
-import { buildLabels, drawAll, drawOne, drawPinnedCaptions, inOverview } from "./seatmap/draw.js";
+import { angledEnds, angledPins, buildLabels, drawAll, drawOne, drawPinnedCaptions, inOverview } from "./seatmap/draw.js";
 import { Minimap } from "./seatmap/minimap.js";
 import { freeBySection } from "./seatmap/sections.js";
 import { PointerInput, SeatCursor } from "./seatmap/input.js";
@@ -257,7 +257,8 @@ export class SeatMap {
 
   /** The row letters on screen now: [{text, x, y, align, pinned}] (CSS px). */
   rowCaptions() {
-    return rowCaptions(this.labels.rows, this.view);
+    const v = this.view;
+    return [...rowCaptions(this.labels.rows, v), ...angledEnds(v, this.labels.angled), ...angledPins(v, this.labels.angled)];
   }
 
   // ----------------------------------------------------------- seats

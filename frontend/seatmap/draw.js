@@ -8,7 +8,7 @@
 
 import { COLOURS, drawSeat, kindFor, KIND_AVAILABLE } from "../seatdraw.js";
 import { captionSize, ROW_CAPTIONS_FROM_SCALE, rowCaptions } from "./captions.js";
-import { availabilityFill, buildSections, freeBySection, OVERVIEW_BELOW_PX } from "./sections.js";
+import { availabilityFill, buildSections, freeBySection, outline, OVERVIEW_BELOW_PX } from "./sections.js";
 
 const SEAT_RADIUS = 0.4; // seat units
 
@@ -67,7 +67,7 @@ export function buildLabels(s) {
       const dx = s.x[b] - s.x[a], dy = s.y[b] - s.y[a];
       const len = Math.hypot(dx, dy) || 1;
       const ux = dx / len, uy = dy / len;
-      angled.push({ text, ends: [[s.x[a] - ux * 0.9, s.y[a] - uy * 0.9], [s.x[b] + ux * 0.9, s.y[b] + uy * 0.9]] });
+      angled.push({ text, ends: [[s.x[a] - ux * 0.9, s.y[a] - uy * 0.9], [s.x[b] + ux * 0.9, s.y[b] + uy * 0.9]], line: outline(byNumber, s.x, s.y) });
     }
   }
   const { sections: shapes, sectionOf } = buildSections(s.section, s.x, s.y, groups.values(), s.number);
@@ -258,16 +258,52 @@ function drawPlacedStage(ctx, st, v) {
   }
 }
 
+/** Turned and curved rows' letters just past their end seats, those on screen. */
+export function angledEnds(v, angled) {
+  if (v.scale < ROW_CAPTIONS_FROM_SCALE) return [];
+  const found = [];
+  for (const row of angled) {
+    for (const [wx, wy] of row.ends) {
+      const x = wx * v.scale + v.tx, y = wy * v.scale + v.ty;
+      if (x > -20 && y > -20 && x < v.width + 20 && y < v.height + 20) found.push({ text: row.text, x, y, align: "center", pinned: false });
+    }
+  }
+  return found;
+}
+
+/** A turned or curved row whose ends are both off screen: its letter on its first seat
+ *  on screen (traced along its outline), so it stays named. */
+export function angledPins(v, angled) {
+  if (v.scale < ROW_CAPTIONS_FROM_SCALE) return [];
+  const inset = 12;
+  const on = ([wx, wy]) => {
+    const x = wx * v.scale + v.tx, y = wy * v.scale + v.ty;
+    return x >= inset && y >= inset && x <= v.width - inset && y <= v.height - inset ? { x, y } : null;
+  };
+  const pins = [];
+  for (const row of angled) {
+    if (row.ends.some((end) => on(end))) continue; // its end's letter shows
+    for (const point of row.line) {
+      const p = on(point);
+      if (p) {
+        pins.push({ text: row.text, x: p.x, y: p.y, align: "center", pinned: true });
+        break;
+      }
+    }
+  }
+  return pins;
+}
+
 /** Row letters pinned to the map's edge: painted after the seats, on a pill. */
 export function drawPinnedCaptions(ctx, v, labels) {
-  const pinned = rowCaptions(labels.rows, v).filter((c) => c.pinned);
+  const pinned = [...rowCaptions(labels.rows, v).filter((c) => c.pinned), ...angledPins(v, labels.angled)];
   if (!pinned.length) return;
   const size = captionSize(v.scale);
   ctx.font = `700 ${size}px system-ui, sans-serif`;
   ctx.textBaseline = "middle";
   for (const c of pinned) {
     const w = ctx.measureText(c.text).width + 8;
-    const x0 = c.align === "left" ? c.x - 4 : c.x - w + 4;
+    const x0 = c.align === "left" ? c.x - 4 : c.align === "center" ? c.x - w / 2 : c.x - w + 4;
     ctx.fillStyle = "rgba(255, 255, 255, 0.92)";
     ctx.beginPath();
     ctx.roundRect(x0, c.y - size * 0.75, w, size * 1.5, size * 0.75);
@@ -289,17 +325,13 @@ function drawLabels(ctx, v, labels, placed) {
       ctx.fillText(c.text, c.x, c.y);
     }
   }
-  if (v.scale >= ROW_CAPTIONS_FROM_SCALE && labels.angled.length) {
+  const ends = angledEnds(v, labels.angled);
+  if (ends.length) {
     // Turned and curved rows: their letters just past each end seat, along the row.
     ctx.font = `600 ${captionSize(v.scale)}px system-ui, sans-serif`;
     ctx.fillStyle = "#6b7280";
     ctx.textAlign = "center";
-    for (const row of labels.angled) {
-      for (const [wx, wy] of row.ends) {
-        const x = wx * v.scale + v.tx, y = wy * v.scale + v.ty;
-        if (x > -20 && y > -20 && x < v.width + 20 && y < v.height + 20) ctx.fillText(row.text, x, y);
-      }
-    }
+    for (const c of ends) ctx.fillText(c.text, c.x, c.y);
   }
   if (placed) return; // a placed section's name goes on top of its seats (drawSectionTags)
   if (v.scale >= 6 && labels.sections.length) {

@@ -127,6 +127,10 @@ def test_the_arena_as_shapes_a_click_zooms_a_minimap_and_best_available(
         assert page.evaluate(
             "([x, y]) => window.boxoffice.worldPoint(x, y)", [seats[m]["x"], seats[m]["y"]]
         )
+    # Zoomed in that far, the curved rows on screen are named: at their ends, or pinned
+    # on their first seat on screen when both ends are off it.
+    captions = page.evaluate("window.boxoffice.rowCaptions")
+    assert {"20", "19"} <= {c["text"] for c in captions}, captions
     page.screenshot(path=str(artifacts / f"arena-best-available-{size}.png"))
     results = Axe().run(page)
     assert not results.violations_count, results.generate_report()
