@@ -29,9 +29,13 @@ export function buildLabels(s) {
       if (!run || s.row[i] !== s.row[i - 1] || s.section[i] !== s.section[i - 1]) {
         const key = `${s.section[i]}\u0000${s.row[i]}`;
         run = groups.get(key);
-        if (!run) groups.set(key, (run = []));
+        if (!run) groups.set(key, (run = { members: [], minX: x, maxX: x, minY: y, maxY: y }));
       }
-      run.push(i);
+      run.members.push(i);
+      if (x < run.minX) run.minX = x;
+      if (x > run.maxX) run.maxX = x;
+      if (y < run.minY) run.minY = y;
+      if (y > run.maxY) run.maxY = y;
     } else run = null;
     if (s.section[i]) {
       if (!sec || s.section[i] !== s.section[i - 1]) sec = sections.get(s.section[i]);
@@ -45,20 +49,10 @@ export function buildLabels(s) {
   }
   const rows = [];
   const angled = [];
-  for (const members of groups.values()) {
+  for (const { members, minX, maxX, minY, maxY } of groups.values()) {
     const text = String(s.row[members[0]]);
-    let minY = Infinity, maxY = -Infinity;
-    for (const i of members) {
-      if (s.y[i] < minY) minY = s.y[i];
-      if (s.y[i] > maxY) maxY = s.y[i];
-    }
     if (maxY - minY < 0.01) {
       // Across the map, as stacked layouts lay rows: one caption at each end.
-      let minX = Infinity, maxX = -Infinity;
-      for (const i of members) {
-        if (s.x[i] < minX) minX = s.x[i];
-        if (s.x[i] > maxX) maxX = s.x[i];
-      }
       rows.push({ text, y: minY, minX, maxX });
     } else if (members.length > 1) {
       // Turned or curved: from the first seat to the last by number, a little beyond each.
@@ -70,7 +64,9 @@ export function buildLabels(s) {
       angled.push({ text, ends: [[s.x[a] - ux * 0.9, s.y[a] - uy * 0.9], [s.x[b] + ux * 0.9, s.y[b] + uy * 0.9]], line: outline(byNumber, s.x, s.y) });
     }
   }
-  const { sections: shapes, sectionOf } = buildSections(s.section, s.x, s.y, groups.values(), s.number);
+  const rowGroups = [];
+  for (const g of groups.values()) rowGroups.push(g.members);
+  const { sections: shapes, sectionOf } = buildSections(s.section, s.x, s.y, rowGroups, s.number);
   // One unnamed/default section needs no caption.
   return { rows, angled, sections: sections.size > 1 ? [...sections.values()] : [], shapes, sectionOf };
 }
