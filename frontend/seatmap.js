@@ -12,7 +12,7 @@ import { h } from "./dom.js";
 import { rowCaptions } from "./seatmap/captions.js";
 import { angledEnds, angledPins, buildLabels, drawAll, drawOne, drawPinnedCaptions, inOverview } from "./seatmap/draw.js";
 import { Minimap } from "./seatmap/minimap.js";
-import { freeBySection } from "./seatmap/sections.js";
+import { freeBySection, OVERVIEW_BELOW_PX } from "./seatmap/sections.js";
 import { PointerInput, SeatCursor } from "./seatmap/input.js";
 import { firstSeat, SpatialIndex } from "./seatmap/spatial.js";
 import { SeatTooltip } from "./seatmap/tooltip.js";
@@ -250,9 +250,16 @@ export class SeatMap {
     return this.labels.shapes.map((sec, k) => ({ name: sec.name, free: free[k], total: sec.total, cx: sec.cx, cy: sec.cy }));
   }
 
-  /** Zoom to a section (its box), close enough to pick seats. */
+  /** Zoom to a section (its box), close enough to pick seats: past the shapes' zoom,
+   *  about its middle, when the whole section would still be too small (a phone). */
   showSection(sec) {
     this.showArea(sec.minX, sec.minY, sec.maxX, sec.maxY, { pad: 2 });
+    const least = OVERVIEW_BELOW_PX * 1.5;
+    if (this.view.scale < least) {
+      const p = this.view.toScreen(sec.cx, sec.cy);
+      this.view.zoomBy(least / this.view.scale, p.x, p.y);
+      this.#viewChanged();
+    }
   }
 
   /** The row letters on screen now: [{text, x, y, align, pinned}] (CSS px). */
@@ -284,8 +291,12 @@ export class SeatMap {
   /** Pan (not zoom) so seat i is comfortably on screen; returns its viewport point. */
   revealSeat(i) {
     if (i < 0) return null;
+    // Zoomed out to the sections' shapes, the seat is not drawn: show its section first
+    // (the keyboard's cursor, best available's pick).
+    const k = this.overview() ? this.labels.sectionOf[i] : -1;
+    if (k >= 0) this.showSection(this.labels.shapes[k]);
     let p = this.screenOf(i);
-    if (this.view.bringIntoView(p)) {
+    if (this.view.bringIntoView(p) || k >= 0) {
       this.#viewChanged();
       this.#draw(); // synchronously, so the caller can click where we say
       p = this.screenOf(i);

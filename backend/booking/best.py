@@ -37,13 +37,14 @@ def choose_adjacent(
     count: int,
     centre_x: float,
     exclude: frozenset[str] = frozenset(),
-    stage: tuple[float, float] | None = None,
+    stage: tuple[float, float, float, float] | None = None,
 ) -> list[str] | None:
     """The ids of the best window of `count` adjacent free seats, or None if none fits.
 
     Nearer the front: the front is the top of the map (a stage above the seats), or, with
-    `stage` (its centre, for a venue placed around it), the stage itself: the window
-    nearest it, by whole seat pitches, then nearest the middle of its row."""
+    `stage` (its x, y, width, height, for a venue placed around it), the stage itself:
+    the window nearest its edge, by whole seat pitches, then nearest the middle of its
+    free run."""
     rows: dict[tuple[str, str], list[FreeSeat]] = defaultdict(list)
     for seat in free:
         if seat.id not in exclude:
@@ -67,9 +68,18 @@ def choose_adjacent(
                 if stage is None:
                     score = (lone, window[0].y, abs(mid - centre_x))
                 else:
-                    near = min(math.hypot(s.x - stage[0], s.y - stage[1]) for s in window)
+                    near = min(_to_stage(s, stage) for s in window)
                     middle = abs(run[(len(run) - 1) // 2].number - window[count // 2].number)
                     score = (lone, float(round(near)), float(middle))
                 if best is None or score < best[0]:
                     best = (score, [s.id for s in window])
     return best[1] if best else None
+
+
+def _to_stage(seat: FreeSeat, stage: tuple[float, float, float, float]) -> float:
+    """How far a seat is from the stage's rectangle (the ends of a long end stage are
+    as near as its middle)."""
+    x, y, w, h = stage
+    dx = max(x - seat.x, 0.0, seat.x - (x + w))
+    dy = max(y - seat.y, 0.0, seat.y - (y + h))
+    return math.hypot(dx, dy)

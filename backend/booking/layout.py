@@ -185,6 +185,15 @@ def from_sections(
     if not sections:
         raise InvalidInput("layout.sections must list at least one section")
     placed = [s.placed for s in sections]
+    half = [s.name for s in sections if (s.x is None) != (s.y is None)]
+    if half:
+        raise InvalidInput(f"section {half[0]!r} has one of x and y: give both, or neither")
+    loose = [s.name for s in sections if not s.placed and (s.rotation or s.curve is not None)]
+    if loose:
+        raise InvalidInput(
+            f"section {loose[0]!r} has a rotation or curve but no position: "
+            "rotation and curve go with placed sections (give x and y)"
+        )
     if any(placed) and not all(placed):
         raise InvalidInput(
             "either every section has a position (x and y) or none has: "
@@ -193,6 +202,9 @@ def from_sections(
         )
     if stage is not None and not all(placed):
         raise InvalidInput("a stage goes with placed sections (give each section x and y)")
+    if all(placed) and stage is None:
+        # Where the front is: what best available picks nearest, what the map draws.
+        raise InvalidInput("placed sections need a stage (layout.stage: x, y, width, height)")
     cats = categories or [Category(**DEFAULT_CATEGORY)]  # type: ignore[arg-type]
     known = {c.id for c in cats}
     if len(known) != len(cats):
@@ -279,7 +291,8 @@ def _place(
     row_seats: dict[tuple[str, str], int] = {
         (s.name, r.label): r.seats for s in sections for r in s.rows
     }
-    moved: list[PlacedSeat] = []
+    xs: list[float] = []
+    ys: list[float] = []
     for n, seat in enumerate(layout.seats):
         if pause is not None and not n % PAUSE_EVERY:
             pause()
@@ -294,25 +307,39 @@ def _place(
         else:
             lx, ly = along, float(r)
         turn = math.radians(spec.rotation)
-        x = lx * math.cos(turn) - ly * math.sin(turn) + (spec.x or 0.0)
-        y = lx * math.sin(turn) + ly * math.cos(turn) + (spec.y or 0.0)
-        moved.append(dataclasses.replace(seat, x=x, y=y))
-    xs = [s.x for s in moved] + ([stage.x, stage.x + stage.width] if stage else [])
-    ys = [s.y for s in moved] + ([stage.y, stage.y + stage.height] if stage else [])
-    dx, dy = -min(xs), -min(ys)
+        xs.append(lx * math.cos(turn) - ly * math.sin(turn) + (spec.x or 0.0))
+        ys.append(lx * math.sin(turn) + ly * math.cos(turn) + (spec.y or 0.0))
+    edges_x = xs + ([stage.x, stage.x + stage.width] if stage else [])
+    edges_y = ys + ([stage.y, stage.y + stage.height] if stage else [])
+    dx, dy = -min(edges_x), -min(edges_y)
     layout.seats = [
-        dataclasses.replace(s, x=round(s.x + dx, 3), y=round(s.y + dy, 3)) for s in moved
+        dataclasses.replace(seat, x=round(x + dx, 3), y=round(y + dy, 3))
+        for seat, x, y in zip(layout.seats, xs, ys, strict=True)
     ]
-    layout.width = round(max(xs) + dx + 1, 3)
-    layout.height = round(max(ys) + dy + 1, 3)
+    layout.width = round(max(edges_x) + dx + 1, 3)
+    layout.height = round(max(edges_y) + dy + 1, 3)
     if stage is not None:
         layout.stage = Stage(
             round(stage.x + dx, 3), round(stage.y + dy, 3), stage.width, stage.height
         )
+        _refuse_seats_on(layout.stage, layout.seats)
     _refuse_overlaps(layout.seats, pause)
 
 
-MIN_SEAT_GAP = 0.6  # seat pitches between two seats' centres; less and they overlap
+# Seat pitches between two seats' centres; less and their circles (0.8 wide) and the
+# map's repaint boxes would overlap (a curve's chords and a turned row stay above it).
+MIN_SEAT_GAP = 0.85
+
+
+def _refuse_seats_on(stage: Stage, seats: list[PlacedSeat]) -> None:
+    for seat in seats:
+        if (
+            stage.x - 0.4 < seat.x < stage.x + stage.width + 0.4
+            and stage.y - 0.4 < seat.y < stage.y + stage.height + 0.4
+        ):
+            raise InvalidInput(
+                f"seat {seat.label!r} is on the stage: move its section or the stage"
+            )
 
 
 def _refuse_overlaps(seats: list[PlacedSeat], pause: Pause | None = None) -> None:

@@ -74,10 +74,12 @@ SEAT_EVENTS_REMEMBERED = 200_000  # seat id -> event id, for the seed's POST /bo
 CommitHook = Callable[[list[BookingRecord]], Awaitable[None]]
 
 
-def _centre(stage: dict[str, Any]) -> tuple[float, float]:
+def _rect(stage: dict[str, Any]) -> tuple[float, float, float, float]:
     return (
-        float(stage["x"]) + float(stage["width"]) / 2,
-        float(stage["y"]) + float(stage["height"]) / 2,
+        float(stage["x"]),
+        float(stage["y"]),
+        float(stage["width"]),
+        float(stage["height"]),
     )
 
 
@@ -377,7 +379,7 @@ class BookingService:
         ):
             raise InvalidInput(f"event {event_id} has no section {within.section!r}")
         stage = event.get("stage")
-        centre = None if not stage else _centre(stage)
+        centre = None if not stage else _rect(stage)
         excluded: set[str] = set()
         for attempt in range(BEST_AVAILABLE_ATTEMPTS):
             now = await self.storage.now_ms()

@@ -23,7 +23,7 @@ import { SeatMap } from "../seatmap.js";
 import { SeatStore, STATUS_NAME } from "../seatstore.js";
 import { installInlineSignIn } from "../signindialog.js";
 import { announce, book, hold, onActivate, releaseAll, say } from "./event/actions.js";
-import { describe, money, tooltip } from "./event/describe.js";
+import { describe, money, sectionName, tooltip } from "./event/describe.js";
 import { QueuePanel } from "./event/queuepanel.js";
 import { Tray } from "./event/tray.js";
 
@@ -196,7 +196,7 @@ function renderBestFilters(page) {
   const prices = [...new Set(page.event.categories.map((c) => c.price).filter((p) => typeof p === "number"))].sort((a, b) => a - b);
   const accessible = store.accessible.some((a) => a === 1);
   const section = $("[data-testid=best-section]");
-  section.replaceChildren(h("option", { value: "", text: "Any section" }), ...sections.map((name) => h("option", { value: name, text: `Section ${name}` })));
+  section.replaceChildren(h("option", { value: "", text: "Any section" }), ...sections.map((name) => h("option", { value: name, text: sectionName(name) })));
   section.hidden = sections.length < 2;
   const price = $("[data-testid=best-price]");
   price.replaceChildren(h("option", { value: "", text: "Any price" }), ...prices.slice(0, -1).map((p) => h("option", { value: String(p), text: `Up to ${money(page, p)}` })));

@@ -207,9 +207,12 @@ export function drawOne(ctx, { store: s, view: v }, i) {
   const x = s.x[i] * v.scale + v.tx, y = s.y[i] * v.scale + v.ty;
   const half = v.scale * 0.5;
   if (x < -half || y < -half || x > v.width + half || y > v.height + half) return;
-  const box = v.scale * 0.49;
+  // A circle, not the square around it: in a turned or curved row a neighbour sits
+  // diagonally, where the square's corner would cut into it.
   ctx.fillStyle = COLOURS.background;
-  ctx.fillRect(x - box, y - box, box * 2, box * 2);
+  ctx.beginPath();
+  ctx.arc(x, y, v.scale * 0.49, 0, Math.PI * 2);
+  ctx.fill();
   drawSeat(ctx, kindFor(s, i), x, y, v.scale * SEAT_RADIUS, colourOf(s, i), s.accessible[i] === 1);
 }
 

@@ -45,12 +45,13 @@ export class Minimap {
     return store.size >= MINIMAP_MIN_SEATS && view.fitScale > 0 && view.scale >= view.fitScale * MINIMAP_FROM_ZOOM;
   }
 
-  /** Seats changed: repaint the picture soon (a burst of changes is one repaint). */
+  /** Seats changed: repaint the picture soon (a burst of changes is one repaint; the
+   *  map's own repaints meanwhile redraw only the outline over the picture it has). */
   seatsChanged() {
-    this.stale = true;
     if (this.timer || this.el.hidden) return;
     this.timer = setTimeout(() => {
       this.timer = 0;
+      this.stale = true;
       this.update();
     }, REPAINT_MS);
   }

@@ -79,10 +79,11 @@ async def test_placed_and_turned_sections_land_where_the_layout_says(api: Api) -
 async def test_a_curved_section_bends_its_rows_around_the_stage(api: Api) -> None:
     owner = await api.user()
     layout = {
+        "stage": {"x": -2, "y": -9, "width": 4, "height": 2},
         "sections": [
             {"name": "Bowl", "x": 0, "y": 0, "curve": 10, "rows": [{"label": "A", "seats": 3}]},
             {"name": "Far", "x": 0, "y": 5, "rows": [{"label": "A", "seats": 1}]},
-        ]
+        ],
     }
     seats = where(await api.event(owner, layout=layout))
     # One pitch of arc between neighbours on a radius of 10: the ends come forward.
@@ -94,19 +95,37 @@ async def test_a_curved_section_bends_its_rows_around_the_stage(api: Api) -> Non
     assert seats["Far-A1"][1] - y2 == pytest.approx(5, abs=0.002)
 
 
+def unplace(*names: str) -> Any:
+    """Take the position (and the turn) off these sections of a layout."""
+
+    def change(layout: dict[str, Any]) -> None:
+        for section in layout["sections"]:
+            if section["name"] in names:
+                for key in ("x", "y", "rotation"):
+                    section.pop(key, None)
+
+    return change
+
+
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        (lambda lay: lay["sections"][1].pop("x"), "either every section has a position"),
+        (unplace("Side"), "either every section has a position"),
         (lambda lay: lay["sections"][1].update(x=1, y=10, rotation=0), "overlap"),  # its B row
         (lambda lay: lay["sections"][0].update(rotation=400), "rotation"),
         (lambda lay: lay["sections"][0].update(curve=1), "curve"),
-        (lambda lay: lay["sections"][0].update(x=1e9), "x"),
+        (lambda lay: lay["sections"][0].update(x=1e9), "sections[0].x"),
         (lambda lay: lay["stage"].update(width=0), "width"),
+        (unplace("Front", "Side"), "a stage goes with placed sections"),
+        (lambda lay: lay.pop("stage"), "placed sections need a stage"),
+        (lambda lay: lay["sections"][0].pop("y"), "has one of x and y"),
         (
-            lambda lay: [s.pop(k) for s in lay["sections"] for k in ("x", "y")],
-            "a stage goes with placed sections",
+            lambda lay: (
+                [s.pop(k) for s in lay["sections"] for k in ("x", "y")] and lay.pop("stage")
+            ),
+            "rotation and curve go with placed sections",
         ),
+        (lambda lay: lay["stage"].update(y=9, height=6), "is on the stage"),
     ],
     ids=[
         "one-unplaced",
@@ -116,6 +135,10 @@ async def test_a_curved_section_bends_its_rows_around_the_stage(api: Api) -> Non
         "far-away",
         "flat-stage",
         "stage-alone",
+        "no-stage",
+        "x-without-y",
+        "turned-but-stacked",
+        "seat-on-stage",
     ],
 )
 async def test_bad_placements_are_a_clear_400_and_make_nothing(
@@ -163,11 +186,16 @@ async def test_best_available_by_section_access_and_price_nearest_the_stage(api:
     ]
     # Silver costs 40.00: at most 50.00 picks it; at most 30.00 finds nothing, in words.
     assert picked(await _best(api, buyer, event, count=1, maxPrice=5000))[0].startswith("Side")
+    # A category and a price that exclude each other: nothing, even though Gold is free.
+    dear = await _best(api, buyer, event, count=1, category="gold", maxPrice=5000)
+    assert dear.status_code == 409 and dear.json()["code"] == "no_adjacent_seats"
     none = await _best(api, buyer, event, count=1, maxPrice=3000)
     assert none.status_code == 409 and none.json()["code"] == "no_adjacent_seats"
     assert "at 3000 or less" in none.json()["message"]
     unknown = await _best(api, buyer, event, count=1, section="Balcony")
     assert unknown.status_code == 400 and "no section 'Balcony'" in unknown.json()["message"]
+    nul = await _best(api, buyer, event, count=1, section="a\u0000b")
+    assert nul.status_code == 400, nul.text  # a NUL reaches no database (a 500 on PostgreSQL)
     seat = event["seats"][0]["id"]
     mixed = await _best(api, buyer, event, seatIds=[seat], section="Front")
     assert mixed.status_code == 400 and "go with count" in mixed.json()["message"]

@@ -108,6 +108,13 @@ def test_the_arena_as_shapes_a_click_zooms_a_minimap_and_best_available(
     assert after["y"] - before["y"] > 100, (before, after)  # from the top stands to the bottom
     page.screenshot(path=str(artifacts / f"arena-minimap-{size}.png"))
 
+    # The keyboard's seat button, focused while zoomed out, shows its seat's section
+    # (a seat is not drawn among the shapes).
+    page.get_by_test_id("zoom-fit").click()
+    page.wait_for_function("() => window.boxoffice.overview")
+    page.get_by_test_id("seat-cursor").focus()
+    page.wait_for_function("() => !window.boxoffice.overview")
+
     # Best available, wheelchair spaces in section 101: it holds them and zooms to them.
     page.get_by_test_id("zoom-fit").click()
     page.wait_for_function("() => window.boxoffice.overview")
