@@ -15,11 +15,12 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class BestFilter:
     """What best available may pick from, beside the category (issue 14, item 4): one
-    section, wheelchair-accessible seats only, and a highest price (of the category)."""
+    section, wheelchair-accessible seats only, and a price range (of the category)."""
 
     section: str | None = None
     accessible: bool | None = None
     max_price: int | None = None
+    min_price: int | None = None
 
 
 @dataclass(frozen=True)

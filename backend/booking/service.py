@@ -92,6 +92,8 @@ def _within(category: str | None, within: BestFilter) -> str:
         parts.append(f"in section {within.section!r}")
     if within.accessible:
         parts.append("with wheelchair access")
+    if within.min_price is not None:
+        parts.append(f"at {within.min_price} or more")
     if within.max_price is not None:
         parts.append(f"at {within.max_price} or less")
     return (" " + ", ".join(parts)) if parts else ""
@@ -368,11 +370,13 @@ class BookingService:
         if category is not None and category not in {c["id"] for c in categories}:
             raise InvalidInput(f"event {event_id} has no category {category!r}")
         allowed = None if category is None else [category]
-        if within.max_price is not None:
+        if within.max_price is not None or within.min_price is not None:
+            low = within.min_price or 0
+            high = within.max_price if within.max_price is not None else float("inf")
             allowed = [
                 c["id"]
                 for c in categories
-                if int(c.get("price", 0)) <= within.max_price and c["id"] in (allowed or [c["id"]])
+                if low <= int(c.get("price", 0)) <= high and c["id"] in (allowed or [c["id"]])
             ]
         if within.section is not None and not await self.seats.has_section(
             event_id, within.section

@@ -269,13 +269,23 @@ class EventController(Controller):
         eid = parse_id(event_id, "event id")
         if (data.seat_ids is None) == (data.count is None):
             raise InvalidInput("give either seatIds or count")
+        low, high = data.min_price, data.max_price
+        if low is not None and high is not None and low > high:
+            raise InvalidInput("minPrice is above maxPrice")
         if data.seat_ids is not None:
             if any(
                 f is not None
-                for f in (data.category, data.section, data.accessible, data.max_price)
+                for f in (
+                    data.category,
+                    data.section,
+                    data.accessible,
+                    data.max_price,
+                    data.min_price,
+                )
             ):
                 raise InvalidInput(
-                    "category, section, accessible and maxPrice go with count, not with seatIds"
+                    "category, section, accessible, minPrice and maxPrice go with count, "
+                    "not with seatIds"
                 )
             result = await booking.hold_seats(user_id, eid, unique_ids(data.seat_ids))
         else:
@@ -285,7 +295,7 @@ class EventController(Controller):
                 eid,
                 data.count,
                 data.category,
-                BestFilter(data.section, data.accessible, data.max_price),
+                BestFilter(data.section, data.accessible, data.max_price, data.min_price),
             )
         return HoldOut(
             event_id=result.event_id,

@@ -397,6 +397,7 @@ class HoldIn(In):
     section: Annotated[str, Meta(min_length=1, max_length=64, pattern=PLAIN)] | None = None
     accessible: bool | None = None  # true: wheelchair-accessible seats only
     max_price: Annotated[int, Meta(ge=0, le=100_000_000)] | None = None
+    min_price: Annotated[int, Meta(ge=0, le=100_000_000)] | None = None
 
 
 class ReleaseIn(In):

@@ -199,7 +199,12 @@ function renderBestFilters(page) {
   section.replaceChildren(h("option", { value: "", text: "Any section" }), ...sections.map((name) => h("option", { value: name, text: sectionName(name) })));
   section.hidden = sections.length < 2;
   const price = $("[data-testid=best-price]");
-  price.replaceChildren(h("option", { value: "", text: "Any price" }), ...prices.slice(0, -1).map((p) => h("option", { value: String(p), text: `Up to ${money(page, p)}` })));
+  // A price range either way: up to each price but the top, from each but the lowest.
+  price.replaceChildren(
+    h("option", { value: "", text: "Any price" }),
+    ...prices.slice(0, -1).map((p) => h("option", { value: `max:${p}`, text: `Up to ${money(page, p)}` })),
+    ...prices.slice(1).map((p) => h("option", { value: `min:${p}`, text: `${money(page, p)} and more` })),
+  );
   price.hidden = prices.length < 2;
   $("[data-testid=best-accessible-label]").hidden = !accessible;
   $("[data-testid=best-filters]").hidden = section.hidden && price.hidden && !accessible;
@@ -265,8 +270,9 @@ function bindControls(page) {
     if (category) body.category = category;
     const section = $("[data-testid=best-section]").value;
     if (section) body.section = section;
-    const maxPrice = $("[data-testid=best-price]").value;
-    if (maxPrice) body.maxPrice = Number(maxPrice);
+    const [bound, price] = $("[data-testid=best-price]").value.split(":");
+    if (bound === "max") body.maxPrice = Number(price);
+    if (bound === "min") body.minPrice = Number(price);
     if ($("[data-testid=best-accessible]").checked) body.accessible = true;
     hold(page, body);
   });

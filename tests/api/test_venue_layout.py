@@ -189,6 +189,10 @@ async def test_best_available_by_section_access_and_price_nearest_the_stage(api:
     # A category and a price that exclude each other: nothing, even though Gold is free.
     dear = await _best(api, buyer, event, count=1, category="gold", maxPrice=5000)
     assert dear.status_code == 409 and dear.json()["code"] == "no_adjacent_seats"
+    # From 50.00 up: Gold (90.00) only, though Side's Silver is nearer the stage.
+    assert picked(await _best(api, buyer, event, count=1, minPrice=5000))[0].startswith("Front")
+    upside_down = await _best(api, buyer, event, count=1, minPrice=5000, maxPrice=4000)
+    assert upside_down.status_code == 400 and "minPrice" in upside_down.json()["message"]
     none = await _best(api, buyer, event, count=1, maxPrice=3000)
     assert none.status_code == 409 and none.json()["code"] == "no_adjacent_seats"
     assert "at 3000 or less" in none.json()["message"]

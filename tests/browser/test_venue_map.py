@@ -58,8 +58,9 @@ def arena() -> dict[str, Any]:
 @pytest.mark.one_per_mode("size")
 @pytest.mark.parametrize("size", SIZES)
 def test_the_arena_as_shapes_a_click_zooms_a_minimap_and_best_available(
-    api: Any, new_context: Any, ui: Any, artifacts: Path, size: str
+    api: Any, new_context: Any, ui: Any, artifacts: Path, size: str, console: Any
 ) -> None:
+    console.allow(r"status of 409")  # best available finding nothing, on purpose
     organiser, buyer, rival = api.new_user("org"), api.new_user("buyer"), api.new_user("rival")
     event = api.create_event(organiser, name="Arena in the round", layout=arena())
     seats = {s["id"]: s for s in event["seats"]}
@@ -139,5 +140,31 @@ def test_the_arena_as_shapes_a_click_zooms_a_minimap_and_best_available(
     captions = page.evaluate("window.boxoffice.rowCaptions")
     assert {"20", "19"} <= {c["text"] for c in captions}, captions
     page.screenshot(path=str(artifacts / f"arena-best-available-{size}.png"))
+
+    # A price range, either way. Up to £35.00 in section 201 passes over its nearer,
+    # dearer rows for its rear; £89.00 and more there finds nothing (it has no such seat).
+    page.get_by_test_id("best-accessible").uncheck()
+    options = page.get_by_test_id("best-price").locator("option").all_inner_texts()
+    assert options == [
+        "Any price",
+        "Up to £35.00",
+        "Up to £55.00",
+        "£55.00 and more",
+        "£89.00 and more",
+    ], options
+    page.get_by_test_id("best-section").select_option("201")
+    page.get_by_test_id("best-price").select_option(label="Up to £35.00")
+    page.get_by_test_id("best-count").fill("1")
+    page.get_by_test_id("best-submit").click()
+    expect(page.get_by_test_id("tray-item")).to_have_count(3)
+    mine = page.evaluate(
+        "(ids) => ids.filter((id) => window.boxoffice.seatState(id).mine)", list(seats)
+    )
+    rear = [m for m in mine if seats[m]["section"] == "201"]
+    assert len(rear) == 1 and seats[rear[0]]["category"] == "rear", rear
+    page.get_by_test_id("best-price").select_option(label="£89.00 and more")
+    page.get_by_test_id("best-submit").click()
+    expect(page.get_by_test_id("message")).to_contain_text("aren\u2019t that many seats together")
+    expect(page.get_by_test_id("tray-item")).to_have_count(3)
     results = Axe().run(page)
     assert not results.violations_count, results.generate_report()
