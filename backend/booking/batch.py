@@ -52,6 +52,7 @@ from backend.errors import (
 )
 from backend.seats import SeatAction, SeatStatus, effective_status
 from backend.storage import LogEntry, NewBooking
+from backend.timefmt import iso
 
 if TYPE_CHECKING:
     from backend.booking.service import BookingService, CommitHook
@@ -405,7 +406,7 @@ class WriteBatcher:
             accepted: list[_Request] = []
             for request in writes:
                 if cancelled:  # its organiser cancelled it before these seats were ours
-                    results.append((request, cancelled_event(event)))
+                    results.append((request, cancelled_event(iso(event.get("cancelled_at")))))
                     continue
                 if request.user_id not in present:
                     results.append((request, NotAuthenticated("this account no longer exists")))

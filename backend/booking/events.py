@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from backend.booking.layout import Layout, PlacedSeat
 from backend.booking.onsale import (
@@ -33,6 +33,7 @@ from backend.storage import LogEntry, MissingReference, Storage, is_deadlock
 from backend.timefmt import iso, iso_from_ms
 
 log = logging.getLogger("boxoffice.events")
+T = TypeVar("T")
 
 # Seats written per transaction when an event is created. Each chunk holds SQLite's one
 # writer for ~10-40 ms (2,000 rows and their five indexes) and the event loop for a few
@@ -292,13 +293,7 @@ class EventService:
                 if not is_deadlock(exc) or attempt == CANCEL_ATTEMPTS - 1:
                     raise
                 log.info("cancelling %s met a deadlock; trying again", event_id)
-        if self.sale_configs is not None:
-            self.sale_configs.forget(event_id)
-        for listener in self.cancelled:
-            try:
-                await listener(outcome)
-            except Exception as exc:
-                log.warning("announcing the cancellation of %s failed: %s", event_id, exc)
+        await self._changed(event_id, "cancellation", self.cancelled, outcome)
         return outcome
 
     async def _cancel(self, user_id: str, event_id: str, reason: str | None) -> Cancellation:
@@ -359,13 +354,24 @@ class EventService:
                 f"{iso_from_ms(last_end)} at the latest; delete the event once they are "
                 "booked, released or run out"
             )
+        await self._changed(event_id, "deletion", self.deleted, event_id)
+
+    async def _changed(
+        self,
+        event_id: str,
+        what: str,
+        listeners: Sequence[Callable[[T], Awaitable[None]]],
+        news: T,
+    ) -> None:
+        """After this process deleted or cancelled the event: forget its cached sale
+        settings, then tell each listener (the live channel) `news`; log, never raise."""
         if self.sale_configs is not None:
             self.sale_configs.forget(event_id)
-        for listener in self.deleted:
+        for listener in listeners:
             try:
-                await listener(event_id)
+                await listener(news)
             except Exception as exc:
-                log.warning("announcing the deletion of %s failed: %s", event_id, exc)
+                log.warning("announcing the %s of %s failed: %s", what, event_id, exc)
 
 
 def _seat_columns(seat: PlacedSeat) -> dict[str, Any]:

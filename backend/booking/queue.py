@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.booking.onsale import SaleConfig, SaleConfigs
+from backend.booking.rules import cancelled_event
 from backend.errors import (
-    EventCancelled,
     Forbidden,
     NotAdmitted,
     NotOnSale,
@@ -419,10 +419,7 @@ class WaitingRooms:
 
 def _check_not_cancelled(config: SaleConfig) -> None:
     if config.cancelled_at_ms is not None:
-        raise EventCancelled(
-            "this event has been cancelled by its organiser",
-            cancelledAt=iso_from_ms(config.cancelled_at_ms),
-        )
+        raise cancelled_event(iso_from_ms(config.cancelled_at_ms))
 
 
 def _unavailable(exc: Exception) -> Unavailable:

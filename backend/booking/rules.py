@@ -61,9 +61,9 @@ def cart_end(now: int, hold_ms: int, first_held_ms: int | None) -> int:
     return min(now + hold_ms, first + HOLD_CAP_FACTOR * hold_ms)
 
 
-def cancelled_event(event: dict[str, Any]) -> EventCancelled:
-    """The refusal of a hold or booking on an event its organiser cancelled."""
-    when = iso(event.get("cancelled_at"))  # unknown when the race was lost in a batch
+def cancelled_event(when: str | None) -> EventCancelled:
+    """The refusal of a hold, booking or queue join on an event its organiser cancelled
+    (`when`: unknown to a batch that lost the race to the cancellation)."""
     return EventCancelled(
         "this event has been cancelled by its organiser",
         **({"cancelledAt": when} if when else {}),
@@ -74,7 +74,7 @@ def check_open(event: dict[str, Any]) -> None:
     """Refuse a hold or booking on a cancelled event (as read before the transaction;
     the transaction reads it again after taking the seats, see `EventService.cancel`)."""
     if event.get("cancelled_at") is not None:
-        raise cancelled_event(event)
+        raise cancelled_event(iso(event["cancelled_at"]))
 
 
 def check_request_size(event: dict[str, Any], seat_ids: Sequence[str]) -> None:

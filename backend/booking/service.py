@@ -241,7 +241,7 @@ class BookingService:
         if the organiser cancelled the event meanwhile (`EventService.cancel` locks the
         seats, so by now it has committed or waits for this transaction)."""
         if await self.seats.cancelled(str(event["id"])):
-            raise cancelled_event(event)
+            raise cancelled_event(iso(event.get("cancelled_at")))
 
     def _refuse_early(self, seats: dict[str, dict[str, Any]], user_id: str, now: int) -> None:
         """Refuse at once, with no lock and no transaction, when the read just made shows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -68,6 +68,21 @@ def unique_ids(ids: list[UUID], field: str = "seatIds") -> list[str]:
             raise InvalidInput(f"{field} lists seat {text} more than once")
         seen.append(text)
     return seen
+
+
+B = TypeVar("B")
+
+
+async def optional_body(request: Request[Any, Any, Any], kind: type[B]) -> B | None:
+    """The request's JSON body as `kind`, or None when it has none: a DELETE and an
+    empty POST may come without one, which Litestar's `data` parameter cannot say."""
+    body = await request.body()
+    if not body.strip():
+        return None
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.DecodeError as exc:  # ValidationError is one too
+        raise InvalidInput(f"invalid request body: {exc}") from None
 
 
 def _layout(data: JSONBody[EventIn]) -> Any:
@@ -228,13 +243,8 @@ class EventController(Controller):
         seat map is told. The body `{"reason"}` is optional; cancelling again answers
         the first cancellation and changes nothing."""
         eid = parse_id(event_id, "event id")
-        body = await request.body()
-        reason = None
-        if body.strip():  # the body is optional (an empty POST cancels without a reason)
-            try:
-                reason = msgspec.json.decode(body, type=EventCancelIn).reason
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise InvalidInput(f"invalid request body: {exc}") from None
+        data = await optional_body(request, EventCancelIn)  # none: no reason
+        reason = data.reason if data else None
         done = await events.cancel(user_id, eid, reason.strip() or None if reason else None)
         return EventCancelOut(
             event_id=eid,
@@ -313,15 +323,10 @@ class EventController(Controller):
     ) -> ReleaseOut:
         """Release the caller's holds on this event (all, or `seatIds`)."""
         eid = parse_id(event_id, "event id")
-        body = await request.body()
+        data = await optional_body(request, ReleaseIn)
         seat_ids = None
-        if body.strip():
-            try:
-                data = msgspec.json.decode(body, type=ReleaseIn)
-            except msgspec.DecodeError as exc:
-                raise InvalidInput(f"invalid request body: {exc}") from None
-            if data.seat_ids is not None:
-                seat_ids = unique_ids(data.seat_ids)
+        if data is not None and data.seat_ids is not None:
+            seat_ids = unique_ids(data.seat_ids)
         released = await booking.release_holds(user_id, eid, seat_ids)
         return ReleaseOut(event_id=eid, released=released)
 

@@ -20,9 +20,7 @@ const SEAT_RADIUS = 0.4; // seat units
  */
 export function buildLabels(s) {
   const groups = new Map(); // section + row -> its seats' indices
-  const sections = new Map();
   let run = null; // the row of the seat before: seats come row by row, so look up only when it changes
-  let sec = null; // likewise its section
   for (let i = 0; i < s.size; i++) {
     const x = s.x[i], y = s.y[i];
     if (s.row[i] !== "") {
@@ -37,15 +35,6 @@ export function buildLabels(s) {
       if (y < run.minY) run.minY = y;
       if (y > run.maxY) run.maxY = y;
     } else run = null;
-    if (s.section[i]) {
-      if (!sec || s.section[i] !== s.section[i - 1]) sec = sections.get(s.section[i]);
-      if (!sec) sections.set(s.section[i], (sec = { text: s.section[i], minX: x, maxX: x, minY: y }));
-      else {
-        if (x < sec.minX) sec.minX = x;
-        if (x > sec.maxX) sec.maxX = x;
-        if (y < sec.minY) sec.minY = y;
-      }
-    } else sec = null;
   }
   const rows = [];
   const angled = [];
@@ -67,8 +56,10 @@ export function buildLabels(s) {
   const rowGroups = [];
   for (const g of groups.values()) rowGroups.push(g.members);
   const { sections: shapes, sectionOf } = buildSections(s.section, s.x, s.y, rowGroups, s.number);
-  // One unnamed/default section needs no caption.
-  return { rows, angled, sections: sections.size > 1 ? [...sections.values()] : [], shapes, sectionOf };
+  // Stacked sections' captions, over each one's top (none for a single section: shapes
+  // are made for two or more).
+  const sections = shapes.map((sec) => ({ text: sec.name, minX: sec.minX, maxX: sec.maxX, minY: sec.minY }));
+  return { rows, angled, sections, shapes, sectionOf };
 }
 
 function colourOf(s, i) {

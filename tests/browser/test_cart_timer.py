@@ -21,19 +21,11 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from tests.browser.sizes import SIZES
+
 pytestmark = pytest.mark.browser
 
 HOLD_SECONDS = 9
-SIZES = {
-    "desktop": {"viewport": {"width": 1440, "height": 900}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "is_mobile": True,
-        "has_touch": True,
-    },
-}
-
 # The text of a cart timer that is on screen (inside the viewport), or null.
 TIMER_ON_SCREEN = """() => {
     for (const el of document.querySelectorAll("[data-cart-timer]")) {

@@ -18,18 +18,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from backend.demo import arena_spec
+from tests.browser.sizes import SIZES
 
 pytestmark = pytest.mark.browser
-
-SIZES = {
-    "desktop": {"viewport": {"width": 1440, "height": 900}},
-    "phone": {
-        "viewport": {"width": 390, "height": 844},
-        "device_scale_factor": 2,
-        "is_mobile": True,
-        "has_touch": True,
-    },
-}
 
 
 def arena() -> dict[str, Any]:
