@@ -61,7 +61,7 @@ SERVER_ENV = {
     "WS_MAX_ANONYMOUS_PER_ADDRESS": "100000",
 }
 SETTLE_S = 1.5  # after the PATCH of onSaleAt: every app process's settings cache (1 s) has it
-IDLE_S = 4.0  # uvicorn drops a keep-alive connection idle for 5 s: reconnect before that
+IDLE_S = 70.0  # the server keeps an idle connection 75 s (KEEP_ALIVE_SECONDS): reopen before
 POLL_MAX_S = 5.0  # a polling page asks at least this often (the grace is 60 s)
 SILENT_S = 20.0  # a socket buyer that heard nothing this long asks once over HTTP (counted)
 JOIN_ATTEMPTS = 8  # a join that failed or timed out is sent again, up to this many times
@@ -338,6 +338,16 @@ class Line:
         )
         return response.status_code, response.json() if response.body else {}
 
+    async def open(self) -> bool:
+        """Connect now (the page's load), not timed; False if it failed (the first call
+        then connects)."""
+        try:
+            await self.conn.connect()
+        except (HTTPError, OSError):
+            return False
+        self.used = time.monotonic()
+        return True
+
     async def close(self) -> None:
         await self.conn.close()
         self.used = 0.0
@@ -362,6 +372,9 @@ class Buyer:
         self.join_done = asyncio.Event()  # answered or given up: the next post-start may go
         self.first_view: dict[str, Any] = {"state": "waiting"}
         self.heard = time.monotonic()
+        # The page's HTTP connection, opened with the page (Shop.open) and kept, as a
+        # browser keeps it, for the join and then the shopping.
+        self.line: Line | None = None
 
     def on_message(self, message: Any, at_ms: float) -> None:
         if message.get("type") == "seats":  # admitted: the map at the shoppers' pace
@@ -399,11 +412,10 @@ class Buyer:
 
     async def run(self) -> None:
         try:
-            line = Line(self.shop.plan.base_url, self.plan.token, self.shop.out)
+            line = self.line or Line(self.shop.plan.base_url, self.plan.token, self.shop.out)
             try:
                 if not await self.shop.join(self, line):
                     return
-                await line.close()  # the next request may be seconds away: it reopens it
                 if self.socket is None:
                     state = await self.shop.poll(self, line)
                 else:
@@ -473,9 +485,16 @@ class Shop:
                         buyer.socket.close()
                     buyer.socket = None  # it polls instead
 
+        async def load_page(buyer: Buyer) -> None:
+            line = Line(self.plan.base_url, buyer.plan.token, self.out)
+            async with gate:
+                if await line.open():
+                    buyer.line = line
+
         started = time.perf_counter()
         await asyncio.gather(*(open_one(b) for b in self.buyers if not b.plan.poll))
         self.out.connect_s = time.perf_counter() - started
+        await asyncio.gather(*(load_page(b) for b in self.buyers))
         wanted = sum(1 for b in self.buyers if not b.plan.poll)
         if wanted and self.out.sockets == 0:
             raise RuntimeError(
