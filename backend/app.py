@@ -1,4 +1,5 @@
-"""create_app(settings): wiring only."""
+"""create_app(settings): wiring only. create_served_app(): the factory `boxoffice serve`
+gives uvicorn, the same app with its process's garbage collector tuned once started."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from litestar.stores.registry import StoreRegistry
 from litestar.template.config import TemplateConfig
 
 from backend.live.websocket import event_socket
+from backend.observability.collector import tune_collector
 from backend.observability.logs import logging_config, quiet_loggers
 from backend.observability.metrics import metrics_endpoint
 from backend.observability.requestid import request_context
@@ -50,7 +52,13 @@ QUEUE_JOIN_WINDOW_SECONDS = 60
 TOKEN_REFRESHES_PER_MINUTE = 6
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_served_app() -> Litestar:
+    """`boxoffice serve`'s app: one per worker process, which it owns, so it may tune
+    that process's collector (tests build many apps in one process and do not)."""
+    return create_app(tune_gc=True)
+
+
+def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Litestar:
     settings = settings or get_settings()
     quiet_loggers(DRIVER_LOGGERS)
     services = Services(settings)
@@ -75,6 +83,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_unavailable=services.metrics.throttle_unavailable.inc,
     )
     jwt_auth = _jwt_auth(settings)
+
+    def tune() -> None:  # last: what start-up made is frozen with the modules
+        tune_collector(settings.gc_young_threshold, services.metrics.observe_gc_pause)
+
     return Litestar(
         route_handlers=[
             AccountController,
@@ -94,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=dependencies(),
         exception_handlers=exception_handlers(unavailable=UNAVAILABLE),
         on_app_init=[jwt_auth.on_app_init],
-        on_startup=[services.on_startup],
+        on_startup=[services.on_startup, *([tune] if tune_gc else [])],
         on_shutdown=[services.on_shutdown],
         stores=stores,
         middleware=[request_context(services.metrics, services.shutdown)],

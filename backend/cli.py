@@ -54,7 +54,7 @@ def serve(settings: Any) -> None:
         f"http://{settings.host}:{settings.port}",
         flush=True,
     )
-    uvicorn.run("backend.app:create_app", **uvicorn_options(settings))
+    uvicorn.run("backend.app:create_served_app", **uvicorn_options(settings))
 
 
 def uvicorn_options(settings: Any) -> dict[str, Any]:
@@ -78,6 +78,7 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
         # Idle connections outlive the proxy's and the clients' reuse of them (uvicorn's
         # own default, 5 s, closed them under nginx's upstream keepalive: see Settings).
         "timeout_keep_alive": settings.keep_alive_seconds,
+        "backlog": settings.listen_backlog,
         "timeout_graceful_shutdown": 10,
         "proxy_headers": True,
         "forwarded_allow_ips": list(settings.forwarded_allow_ips),

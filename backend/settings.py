@@ -83,6 +83,14 @@ class Settings:
     # closes an idle connection first races the other side's next request on it, and a
     # POST lost that way comes back as a 502 from nginx or a read error to the client.
     keep_alive_seconds: int = 75
+    # The listening socket's accept queue (uvicorn's default is 2,048; the kernel caps
+    # it at net.core.somaxconn). A connection that finds it full is dropped and its
+    # client retries after 1 s, then 3 s: a burst of new connections beyond it waits
+    # seconds, not milliseconds.
+    listen_backlog: int = 4096
+    # The served process's garbage collector (backend/observability/collector.py): the
+    # young generation's threshold once started; 0 keeps CPython's defaults.
+    gc_young_threshold: int = 10_000
     # How long the seats' status-change log keeps a line (0: forever).
     seat_log_days: int = 365
     # Waiting rooms (issue 12): how often each process reaps and admits; how long a
@@ -284,6 +292,8 @@ def load_settings() -> Settings:
         unsafe_disable_guard=unsafe_disable_guard,
         write_batching=_flag("WRITE_BATCHING", True),
         keep_alive_seconds=_int("KEEP_ALIVE_SECONDS", 75, 1, 3600),
+        listen_backlog=_int("LISTEN_BACKLOG", 4096, 64, 65_535),
+        gc_young_threshold=_int("GC_YOUNG_THRESHOLD", 10_000, 0, 10_000_000),
         seat_log_days=_int("SEAT_LOG_DAYS", 365, 0, 36_500),
         log_format=log_format,
         log_level=log_level,

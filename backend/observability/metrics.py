@@ -1,9 +1,10 @@
 """Prometheus metrics, one registry per app (tests build many apps in one process).
 
 Requests, durations, seats booked and held, conflicts (409/423), websocket watchers,
-channel lag, event-loop lag, live resyncs. `GET /metrics` serves them in Prometheus'
-text format, per process: with WORKERS > 1 each scrape reaches one worker, so scrape
-every process directly (the compose file keeps /metrics off the public proxy).
+channel lag, event-loop lag, garbage-collector pauses, live resyncs. `GET /metrics`
+serves them in Prometheus' text format, per process: with WORKERS > 1 each scrape
+reaches one worker, so scrape every process directly (the compose file keeps /metrics
+off the public proxy).
 """
 
 from __future__ import annotations
@@ -208,6 +209,17 @@ class Metrics:
             buckets=self.LAG_BUCKETS,
             registry=r,
         )
+        self.gc_pause = Histogram(
+            "boxoffice_gc_pause_seconds",
+            "Pauses of the cyclic garbage collector, by generation: the whole process, "
+            "event loop included, stops while it runs (backend/observability/collector.py)",
+            ["generation"],
+            buckets=self.LAG_BUCKETS,
+            registry=r,
+        )
+
+    def observe_gc_pause(self, generation: int, seconds: float) -> None:
+        self.gc_pause.labels(str(generation)).observe(seconds)
 
     def watch_hub(self, hub: LiveStats) -> None:
         self.registry.register(_LiveCollector(hub))
