@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 from backend.app import create_app
 from backend.settings import Settings
 from tests.support.databases import embedded_database, services_database
-from tests.support.live_server import live_server
+from tests.support.live_server import LiveServer, live_server
 from tests.support.services import require_services
 
 
@@ -33,18 +33,33 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
             yield settings
 
 
+@pytest.fixture(scope="module", params=["embedded", "services"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """One real server per mode for this module's checks of the served process. A young
+    threshold of 100 makes collections certain within a few requests."""
+    tmp = tmp_path_factory.mktemp(request.param)
+    if request.param == "services":
+        require_services()
+        databases = services_database(tmp)
+    else:
+        databases = embedded_database(tmp)
+    with (
+        databases as settings,
+        live_server(settings, GC_YOUNG_THRESHOLD="100", LISTEN_BACKLOG="1234") as server,
+    ):
+        yield server
+
+
 def young_pauses(metrics: str) -> float:
     found = re.search(r'^boxoffice_gc_pause_seconds_count\{generation="0"\} (\S+)$', metrics, re.M)
     return float(found.group(1)) if found else 0.0
 
 
 @pytest.mark.live
-def test_a_served_worker_measures_its_collectors_pauses(database: Settings) -> None:
-    # A young threshold of 100 makes collections certain within a few requests.
-    with (
-        live_server(database, GC_YOUNG_THRESHOLD="100") as server,
-        httpx.Client(base_url=server.url, timeout=10) as client,
-    ):
+def test_a_served_worker_measures_its_collectors_pauses(served: LiveServer) -> None:
+    with httpx.Client(base_url=served.url, timeout=10) as client:
         before = young_pauses(client.get("/metrics").text)
         for _ in range(20):
             assert client.get("/events").status_code == 200
@@ -63,13 +78,12 @@ async def test_an_app_started_in_a_test_process_leaves_its_collector_alone(
 
 
 @pytest.mark.live
-def test_the_listening_socket_takes_the_configured_backlog(database: Settings) -> None:
+def test_the_listening_socket_takes_the_configured_backlog(served: LiveServer) -> None:
     ss = shutil.which("ss")
     assert ss, "ss (iproute2) is needed to read a listening socket's backlog"
-    with live_server(database, LISTEN_BACKLOG="1234") as server:
-        listening = subprocess.run(
-            [ss, "-Hltn", f"sport = :{server.port}"], capture_output=True, text=True, check=True
-        ).stdout.split()
+    listening = subprocess.run(
+        [ss, "-Hltn", f"sport = :{served.port}"], capture_output=True, text=True, check=True
+    ).stdout.split()
     # State, Recv-Q (connections waiting to be accepted), Send-Q (the backlog), address.
     assert listening[0] == "LISTEN" and int(listening[2]) == min(1234, somaxconn()), listening
 
