@@ -25,9 +25,8 @@ from backend.storage import make_storage
 from backend.storage.tables import Booking, Seat, User
 from bench.common import insert_accounts
 from tests.conftest import PASSWORD, Api, password_hash
-from tests.support.databases import embedded_database, services_database
+from tests.support.databases import mode_database
 from tests.support.live_server import live_server
-from tests.support.services import require_services
 
 LAYOUT = {
     "categories": [
@@ -210,13 +209,8 @@ GROWTH_BOUND = 40 * 1024 * 1024  # the file: ~11 MB; its rows read whole: +68-10
 
 @pytest.fixture(params=["embedded", "services"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    if request.param == "services":
-        require_services()
-        with services_database(tmp_path) as settings:
-            yield settings
-    else:
-        with embedded_database(tmp_path) as settings:
-            yield settings
+    with mode_database(request.param, tmp_path) as settings:
+        yield settings
 
 
 async def insert_bookings(settings: Settings, event: dict[str, Any], buyer: str) -> None:

@@ -17,20 +17,14 @@ from litestar.testing import AsyncTestClient
 
 from backend.app import create_app
 from backend.settings import Settings
-from tests.support.databases import embedded_database, services_database
+from tests.support.databases import mode_database
 from tests.support.live_server import LiveServer, live_server
-from tests.support.services import require_services
 
 
 @pytest.fixture(params=["embedded", "services"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    if request.param == "services":
-        require_services()
-        with services_database(tmp_path) as settings:
-            yield settings
-    else:
-        with embedded_database(tmp_path) as settings:
-            yield settings
+    with mode_database(request.param, tmp_path) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module", params=["embedded", "services"])
@@ -40,13 +34,8 @@ def served(
     """One real server per mode for this module's checks of the served process. A young
     threshold of 100 makes collections certain within a few requests."""
     tmp = tmp_path_factory.mktemp(request.param)
-    if request.param == "services":
-        require_services()
-        databases = services_database(tmp)
-    else:
-        databases = embedded_database(tmp)
     with (
-        databases as settings,
+        mode_database(request.param, tmp) as settings,
         live_server(settings, GC_YOUNG_THRESHOLD="100", LISTEN_BACKLOG="1234") as server,
     ):
         yield server

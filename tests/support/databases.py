@@ -13,7 +13,7 @@ import asyncpg
 
 from backend.cli import run_migrations
 from backend.settings import Mode, Settings
-from tests.support.services import PG_URL, REDIS_URL, TEST_SECRET, unique_name
+from tests.support.services import PG_URL, REDIS_URL, TEST_SECRET, require_services, unique_name
 
 
 def base_settings(data_dir: Path) -> Settings:
@@ -105,3 +105,16 @@ def embedded_database(tmp: Path) -> Iterator[Settings]:
     tmp.mkdir(parents=True, exist_ok=True)
     asyncio.run(run_migrations(settings))
     yield settings
+
+
+@contextlib.contextmanager
+def mode_database(mode: str, tmp: Path) -> Iterator[Settings]:
+    """A fresh database of one run mode, by name ("embedded" or "services"): for fixtures
+    parametrized over both modes."""
+    if mode == "services":
+        require_services()
+        with services_database(tmp) as settings:
+            yield settings
+    else:
+        with embedded_database(tmp) as settings:
+            yield settings
