@@ -20,13 +20,14 @@ setup: $(STAMP)
 run: setup  ## migrate, load the demo event once, serve on http://$${HOST:-127.0.0.1}:$${PORT:-8000}
 	$(BIN)/python -m backend.cli serve
 
-# Two pytest workers (pytest-xdist): most of the suite waits on browsers, servers and hold
-# timers rather than computing. Each takes whole units (`--dist loadgroup`, the groups are
+# Three pytest workers (pytest-xdist): much of the suite waits on browsers, servers and
+# hold timers rather than computing (with two, 1,036 tests took 738 s here; with three,
+# 682 s, the same hour). Each takes whole units (`--dist loadgroup`, the groups are
 # made in tests/conftest.py): a module, or all the browser tests of one run mode, so
 # shared servers and accounts are made once; the longest units go first, in the order
 # tests/conftest.py puts them (--no-loadscope-reorder). TEST_WORKERS=0 runs in one process.
 # --durations: the slowest tests at the end of every run, to keep the suite in its budget.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: setup test-js  ## the whole suite (PostgreSQL/Redis/Chromium/Node parts skip loudly without them; fail when CI=true)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25 $(PYTEST_ARGS)
 

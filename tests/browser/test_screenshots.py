@@ -77,6 +77,7 @@ def _scene(api: Any) -> tuple[dict[str, Any], Any]:
     return event, me
 
 
+@pytest.mark.one_per_mode("size")  # desktop on one mode, phone on the other
 @pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_seat_map_screenshots(
     api: Any, new_context: Any, ui: Any, artifacts: Path, size: str
