@@ -210,7 +210,12 @@ class WaitingRoomStore(ABC):
     async def admit(
         self, event_id: str, now_ms: int, max_shoppers: int, shopper_ms: int, limit: int
     ) -> list[Admission]:
-        """Admit up to `limit` waiters in order while fewer than `max_shoppers` shop."""
+        """Admit up to `limit` waiters in order while fewer than `max_shoppers` shop.
+
+        Their admission time (their window starts then) is `now_ms`, or the room's last
+        admission if that is later: each process's admitter reads its clock as its tick
+        begins and admits after reaping, so a tick begun earlier can admit later, and
+        whoever is admitted later in queue order must not get the earlier time."""
 
     @abstractmethod
     async def expire_shoppers(self, event_id: str, now_ms: int) -> list[str]:

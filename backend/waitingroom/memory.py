@@ -147,18 +147,20 @@ class MemoryWaitingRoomStore(WaitingRoomStore):
         count = min(max_shoppers - len(room.shopping), limit, len(room.order))
         if count <= 0:
             return []
-        until = now_ms + shopper_ms
+        # Never before the room's last admission (see WaitingRoomStore.admit).
+        at = max(now_ms, room.last_admitted_at_ms or now_ms)
+        until = at + shopper_ms
         admitted = [user_id for _, user_id in room.order[:count]]
         del room.order[:count]
         for user_id in admitted:
             del room.scores[user_id]
             room.shopping[user_id] = until
             # A new shopper gets the whole grace to show up.
-            room.seen[user_id] = max(now_ms, room.seen.get(user_id, now_ms))
+            room.seen[user_id] = max(at, room.seen.get(user_id, at))
         room.admitted_total += count
         if room.first_admitted_at_ms is None:
-            room.first_admitted_at_ms = now_ms
-        room.last_admitted_at_ms = now_ms
+            room.first_admitted_at_ms = at
+        room.last_admitted_at_ms = at
         return [Admission(user_id, until) for user_id in admitted]
 
     async def expire_shoppers(self, event_id: str, now_ms: int) -> list[str]:

@@ -166,15 +166,18 @@ if #users == 0 then
   return {}
 end
 redis.call('ZREMRANGEBYRANK', QUEUE, 0, #users - 1)
-local until_ms = now + tonumber(ARGV[3])
+-- Never before the room's last admission: another process's tick, begun later, may
+-- have admitted the people ahead already (WaitingRoomStore.admit).
+local at = math.max(now, tonumber(redis.call('HGET', META, 'last_admitted_at') or now))
+local until_ms = at + tonumber(ARGV[3])
 local score = string.format('%.0f', until_ms)
 for _, user in ipairs(users) do
   redis.call('ZADD', SHOP, score, user)
-  see(user, now) -- a new shopper gets the whole grace to show up
+  see(user, at) -- a new shopper gets the whole grace to show up
 end
 redis.call('HINCRBY', META, 'admitted_total', #users)
-redis.call('HSETNX', META, 'first_admitted_at', ARGV[1])
-redis.call('HSET', META, 'last_admitted_at', ARGV[1])
+redis.call('HSETNX', META, 'first_admitted_at', string.format('%.0f', at))
+redis.call('HSET', META, 'last_admitted_at', string.format('%.0f', at))
 table.insert(users, 1, until_ms)
 return users
 """

@@ -296,6 +296,23 @@ async def test_admission_takes_at_most_limit_per_call(room: WaitingRoomStore) ->
     assert summary.admission_rate() == 8 * 1000 / 100
 
 
+async def test_admission_times_never_go_backwards_across_admitters(room: WaitingRoomStore) -> None:
+    """Each app process's admitter reads its clock when its tick begins, then reaps and
+    abandons before it admits; a tick that began earlier can admit later. Whoever is
+    admitted later in queue order is never given an earlier admission time (the queue's
+    order is its admission times' order: `make bench onsale` counted one step back)."""
+    everyone = users(4)
+    await open_room_with(room, everyone)
+    first = await room.admit(EV, T0 + 200, max_shoppers=10, shopper_ms=5000, limit=2)
+    late = await room.admit(EV, T0 + 150, max_shoppers=10, shopper_ms=5000, limit=2)
+    assert [a.user_id for a in first + late] == everyone
+    assert {a.admitted_until_ms for a in late} == {T0 + 5200}  # not T0 + 5150
+    assert (await room.summary(EV)).last_admitted_at_ms == T0 + 200
+    assert await room.status(EV, everyone[3], T0 + 300) == QueueStatus(
+        QueueState.ADMITTED, admitted_until_ms=T0 + 5200
+    )
+
+
 async def test_concurrent_admitters_never_exceed_max_shoppers(rooms: Rooms) -> None:
     everyone = users(100)
     await open_room_with(rooms.store, everyone)
