@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from backend.accounts import AccountService
 from backend.booking.events import EventService
 from backend.booking.idempotency import Idempotency
+from backend.booking.queue import WaitingRooms
 from backend.booking.service import BookingService
 from backend.errors import InvalidInput
 from backend.settings import Settings
@@ -54,6 +55,18 @@ def _desk(state: State) -> BookingDesk:
     return BookingDesk(state["booking"], state["idempotency"])
 
 
+class QueueDesk(NamedTuple):
+    """The waiting rooms and the join throttle, as one dependency, for the reason given
+    for BookingDesk: the join is the on-sale's busiest request before the opening."""
+
+    rooms: WaitingRooms
+    throttle: Throttle
+
+
+def _queue_desk(state: State) -> QueueDesk:
+    return QueueDesk(state["rooms"], state["queue_throttle"])
+
+
 def _from_state(name: str) -> Provide:
     def provide(state: State) -> Any:
         return state[name]
@@ -74,7 +87,7 @@ def dependencies() -> dict[str, Provide]:
         "throttle": _from_state("throttle"),
         "refresh_throttle": _from_state("refresh_throttle"),
         "rooms": _from_state("rooms"),
-        "queue_throttle": _from_state("queue_throttle"),
+        "queue_desk": Provide(_queue_desk, sync_to_thread=False),
         "user_id": Provide(current_user_id, sync_to_thread=False),
         "maybe_user_id": Provide(optional_user_id, sync_to_thread=False),
     }
@@ -86,6 +99,7 @@ __all__ = [
     "BookingService",
     "EventService",
     "Idempotency",
+    "QueueDesk",
     "Throttle",
     "dependencies",
     "parse_id",

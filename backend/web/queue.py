@@ -11,9 +11,8 @@ from litestar.status_codes import HTTP_200_OK
 
 from backend.booking.queue import QueueView, RoomReport, WaitingRooms
 from backend.timefmt import iso_from_ms
-from backend.web.deps import current_user_id, parse_id
+from backend.web.deps import QueueDesk, current_user_id, parse_id
 from backend.web.schemas import Out
-from backend.web.throttle import Throttle
 
 
 class QueueOut(Out):
@@ -81,15 +80,15 @@ class QueueController(Controller):
         self,
         request: Request[Any, Any, Any],
         event_id: FromPath[str],
-        rooms: NamedDependency[WaitingRooms],
-        queue_throttle: NamedDependency[Throttle],
+        queue_desk: NamedDependency[QueueDesk],
     ) -> QueueOut:
         """Join the event's waiting room; joining again (any tab, any device) returns the
         same place. 409 `no_waiting_room` if the event has none; 429 when throttled."""
         eid = parse_id(event_id, "event id")
+        rooms, throttle = queue_desk
         # Per address: one place per account already makes repeats harmless; this is
         # against one machine minting accounts to take many places.
-        await queue_throttle.hit("queue-join-ip", _address(request))
+        await throttle.hit("queue-join-ip", _address(request))
         return queue_out(eid, await rooms.join(current_user_id(request), eid))
 
     @get("/{event_id:str}/queue")
