@@ -279,3 +279,19 @@ export function forbiddenWords(code, body = null, saleAt = "") {
       return "Join the queue first: you can choose seats when it is your turn.";
   }
 }
+
+/** A join the server could not answer is sent again by itself this many times. */
+export const JOIN_RETRIES = 6;
+
+/**
+ * How long to wait before sending a join again after `failures` failures in a row
+ * (0 for the first), or null once JOIN_RETRIES have failed: the Retry-After (1 s without
+ * one), doubled for each failure (up to 16×), spread over twice that by `random` (0-1),
+ * so thousands of pages turned away at once come back over a growing window, not all
+ * together to be turned away again. In all, 47-94 s before the page gives up.
+ */
+export function joinRetryDelay(retryAfter, failures, random = Math.random()) {
+  if (failures >= JOIN_RETRIES) return null;
+  const seconds = Number(retryAfter) > 0 ? Number(retryAfter) : 1;
+  return seconds * 1000 * 2 ** Math.min(failures, 4) * (1 + random);
+}

@@ -10,6 +10,8 @@ import {
   etaBucket,
   forbiddenWords,
   gateView,
+  JOIN_RETRIES,
+  joinRetryDelay,
   nextBaseline,
   panelWords,
   passedMilestone,
@@ -331,5 +333,27 @@ describe("words", () => {
     assert.match(forbiddenWords("not_admitted", { queue: { state: "none" } }), /Join the queue first/);
     assert.match(forbiddenWords("not_admitted", null), /Join the queue first/);
     assert.equal(forbiddenWords("forbidden", null), null);
+  });
+});
+
+describe("joinRetryDelay", () => {
+  test("the Retry-After, doubled for each failure in a row up to 16x, spread over twice that", () => {
+    const low = Array.from({ length: JOIN_RETRIES }, (_, n) => joinRetryDelay(1, n, 0));
+    const high = Array.from({ length: JOIN_RETRIES }, (_, n) => joinRetryDelay(1, n, 1));
+    assert.deepEqual(low, [1000, 2000, 4000, 8000, 16000, 16000]);
+    assert.deepEqual(high, [2000, 4000, 8000, 16000, 32000, 32000]);
+    assert.equal(joinRetryDelay(3, 0, 0), 3000);
+  });
+
+  test("without a usable Retry-After, 1 s", () => {
+    for (const bad of [undefined, null, 0, -5, "soon", NaN]) assert.equal(joinRetryDelay(bad, 0, 0), 1000);
+  });
+
+  test("gives up after JOIN_RETRIES failures, about a minute in all", () => {
+    assert.equal(joinRetryDelay(1, JOIN_RETRIES, 0), null);
+    assert.equal(joinRetryDelay(1, JOIN_RETRIES + 3, 0.5), null);
+    let total = 0;
+    for (let n = 0; n < JOIN_RETRIES; n++) total += joinRetryDelay(1, n, 0);
+    assert.equal(total, 47000);
   });
 });

@@ -345,3 +345,39 @@ def test_without_queue_messages_the_page_polls(
     wait_phase(page, "shopping", timeout=10_000)  # the next poll: 3 to 5 s
     expect(page.get_by_test_id("shopper-bar")).to_be_visible()
     assert polls, "the page never polled"
+
+
+def test_a_join_the_server_could_not_answer_is_sent_again(
+    api: Any, people: Any, new_context: Any, ui: Any, console: Any
+) -> None:
+    """On an on-sale's join storm a join may be answered 503 (the worker too busy to get
+    a Redis connection within 5 s). Joining is idempotent, so the page says the box office
+    is busy and joins again by itself after the Retry-After: the buyer presses nothing.
+    The test answers the first join as the busy server did; the second reaches the server."""
+    console.allow(r"status of 503")  # the refused join, on purpose
+    bob = people.bob
+    event = api.small_event(people.organiser, onSaleAt=iso_in(3600), waitingRoom=ROOM)
+    page = new_context(bob).new_page()
+    joins: list[str] = []
+
+    def refuse_first(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        joins.append(route.request.url)
+        if len(joins) == 1:
+            route.fulfill(
+                status=503,
+                headers={"Retry-After": "1", "Content-Type": "application/json"},
+                body='{"success":false,"code":"unavailable","message":"temporarily unavailable"}',
+            )
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/events/[^/]+/queue$"), refuse_first)
+    ui.open_event(page, event["id"])
+    page.get_by_test_id("queue-join").click()
+    expect(page.get_by_test_id("message")).to_contain_text("Trying again for you")
+    expect(page.get_by_test_id("queue-heading")).to_have_text("You are in the queue")
+    assert len(joins) == 2
+    assert queue(api, bob, event["id"])["state"] == "waiting"

@@ -14,7 +14,7 @@ import { api, ApiError } from "../../api.js";
 import { onAuthChange, session, updateSession } from "../../auth.js";
 import { $ } from "../../dom.js";
 import { formatDate } from "../../format.js";
-import { forbiddenWords, gateView, nextBaseline, PHASE_COUNTDOWN, PHASE_PREQUEUE, PHASE_SIGNIN, PHASE_WAITING } from "../../queue.js";
+import { forbiddenWords, gateView, joinRetryDelay, nextBaseline, PHASE_COUNTDOWN, PHASE_PREQUEUE, PHASE_SIGNIN, PHASE_WAITING } from "../../queue.js";
 import { say } from "./actions.js";
 import { now } from "./describe.js";
 import { renderGate, speakChanges } from "./queueview.js";
@@ -22,6 +22,8 @@ import { renderGate, speakChanges } from "./queueview.js";
 const POLL_MS = 4000; // fallback poll, ±25 %: well inside the room's 60 s grace
 const DRAW_RETRY_MS = 2000; // open but no place shown yet: ask again this often
 const QUEUE_STATES = new Set(["waiting", "admitted"]);
+
+const JOIN_RETRY_WORDS = "The box office is very busy right now. Trying again for you in a moment…";
 
 export class QueuePanel {
   constructor(page) {
@@ -31,6 +33,8 @@ export class QueuePanel {
     this.lastMove = null; // {ahead, at}: the last place said aloud
     this.liveSeq = 0; // live queue messages so far; a REST answer asked before the last one is stale
     this.pollTimer = 0;
+    this.joinTimer = 0; // a join sent again after the server could not answer (retryJoin)
+    this.joinRetries = 0;
     this.joining = false;
     this.started = false;
     this.drawTimer = 0;
@@ -76,7 +80,8 @@ export class QueuePanel {
   close() {
     clearTimeout(this.drawTimer);
     clearTimeout(this.pollTimer);
-    this.drawTimer = this.pollTimer = 0;
+    clearTimeout(this.joinTimer);
+    this.drawTimer = this.pollTimer = this.joinTimer = 0;
     for (const id of ["queue-panel", "shopper-bar", "organiser-note"]) $(`[data-testid=${id}]`).hidden = true;
     $("[data-testid=event-layout]").classList.remove("is-gated");
   }
@@ -151,6 +156,7 @@ export class QueuePanel {
   /** Join (or, from another tab, read the same place: joining again returns it). */
   async join() {
     if (this.joining) return;
+    clearTimeout(this.joinTimer);
     this.joining = true;
     this.page.justBooked = false;
     this.sync();
@@ -160,7 +166,21 @@ export class QueuePanel {
     moveFocus($("[data-testid=queue-join]"), $("[data-testid=queue-leave]"));
   }
 
+  /** Join again later (queue.js's joinRetryDelay); false once the retries are spent. */
+  retryJoin(retryAfter) {
+    const delay = joinRetryDelay(retryAfter, this.joinRetries);
+    if (delay === null) {
+      this.joinRetries = 0; // a join the buyer presses starts a new round
+      return false;
+    }
+    this.joinRetries += 1;
+    clearTimeout(this.joinTimer);
+    this.joinTimer = setTimeout(() => this.join(), delay);
+    return true;
+  }
+
   async leave() {
+    clearTimeout(this.joinTimer);
     await this.call("DELETE", (status) => this.apply(status));
     moveFocus($("[data-testid=queue-leave]"), $("[data-testid=queue-join]"));
   }
@@ -177,12 +197,18 @@ export class QueuePanel {
       const status = await api(`/events/${this.page.eventId}/queue`, { method });
       // A live message that came meanwhile is at least as new as this answer (the
       // socket says again whatever it has not said yet, so it never ends stale).
+      if (method === "POST") this.joinRetries = 0;
       if (asked === this.liveSeq) onAnswer(status);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       if (err.code === "no_waiting_room") {
         // The organiser turned the room off: buyers hold directly.
         this.page.event.waitingRoom = { ...this.page.event.waitingRoom, enabled: false };
+      } else if (method === "POST" && err.retryable && this.retryJoin(err.body?.retryAfter)) {
+        // No answer, or a server too busy to give one (a 503 on an on-sale's join storm):
+        // joining again returns the same place, so the page joins again by itself (a
+        // few times, over a minute or so; then the buyer sees the error).
+        say(this.page, JOIN_RETRY_WORDS);
       } else if (method !== "GET") say(this.page, err.message, "error");
     } finally {
       this.schedulePoll();
