@@ -385,12 +385,12 @@ async def event_socket(socket: WebSocket[Any, Any, Any], event_id: FromPath[str]
         return
     events: EventService = state.events
     try:
-        found = await events.find(eid)
+        found = await events.exists(eid)
     except Exception as exc:
         log.warning("websocket could not look up event %s: %s", eid, exc)
         await socket.close(code=WS_1011_INTERNAL_ERROR, reason="try again")
         return
-    if found is None:
+    if not found:
         await socket.close(code=WS_4404_UNKNOWN_EVENT, reason="unknown event")
         return
     hub: LiveHub = state.hub

@@ -220,6 +220,37 @@ async def test_unknown_and_malformed_event_ids_are_closed_with_clear_codes(api: 
         assert close_code(ws) == 4400
 
 
+async def test_sockets_learn_the_event_exists_from_the_cached_settings(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An on-sale's thousands of sockets do not each read the event from the database
+    (backend/booking/events.py, `exists`): the process's copy of its settings answers.
+    The copy is kept for an hour here, so only the reads are counted, not the clock."""
+    owner = await api.user()
+    event = await api.event(owner)
+    events = api.client.app.state.events
+    monkeypatch.setattr(events.sale_configs, "ttl", 3600)
+    repository = events.storage.events
+    reads: list[str] = []
+    read = repository.get
+
+    async def counted(event_id: str) -> Any:
+        reads.append(event_id)
+        return await read(event_id)
+
+    monkeypatch.setattr(repository, "get", counted)
+    for _ in range(3):
+        async with tab(api.client, event["id"]):
+            pass
+    assert reads.count(event["id"]) <= 1, reads
+    # Deleted by this process: the copy is forgotten, and a new socket is told at once.
+    deleted = await api.client.delete(f"/events/{event['id']}", headers=owner["headers"])
+    assert deleted.status_code in (200, 204), deleted.text
+    session = await api.client.websocket_connect(f"/ws/events/{event['id']}")
+    with session as ws:
+        assert close_code(ws) == 4404
+
+
 async def test_a_foreign_origin_is_refused_before_the_handshake(settings: Settings) -> None:
     async with custom_client(settings, allowed_origins=("https://tickets.example",)) as client:
         api = Api(client)
