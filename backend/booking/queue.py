@@ -200,12 +200,13 @@ class WaitingRooms:
         if not config.room:
             return
         try:
-            status = await self.store.status(event_id, user_id, now)
-            if status.state is QueueState.ADMITTED:
-                await self.store.touch(event_id, user_id, now)  # shopping is being present
-                return
+            # A request from the account is presence (a shopper's above all), read with
+            # its place in one call: one round trip per hold or booking.
+            [status] = await self.store.present(event_id, [user_id], now)
         except Exception as exc:
             raise _unavailable(exc) from None
+        if status.state is QueueState.ADMITTED:
+            return
         raise NotAdmitted(
             "join this event's waiting room first; you may hold and book once admitted",
             queue=self._view(event_id, status).as_json(),
@@ -242,14 +243,7 @@ class WaitingRooms:
     async def touch_and_read(self, user_id: str, event_id: str) -> QueueView:
         """Record that the account is present and read its place: the hook for the live
         channel's heartbeat (a socket that is open counts as being there)."""
-        now = self.clock()
-        try:
-            if await self.store.touch(event_id, user_id, now):
-                self.active.add(event_id)
-            status = await self.store.status(event_id, user_id, now)
-        except Exception as exc:
-            raise _unavailable(exc) from None
-        return self._view(event_id, status)
+        return (await self.present(event_id, [user_id]))[user_id]
 
     async def present(self, event_id: str, user_ids: list[str]) -> dict[str, QueueView]:
         """Record that these accounts are present (each has a signed-in socket open on the

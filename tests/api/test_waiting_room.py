@@ -547,6 +547,42 @@ async def test_a_store_that_lost_the_room_gets_it_back_from_the_database(room_ap
     assert rooms.restores[event["id"]] == 1
 
 
+async def test_a_hold_and_a_poll_each_ask_the_room_once(room_api: Api) -> None:
+    """A shopper's hold checks its admission and counts as presence, and a poll reads the
+    place and counts as presence, each in one call to the room's store (one round trip
+    to Redis): at an opening those calls wait their turn on a saturated loop, 20-60 ms
+    each (`make bench onsale`), so a second one costs every hold that much again."""
+    owner, shopper, waiter = [await room_api.user() for _ in range(3)]
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    await queue(room_api, "POST", event, shopper)
+    await queue(room_api, "POST", event, waiter)
+    await tick(room_api)
+    store = room_api.client.app.state.rooms.store
+    calls: list[str] = []
+    for name in ("status", "touch", "present"):
+        original = getattr(store, name)
+
+        def counting(*args: Any, _name: str = name, _original: Any = original) -> Any:
+            if args[0] == event["id"]:
+                calls.append(_name)
+            return _original(*args)
+
+        setattr(store, name, counting)
+    try:
+        assert (await hold(room_api, event, shopper)).status_code == 201
+        assert len(calls) == 1, calls
+        calls.clear()
+        refused = await hold(room_api, event, waiter)
+        assert (refused.status_code, refused.json()["queue"]["state"]) == (403, "waiting")
+        assert len(calls) == 1, calls
+        calls.clear()
+        assert (await queue(room_api, "GET", event, waiter))["state"] == "waiting"
+        assert len(calls) == 1, calls
+    finally:
+        for name in ("status", "touch", "present"):
+            vars(store).pop(name, None)
+
+
 async def test_a_busy_room_is_copied_once_per_interval_not_on_every_tick(
     room_api: Api,
 ) -> None:
