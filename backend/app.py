@@ -21,7 +21,7 @@ from litestar.stores.registry import StoreRegistry
 from litestar.template.config import TemplateConfig
 
 from backend.live.websocket import event_socket
-from backend.observability.collector import tune_collector
+from backend.observability.collector import FullCollectionGate, tune_collector
 from backend.observability.logs import logging_config, quiet_loggers
 from backend.observability.metrics import metrics_endpoint
 from backend.observability.requestid import request_context
@@ -84,8 +84,13 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Li
     )
     jwt_auth = _jwt_auth(settings)
 
-    def tune() -> None:  # last: what start-up made is frozen with the modules
+    # Full collections wait while holds and bookings are served (collector.py).
+    gc_gate = FullCollectionGate(services.booking.latency.last_at, settings.gc_young_threshold)
+
+    async def tune() -> None:  # last: what start-up made is frozen with the modules
         tune_collector(settings.gc_young_threshold, services.metrics.observe_gc_pause)
+        if settings.gc_young_threshold > 0:
+            await gc_gate.on_startup()
 
     return Litestar(
         route_handlers=[
@@ -107,7 +112,7 @@ def create_app(settings: Settings | None = None, *, tune_gc: bool = False) -> Li
         exception_handlers=exception_handlers(unavailable=UNAVAILABLE),
         on_app_init=[jwt_auth.on_app_init],
         on_startup=[services.on_startup, *([tune] if tune_gc else [])],
-        on_shutdown=[services.on_shutdown],
+        on_shutdown=[*([gc_gate.on_shutdown] if tune_gc else []), services.on_shutdown],
         stores=stores,
         middleware=[request_context(services.metrics, services.shutdown)],
         before_send=[add_security_headers],

@@ -32,6 +32,10 @@ class LatencyWindow:
         """Record one request's duration."""
         self._samples.append((self._clock(), seconds))
 
+    def last_at(self) -> float | None:
+        """When the last request was recorded (the clock's time), or None."""
+        return self._samples[-1][0] if self._samples else None
+
     def p99_ms(self) -> float | None:
         """The 99th percentile of the recent samples in milliseconds; None without any."""
         cutoff = self._clock() - self.max_age
