@@ -20,8 +20,9 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.registry import StoreRegistry
 from litestar.template.config import TemplateConfig
 
+from backend.booking.gcgate import FullCollectionGate
 from backend.live.websocket import event_socket
-from backend.observability.collector import FullCollectionGate, tune_collector
+from backend.observability.collector import tune_collector
 from backend.observability.logs import logging_config, quiet_loggers
 from backend.observability.metrics import metrics_endpoint
 from backend.observability.requestid import request_context

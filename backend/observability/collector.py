@@ -31,17 +31,17 @@ then flat, a full collection having run).
 `GC_YOUNG_THRESHOLD=0` leaves CPython's defaults (to measure what this gains). Every
 collection's pause goes to /metrics (`boxoffice_gc_pause_seconds`, by generation).
 
-`FullCollectionGate` holds full collections off while the process serves holds and
-bookings. One full collection still stops a worker holding an on-sale's audience for
-0.65-0.9 s, and in two of seven instrumented `make bench onsale` runs it fell inside the
-sale's first seconds, where it alone made the admitted buyers' hold p99. While a hold
-or booking was served in the last CALM_SECONDS the full threshold is raised out of
-reach; once the path has been calm that long (or after MAX_HOLD_SECONDS of holding off,
-so memory stays bounded on a night that never calms) CPython's own rule is back and a
-full collection that came due meanwhile runs at the next middle one. After a release
-the gate rests REST_SECONDS before it may hold off again, so a busy shop still gets its
-full collections, just not in the middle of a burst. Young and middle collections are
-never held off (up to 0.15 s each, measured).
+`FullCollectionGate` (`backend/booking/gcgate.py`) holds full collections off while the
+process serves holds and bookings. One full collection still stops a worker holding an
+on-sale's audience for 0.65-0.9 s, and in two of seven instrumented `make bench onsale`
+runs it fell inside the sale's first seconds, where it alone made the admitted buyers'
+hold p99. While a hold or booking was served in the last CALM_SECONDS the full threshold
+is raised out of reach; once the path has been calm that long (or after MAX_HOLD_SECONDS
+of holding off, so memory stays bounded on a night that never calms) CPython's own rule
+is back and a full collection that came due meanwhile runs at the next middle one. After
+a release the gate rests REST_SECONDS before it may hold off again, so a busy shop still
+gets its full collections, just not in the middle of a burst. Young and middle
+collections are never held off (up to 0.15 s each, measured).
 """
 
 from __future__ import annotations
@@ -51,16 +51,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from backend.booking.expiry import Periodic
-
 MIDDLE_THRESHOLD = 10
 FULL_THRESHOLD = 10  # CPython's: see above
-# FullCollectionGate (see above): what counts as calm, how long at most a full collection
-# is held off, and the rest after each release.
-CALM_SECONDS = 5.0
-MAX_HOLD_SECONDS = 30.0
-REST_SECONDS = 10.0
-HELD_OFF_THRESHOLD = 1_000_000_000  # middle collections between two full ones: never
 
 Observe = Callable[[int, float], None]
 
@@ -100,67 +92,3 @@ def untune_collector(meter: PauseMeter | None) -> None:
         gc.callbacks.remove(meter)
     gc.unfreeze()
     gc.set_threshold(700, 10, 10)
-
-
-class FullCollectionGate(Periodic):
-    """Holds full collections off while holds and bookings are being served (see the
-    module docstring). `last_busy` answers when the last one was (monotonic seconds),
-    or None; the gate looks every `interval` seconds, off the requests' path."""
-
-    name = "gc-full-gate"
-    failure = "the collector's gate failed"
-
-    def __init__(
-        self,
-        last_busy: Callable[[], float | None],
-        young: int,
-        *,
-        interval: float = 0.5,
-        calm_seconds: float = CALM_SECONDS,
-        max_hold_seconds: float = MAX_HOLD_SECONDS,
-        rest_seconds: float = REST_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(interval)
-        self._last_busy = last_busy
-        self._young = young
-        self._calm = calm_seconds
-        self._max_hold = max_hold_seconds
-        self._rest = rest_seconds
-        self._clock = clock
-        self._held_since: float | None = None
-        self._rest_until = 0.0
-        self.holds = 0  # times it held full collections off (for tests and logs)
-
-    @property
-    def holding(self) -> bool:
-        return self._held_since is not None
-
-    async def round(self) -> None:
-        self.look()
-
-    def look(self) -> None:
-        """One look at the booking path: hold off, release, or leave as it is."""
-        now = self._clock()
-        last = self._last_busy()
-        busy = last is not None and now - last < self._calm
-        if self._held_since is None:
-            if busy and now >= self._rest_until:
-                gc.set_threshold(self._young, MIDDLE_THRESHOLD, HELD_OFF_THRESHOLD)
-                self._held_since = now
-                self.holds += 1
-        elif not busy or now - self._held_since >= self._max_hold:
-            self.release(now)
-
-    def release(self, now: float | None = None) -> None:
-        """CPython's full threshold back (a full collection due meanwhile runs at the
-        next middle one); no holding off for the next `rest_seconds`."""
-        if self._held_since is None:
-            return
-        gc.set_threshold(self._young, MIDDLE_THRESHOLD, FULL_THRESHOLD)
-        self._held_since = None
-        self._rest_until = (self._clock() if now is None else now) + self._rest
-
-    async def on_shutdown(self) -> None:
-        await super().on_shutdown()
-        self.release()

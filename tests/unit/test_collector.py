@@ -9,11 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from backend.booking.gcgate import HELD_OFF_THRESHOLD, FullCollectionGate
 from backend.observability.collector import (
     FULL_THRESHOLD,
-    HELD_OFF_THRESHOLD,
     MIDDLE_THRESHOLD,
-    FullCollectionGate,
     PauseMeter,
     tune_collector,
     untune_collector,
