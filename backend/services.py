@@ -37,6 +37,7 @@ from backend.live.queuefeed import QueueFeed
 from backend.locks import MemorySeatLockStore, RedisSeatLockStore, SeatLockStore
 from backend.observability.metrics import Metrics
 from backend.observability.shutdown import Shutdown
+from backend.observability.stalls import LoopWatchdog
 from backend.settings import Mode, Settings
 from backend.storage import make_storage
 from backend.tickets import TicketSigner
@@ -106,6 +107,7 @@ class Services:
         self.locks, raw_channel, self.throttle_store = _backends(settings)
         self.metrics = Metrics()
         self.loop_lag = LoopLag(observe=self.metrics.event_loop_lag.observe)
+        self.loop_watchdog = LoopWatchdog(settings.loop_stall_log_ms)
         self.shutdown = Shutdown()
         self.channel = MeteredChannel(raw_channel, self.metrics)
         self.hub = LiveHub(
@@ -185,6 +187,7 @@ class Services:
         """What starts, in start-up order, with how long each may take to stop."""
         return [
             ("event-loop lag probe", self.loop_lag, SHUTDOWN_STEP_SECONDS),
+            ("event-loop watchdog", self.loop_watchdog, SHUTDOWN_STEP_SECONDS),
             ("database pool", self.storage, DATABASE_STOP_SECONDS),
             ("lock store", self.locks, SHUTDOWN_STEP_SECONDS),
             ("waiting rooms", self.rooms, SHUTDOWN_STEP_SECONDS),

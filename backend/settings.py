@@ -91,6 +91,9 @@ class Settings:
     # The served process's garbage collector (backend/observability/collector.py): the
     # young generation's threshold once started; 0 keeps CPython's defaults.
     gc_young_threshold: int = 10_000
+    # Log the event loop's stack when it has not run for this long (0: off); see
+    # backend/observability/stalls.py.
+    loop_stall_log_ms: int = 0
     # How long the seats' status-change log keeps a line (0: forever).
     seat_log_days: int = 365
     # Waiting rooms (issue 12): how often each process reaps and admits; how long a
@@ -294,6 +297,7 @@ def load_settings() -> Settings:
         keep_alive_seconds=_int("KEEP_ALIVE_SECONDS", 75, 1, 3600),
         listen_backlog=_int("LISTEN_BACKLOG", 4096, 64, 65_535),
         gc_young_threshold=_int("GC_YOUNG_THRESHOLD", 10_000, 0, 10_000_000),
+        loop_stall_log_ms=_int("LOOP_STALL_LOG_MS", 0, 0, 600_000),
         seat_log_days=_int("SEAT_LOG_DAYS", 365, 0, 36_500),
         log_format=log_format,
         log_level=log_level,

@@ -59,6 +59,9 @@ from bench.http import Connection, HTTPError
 SERVER_ENV = {
     "WAITING_ROOM_JOINS_PER_ADDRESS": "10000000",
     "WS_MAX_ANONYMOUS_PER_ADDRESS": "100000",
+    # The server logs its loop's stack when it stops for 100 ms; the log digest below
+    # counts those stalls by where they were.
+    "LOOP_STALL_LOG_MS": "100",
 }
 SETTLE_S = 1.5  # after the PATCH of onSaleAt: every app process's settings cache (1 s) has it
 IDLE_S = 70.0  # the server keeps an idle connection 75 s (KEEP_ALIVE_SECONDS): reopen before

@@ -18,6 +18,7 @@ from backend.settings import Settings
 # Start-up order; shutdown is the reverse. The attribute of `Services` holding each part.
 PARTS = [
     ("event-loop lag probe", "loop_lag"),
+    ("event-loop watchdog", "loop_watchdog"),
     ("database pool", "storage"),
     ("lock store", "locks"),
     ("waiting rooms", "rooms"),
@@ -102,6 +103,7 @@ async def test_a_failed_start_up_stops_only_what_started(rig: Rig) -> None:
         ("stop", "waiting rooms"),
         ("stop", "lock store"),
         ("stop", "database pool"),
+        ("stop", "event-loop watchdog"),
         ("stop", "event-loop lag probe"),
     ]
 
