@@ -26,6 +26,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from backend.redisclient import DRIVER_INFO
+
 log = logging.getLogger("boxoffice.live")
 
 RESYNC: Final = "*resync*"  # yielded instead of an event id when messages may have been lost
@@ -157,7 +159,11 @@ class RedisSeatChannel(SeatChannel):
         # is dead, and a publish should not be lost to that. (A duplicate is harmless:
         # clients apply a seat's version once.)
         self._redis = Redis.from_url(
-            self._url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 1)
+            self._url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=Retry(NoBackoff(), 1),
+            driver_info=DRIVER_INFO,
         )
         self._stopping.clear()
 
@@ -178,6 +184,15 @@ class RedisSeatChannel(SeatChannel):
         """PUBLISH on the event's channel."""
         await self._client().publish(self.channel_name(event_id), data)
 
+    def _subscriber(self) -> Redis:
+        """A client of its own for one subscription (`messages`)."""
+        return Redis.from_url(
+            self._url,
+            socket_connect_timeout=2,
+            health_check_interval=self.HEALTH_CHECK_SECONDS,
+            driver_info=DRIVER_INFO,
+        )
+
     async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
         """Yield messages; after any loss of the subscription, yield RESYNC once it is back."""
         self._client()
@@ -190,11 +205,7 @@ class RedisSeatChannel(SeatChannel):
         # otherwise never reach it (seen in the kill -9 chaos run).
         first = True
         while not self._stopping.is_set():
-            client = Redis.from_url(
-                self._url,
-                socket_connect_timeout=2,
-                health_check_interval=self.HEALTH_CHECK_SECONDS,
-            )
+            client = self._subscriber()
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             watch = _ReconnectWatch()
             try:
