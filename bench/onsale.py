@@ -1067,6 +1067,10 @@ def figures(
     }
 
 
+STALL = "event loop stalled"
+MAX_STALLS_KEPT = 50
+
+
 def log_digest(text: str, top: int = 6) -> dict[str, Any]:
     """The server log's warnings and errors, counted by message with ids, numbers and
     times masked: what went wrong in the server during the run, in a few lines."""
@@ -1078,7 +1082,13 @@ def log_digest(text: str, top: int = 6) -> dict[str, Any]:
         message = line.split(" - ", 3)[-1]
         message = re.sub(r"\[request_id=\w+\]|[0-9a-f-]{36}|\d+(\.\d+)?", "#", message)
         kinds[f"{level}: {message.strip()[:160]}"] += 1
-    return {"lines": sum(kinds.values()), "most_common": kinds.most_common(top)}
+    # The loop's stalls (LOOP_STALL_LOG_MS) whole, stacks and all, for the results file.
+    stalls = [line.strip() for line in text.splitlines() if STALL in line]
+    return {
+        "lines": sum(kinds.values()),
+        "most_common": kinds.most_common(top),
+        "stalls": stalls[:MAX_STALLS_KEPT],
+    }
 
 
 def _pair(lat: dict[str, Any] | None) -> str:

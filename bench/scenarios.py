@@ -529,8 +529,11 @@ def onsale(opts: Options, tmp: Path) -> dict[str, Any]:
         for line in room.report_lines(result):
             say(line)
         say(f"    audit {result['audit']}")
+        digest = {k: v for k, v in result["server_log"].items() if k != "stalls"}
         say(
-            f"    server log: {result['server_log']}; processes replaced during the run: "
+            f"    server log: {digest}; "
+            f"loop stalls over LOOP_STALL_LOG_MS: {len(result['server_log']['stalls'])} "
+            f"(stacks in the results file); processes replaced during the run: "
             f"{result['server_processes_replaced']}"
         )
         out["room"] = result

@@ -29,7 +29,7 @@ import traceback
 
 log = logging.getLogger("boxoffice.stalls")
 
-FRAMES = 12  # innermost frames logged per stall
+FRAMES = 16  # innermost frames logged per stall
 
 
 class LoopWatchdog:
@@ -83,8 +83,15 @@ class LoopWatchdog:
         frame = sys._current_frames().get(self._loop_thread or 0)
         if frame is None:
             return
-        stack = traceback.extract_stack(frame)[-FRAMES:][::-1]  # innermost first
-        where = " | ".join(f"{_short(f.filename)}:{f.lineno} {f.name}" for f in stack)
+        stack = traceback.extract_stack(frame)
+        # The import machinery's own frames say only that a module is being imported
+        # (a lazy import on a request's path): kept out, so the frames shown are the
+        # modules being imported and the code that imported them.
+        ours = [f for f in stack if not f.filename.startswith("<frozen importlib")]
+        importing = "importing: " if len(ours) < len(stack) else ""
+        where = importing + " | ".join(
+            f"{_short(f.filename)}:{f.lineno} {f.name}" for f in ours[-FRAMES:][::-1]
+        )
         self.stalls += 1
         log.warning("event loop stalled %d ms so far in: %s", age * 1000, where)
 
