@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -232,6 +232,15 @@ def encode_batch(changes: list[dict[str, Any]], user_id: str | None, at: int | N
     if at is not None:
         return msgspec.json.encode({"type": "seats", "at": at, "changes": seats}).decode()
     return msgspec.json.encode({"type": "seats", "changes": seats}).decode()
+
+
+def _keep_newest(pending: dict[str, dict[str, Any]], changes: Iterable[dict[str, Any]]) -> None:
+    """Gather `changes` into `pending` by seat: within a batch only a seat's newest
+    state goes out."""
+    for change in changes:
+        current = pending.get(change["id"])
+        if current is None or change["version"] > current["version"]:
+            pending[change["id"]] = change
 
 
 class _Outgoing:
@@ -635,11 +644,7 @@ class LiveHub:
         if isinstance(stamp, int):
             at = stamps.get(event_id)
             stamps[event_id] = stamp if at is None else min(at, stamp)
-        for change in changes:
-            # Within a batch only a seat's newest state goes out.
-            current = pending.get(change["id"])
-            if current is None or change["version"] > current["version"]:
-                pending[change["id"]] = change
+        _keep_newest(pending, changes)
         return first
 
     def _window(self, event_id: str) -> float:
@@ -740,10 +745,7 @@ class LiveHub:
             merged: dict[str, dict[str, Any]] = {}
             stamps = [at for _, at in batches if at is not None]
             for pending, _ in batches:
-                for change in pending.values():
-                    current = merged.get(change["id"])
-                    if current is None or change["version"] > current["version"]:
-                        merged[change["id"]] = change
+                _keep_newest(merged, pending.values())
             self._deliver(merged, min(stamps) if stamps else None, [watcher])
 
     def _deliver(
