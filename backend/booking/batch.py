@@ -283,11 +283,7 @@ class WriteBatcher:
             changed, results = await self._transaction(event_id, event, full, locked)
         finally:
             self._claimed.pop(event_id, None)
-            if token:
-                try:
-                    await service.locks.release(event_id, locked_seats, token)
-                except Exception as exc:  # they expire by themselves
-                    log.warning("seat lock release failed (locks will expire): %s", exc)
+            await self._unlock(event_id, locked_seats, token)
 
         # 4. One publish; then every answer.
         if changed:
@@ -298,6 +294,14 @@ class WriteBatcher:
             else:
                 request.answer(result)
         return deferred
+
+    async def _unlock(self, event_id: str, seat_ids: list[str], token: str) -> None:
+        """Give back the batch's seat locks (none taken: no token); never raises."""
+        if token:
+            try:
+                await self.service.locks.release(event_id, seat_ids, token)
+            except Exception as exc:  # they expire by themselves
+                log.warning("seat lock release failed (locks will expire): %s", exc)
 
     def _order(
         self,
@@ -392,13 +396,13 @@ class WriteBatcher:
             # Their accounts are locked now, so a cart can only shrink (a release, the
             # sweeper) before its rows are: what is no longer theirs is filtered out.
             holders = sorted({r.user_id for r in writes if r.kind == "hold"})
-            carts = await seats_repo.held_by(event_id, holders) if holders else []
-            seat_ids = sorted(named.union(carts))
             rows = {
                 str(r["id"]): r
-                for r in (await seats_repo.for_update(event_id, seat_ids) if seat_ids else [])
+                for r in (
+                    await seats_repo.for_update(event_id, sorted(named), holders) if named else []
+                )
             }
-            if len(rows) != len(seat_ids):
+            if not named.issubset(rows):
                 raise _RunAlone("seats vanished under the batch (event deleted?)")
             now, counts, cancelled = (
                 await seats_repo.clock_and_counts(event_id, users) if users else (0, {}, False)
@@ -416,13 +420,9 @@ class WriteBatcher:
                     results.append((request, error))
                 else:
                     accepted.append(request)
-            states = [state for r in accepted for state in r.states]
-            changed = await seats_repo.apply(event_id, states) if states else []
-            if len(changed) != len(states):
-                raise _RunAlone("a seat's version moved under its row lock")
-            after = {str(r["id"]): r for r in changed}
             # One order per booking request (issue 15, item 1), its bookings at the
-            # seats' prices now, all in this transaction.
+            # seats' prices now, all in this transaction; the orders first, so the log
+            # lines that name them go with the compare-and-set in one statement.
             books = [r for r in accepted if r.kind == "book"]
             prices = {s: seat_price(event, full[s]) for r in books for s in r.seat_ids}
             orders = (
@@ -435,6 +435,18 @@ class WriteBatcher:
                 else []
             )
             order_of = {id(r): o for r, o in zip(books, orders, strict=True)}
+            log_at = now or None
+            # The status-change log (issue 15, item 4), in this transaction.
+            entries = [
+                LogEntry(event_id, state["id"], action, r.user_id, order, log_at)
+                for r in accepted
+                for state, action, order in _logged(r, rows, now, order_of.get(id(r)))
+            ]
+            states = [state for r in accepted for state in r.states]
+            changed = await seats_repo.apply(event_id, states, entries) if states else []
+            if len(changed) != len(states):
+                raise _RunAlone("a seat's version moved under its row lock")
+            after = {str(r["id"]): r for r in changed}
             new = [
                 NewBooking(s, r.user_id, str(order_of[id(r)]["id"]), prices[s])
                 for r in books
@@ -464,25 +476,19 @@ class WriteBatcher:
                         await request.on_commit(records)
                     results.append((request, records))
             # Releases last: none shares a seat or a user with a write of this batch.
-            log_at = now or None
-            entries = [
-                LogEntry(event_id, state["id"], action, r.user_id, order, log_at)
-                for r in accepted
-                for state, action, order in _logged(r, rows, now, order_of.get(id(r)))
-            ]
+            released: list[LogEntry] = []
             for request in batch:
                 if request.kind == "release":
                     freed = await seats_repo.release(
                         event_id, request.user_id, None if request.everything else request.seat_ids
                     )
                     changed += freed
-                    entries += [
+                    released += [
                         LogEntry(event_id, str(f["id"]), SeatAction.RELEASED, request.user_id)
                         for f in freed
                     ]
                     results.append((request, [str(r["id"]) for r in freed]))
-            # The status-change log (issue 15, item 4), in this transaction.
-            await service.storage.seat_log.record(entries)
+            await service.storage.seat_log.record(released)
         return changed, results
 
 

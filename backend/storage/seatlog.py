@@ -30,27 +30,30 @@ class LogEntry(NamedTuple):
     at_ms: int | None = None
 
 
+def log_rows(entries: Sequence[LogEntry]) -> list[tuple[Any, ...]]:
+    """The entries as rows of `COLUMNS`: a line without a time gets this moment's."""
+    fallback = int(time.time() * 1000)
+    return [
+        (
+            e.event,
+            e.seat,
+            e.action,
+            e.actor,
+            e.order_id,
+            fallback if e.at_ms is None else int(e.at_ms),
+        )
+        for e in entries
+    ]
+
+
 class SeatLogRepository:
     def __init__(self, database: Database) -> None:
         self.db = database
 
     async def record(self, entries: Sequence[LogEntry]) -> None:
         """Write these lines; inside the change's `transaction()`."""
-        if not entries:
-            return
-        fallback = int(time.time() * 1000)
-        rows = [
-            (
-                e.event,
-                e.seat,
-                e.action,
-                e.actor,
-                e.order_id,
-                fallback if e.at_ms is None else int(e.at_ms),
-            )
-            for e in entries
-        ]
-        await self.db.insert_rows("bo_seat_log", COLUMNS, rows)
+        if entries:
+            await self.db.insert_rows("bo_seat_log", COLUMNS, log_rows(entries))
 
     async def page(
         self, event_id: str, after: int, limit: int, *, latest: bool = False

@@ -19,6 +19,8 @@ from piccolo.columns.combination import And, Or, Where
 
 from backend.seats import SeatOut, SeatStatus, seat_out, seat_view
 from backend.storage.database import Database
+from backend.storage.seatlog import COLUMNS as LOG_COLUMNS
+from backend.storage.seatlog import LogEntry, log_rows
 from backend.storage.tables import Booking, Event, Seat
 
 AVAILABLE, HELD, BOOKED = SeatStatus.AVAILABLE, SeatStatus.HELD, SeatStatus.BOOKED
@@ -265,12 +267,23 @@ class SeatRepository:
         """Lock every seat of the event until the transaction ends (SQLite: the writer
         slot already does; PostgreSQL takes the row locks in id order)."""
 
-    async def for_update(self, event_id: str, seat_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Those of `seat_ids` that are the event's seats, every column the rules read
-        (`SEAT_FULL` and `held_since_ms`), locked until the transaction ends (the writer
-        slot does it on SQLite; PostgreSQL takes the row locks in id order)."""
+    async def for_update(
+        self, event_id: str, seat_ids: Sequence[str], holders: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Those of `seat_ids` that are the event's seats, and every seat of the event
+        that one of `holders` holds (live, or expired and not swept yet: the carts a
+        batch's holds re-hold), each once, with every column the rules read (`SEAT_FULL`
+        and `held_since_ms`), locked until the transaction ends (the writer slot does it
+        on SQLite; PostgreSQL takes the row locks in id order, in this one statement).
+
+        The holders' accounts are locked first (`lock_users`), so their carts can only
+        shrink meanwhile (a release, the sweeper): a seat that left a cart before its row
+        was locked is not returned unless named."""
+        where: Where | Or = Seat.id.is_in(list(seat_ids)) if seat_ids else Seat.id.is_null()
+        if holders:
+            where = where | ((Seat.holder.is_in(list(holders))) & (Seat.status == HELD))
         return await Seat.select(*SEAT_FULL, Seat.held_since_ms).where(
-            (Seat.event == event_id) & Seat.id.is_in(list(seat_ids))
+            (Seat.event == event_id) & where
         )
 
     async def clock_and_counts(
@@ -310,12 +323,17 @@ class SeatRepository:
         return bool(rows and rows[0]["cancelled"])
 
     async def apply(
-        self, event_id: str, states: Sequence[Mapping[str, Any]]
+        self,
+        event_id: str,
+        states: Sequence[Mapping[str, Any]],
+        log: Sequence[LogEntry] = (),
     ) -> list[dict[str, Any]]:
         """Write each seat's new state (`id`, `status`, `holder`, `held_since_ms`,
         `held_until_ms`) if its `version` is still the one given: compare-and-set, one
-        version up. Returns the rows written (`SEAT_STATE`); a row whose version moved
-        is left alone and missing from the answer."""
+        version up, and the status-change log's lines `log` (`SeatLogRepository.record`,
+        in the same statement on PostgreSQL). Returns the rows written (`SEAT_STATE`); a
+        row whose version moved is left alone and missing from the answer, and the
+        caller rolls the transaction back (its log lines with it)."""
         changed: list[dict[str, Any]] = []
         for state in states:
             changed += await (
@@ -335,6 +353,8 @@ class SeatRepository:
                 )
                 .returning(*SEAT_STATE)
             )
+        if log:
+            await self.db.insert_rows("bo_seat_log", LOG_COLUMNS, log_rows(log))
         return changed
 
     # ----------------------------------------------------------------- writes
@@ -387,19 +407,6 @@ class SeatRepository:
             )
             .returning(*SEAT_STATE)
         )
-
-    async def held_by(self, event_id: str, user_ids: Sequence[str]) -> list[str]:
-        """The event's seats these users hold (live, or expired and not swept yet): the
-        carts a batch's holds may re-hold, to be locked with the seats it names."""
-        marks = ", ".join("{}" for _ in user_ids) or "NULL"
-        rows = await self.db.fetch(
-            'SELECT "id" FROM "bo_seat" WHERE "event" = {} '  # noqa: S608
-            f'AND "holder" IN ({marks}) AND "status" = {{}}',
-            event_id,
-            *user_ids,
-            HELD.value,
-        )
-        return [str(r["id"]) for r in rows]
 
     async def book(
         self, event_id: str, seat_ids: Sequence[str], user_id: str, now_ms: int, guard: bool = True

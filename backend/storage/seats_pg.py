@@ -15,6 +15,8 @@ from typing import Any
 
 from backend.seats import SeatStatus
 from backend.storage.database import PostgresDatabase
+from backend.storage.seatlog import COLUMNS as LOG_COLUMNS
+from backend.storage.seatlog import LogEntry, log_rows
 from backend.storage.seats import SEAT_FULL, SEAT_STATE, SeatRepository
 
 AVAILABLE, HELD, BOOKED = (f"'{s.value}'" for s in SeatStatus)
@@ -97,9 +99,13 @@ _LOCK_USER_NOW = (
 # deadlocking; one set-based compare-and-set for a whole batch.
 _LOCK_USERS = 'SELECT "id" FROM "bo_user" WHERE "id" = ANY($1::uuid[]) ORDER BY "id" FOR UPDATE'
 _LOCK_EVENT = 'SELECT "id" FROM "bo_seat" WHERE "event" = $1 ORDER BY "id" FOR UPDATE'
+# The named seats and the holders' carts in one statement. A row changed while its lock
+# was awaited is checked against the WHERE again as it is now (PostgreSQL's READ
+# COMMITTED), so a seat that has left its holder's cart meanwhile is skipped unless named.
 _FOR_UPDATE = (
     f'SELECT {_columns(SEAT_FULL)}, "held_since_ms" FROM "bo_seat" '  # noqa: S608
-    'WHERE "event" = $1 AND "id" = ANY($2::uuid[]) ORDER BY "id" FOR UPDATE'
+    'WHERE "event" = $1 AND ("id" = ANY($2::uuid[]) '
+    f'OR ("holder" = ANY($3::uuid[]) AND "status" = {HELD})) ORDER BY "id" FOR UPDATE'
 )
 _CLOCK_AND_COUNTS = f"""
 SELECT c.now AS now, c.cancelled AS cancelled, s."holder" AS holder, count(s."id") AS n
@@ -109,7 +115,15 @@ LEFT JOIN "bo_seat" AS s ON s."event" = $1 AND s."holder" = ANY($2::uuid[])
   AND (s."status" = {BOOKED} OR (s."status" = {HELD} AND s."held_until_ms" > c.now))
 GROUP BY c.now, c.cancelled, s."holder"
 """  # noqa: S608 - no values are formatted in
+# The compare-and-set and the status-change log's lines (`seatlog.py`) in one statement:
+# one round trip where the log's COPY took two. A data-modifying CTE runs whether or not
+# it is read; a version that moved makes the caller roll back, lines and all.
 _APPLY = f"""
+WITH log AS (
+  INSERT INTO "bo_seat_log" ({", ".join(f'"{c}"' for c in LOG_COLUMNS)})
+  SELECT * FROM unnest($8::uuid[], $9::uuid[], $10::text[], $11::uuid[], $12::uuid[],
+                       $13::bigint[])
+)
 UPDATE "bo_seat" AS s SET "status" = v.status, "holder" = v.holder,
   "held_since_ms" = v.since, "held_until_ms" = v.until, "version" = s."version" + 1
 FROM unnest($2::uuid[], $3::text[], $4::uuid[], $5::bigint[], $6::bigint[], $7::bigint[])
@@ -172,9 +186,14 @@ class PostgresSeatRepository(SeatRepository):
     async def lock_event(self, event_id: str) -> None:
         await self.db.records(_LOCK_EVENT, uuid.UUID(event_id))
 
-    async def for_update(self, event_id: str, seat_ids: Sequence[str]) -> list[dict[str, Any]]:
+    async def for_update(
+        self, event_id: str, seat_ids: Sequence[str], holders: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
         rows = await self.db.records(
-            _FOR_UPDATE, uuid.UUID(event_id), [uuid.UUID(s) for s in seat_ids]
+            _FOR_UPDATE,
+            uuid.UUID(event_id),
+            [uuid.UUID(s) for s in seat_ids],
+            [uuid.UUID(u) for u in holders],
         )
         return [dict(r) for r in rows]
 
@@ -188,8 +207,14 @@ class PostgresSeatRepository(SeatRepository):
         return int(rows[0]["now"]), counts, bool(rows[0]["cancelled"])
 
     async def apply(
-        self, event_id: str, states: Sequence[Mapping[str, Any]]
+        self,
+        event_id: str,
+        states: Sequence[Mapping[str, Any]],
+        log: Sequence[LogEntry] = (),
     ) -> list[dict[str, Any]]:
+        # The log's lines as one array per column (unnest's arguments).
+        table = log_rows(log)
+        lines = [[row[i] for row in table] for i in range(len(LOG_COLUMNS))]
         rows = await self.db.records(
             _APPLY,
             uuid.UUID(event_id),
@@ -199,5 +224,6 @@ class PostgresSeatRepository(SeatRepository):
             [s["held_since_ms"] for s in states],
             [s["held_until_ms"] for s in states],
             [int(s["version"]) for s in states],
+            *lines,
         )
         return [dict(r) for r in rows]

@@ -132,3 +132,14 @@ async def test_row_reads_match_the_portable_reads(storage: Storage) -> None:
         (dict(r) for r in await SeatRepository.states(storage.seats, venue.id)),
         key=lambda r: r["id"],
     )
+
+
+async def test_the_locked_read_matches_the_portable_read(storage: Storage) -> None:
+    venue, alice, bob = await _every_case(storage)
+    named = [venue.seats["Q6"], venue.seats["Q8"], venue.seats["Ü3"]]
+    for holders in ([], [alice], [bob], [alice, bob]):
+        async with storage.transaction():
+            fast = await storage.seats.for_update(venue.id, named, holders)
+            portable = await SeatRepository.for_update(storage.seats, venue.id, named, holders)
+        key = lambda r: str(r["id"])  # noqa: E731
+        assert sorted(map(dict, fast), key=key) == sorted(map(dict, portable), key=key)

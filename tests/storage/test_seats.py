@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.seats import SeatStatus
-from backend.storage import DuplicateKey, MissingReference, Storage
+from backend.storage import DuplicateKey, LogEntry, MissingReference, Storage
 from tests.storage.conftest import new_user, new_venue
 
 HOUR = 3_600_000
@@ -82,7 +82,9 @@ async def test_a_cart_is_reheld_to_one_end_and_starts_at_its_first_hold(
         await storage.seats.hold_free(venue.id, [a3], alice, now - 9000, now - 1)  # expired
         await storage.seats.hold_free(venue.id, [b1], bob, now - 7000, now + 1000)
     assert await storage.seats.cart_start(venue.id, alice, now) == now - 5000
-    assert sorted(await storage.seats.held_by(venue.id, [alice])) == sorted([a1, a2, a3])
+    async with storage.transaction():  # her cart (A3 had lapsed: not swept, still hers)
+        locked = await storage.seats.for_update(venue.id, [], [alice])
+    assert sorted(str(r["id"]) for r in locked) == sorted([a1, a2, a3])
     async with storage.transaction():
         reheld = await storage.seats.hold_cart_until(venue.id, alice, now, now + 3000)
         again = await storage.seats.hold_cart_until(venue.id, alice, now, now + 3000)
@@ -171,3 +173,67 @@ async def test_a_missing_account_is_said_not_raised_as_a_driver_error(storage: S
     with pytest.raises(MissingReference):
         async with storage.transaction():
             await storage.bookings.insert(venue.id, [venue.seats["A1"]], nobody)
+
+
+async def test_for_update_reads_the_named_seats_and_the_holders_carts_once_each(
+    storage: Storage,
+) -> None:
+    venue = await new_venue(storage)
+    alice, bob, carol = [await new_user(storage) for _ in range(3)]
+    a1, a2, a3, a4, a5 = (venue.seats[s] for s in ("A1", "A2", "A3", "A4", "A5"))
+    now = await storage.now_ms()
+    async with storage.transaction():
+        await storage.seats.hold_free(venue.id, [a1, a2], alice, now, now + HOUR)
+        await storage.seats.hold_free(venue.id, [a3], bob, now, now + HOUR)
+        await storage.seats.hold_free(venue.id, [a4], carol, now, now + HOUR)
+        await storage.seats.book(venue.id, [a5], alice, now)  # booked: not in her cart
+    async with storage.transaction():
+        rows = await storage.seats.for_update(venue.id, [a2, a3], [alice])
+    # A2 is named and in her cart: once. A3 is named (Bob's). A4 is Carol's, unnamed.
+    assert sorted(str(r["id"]) for r in rows) == sorted([a1, a2, a3])
+    row = next(r for r in rows if str(r["id"]) == a1)
+    assert row["label"] == "A1" and str(row["holder"]) == alice
+    assert int(row["held_since_ms"]) == now and int(row["held_until_ms"]) == now + HOUR
+    async with storage.transaction():
+        named_only = await storage.seats.for_update(venue.id, [a4, a5], [])
+        unknown = await storage.seats.for_update(venue.id, ["00000000-0000-0000-0000-000000000000"])
+    assert sorted(str(r["id"]) for r in named_only) == sorted([a4, a5])
+    assert unknown == []
+
+
+async def test_apply_writes_the_states_and_their_log_lines_together(storage: Storage) -> None:
+    venue = await new_venue(storage)
+    alice = await new_user(storage)
+    a1, a2 = venue.seats["A1"], venue.seats["A2"]
+    now = await storage.now_ms()
+    state = {"status": "held", "holder": alice, "held_since_ms": now, "held_until_ms": now + HOUR}
+    lines = [
+        LogEntry(venue.id, a1, "held", alice, None, now),
+        LogEntry(venue.id, a2, "held", alice),
+    ]
+    async with storage.transaction():
+        changed = await storage.seats.apply(
+            venue.id,
+            [{**state, "id": a1, "version": 1}, {**state, "id": a2, "version": 1}],
+            lines,
+        )
+    assert sorted((str(r["id"]), int(r["version"])) for r in changed) == [
+        (a, 2) for a in sorted([a1, a2])
+    ]
+    log = await storage.seat_log.page(venue.id, 0, 10)
+    assert [(str(r["seat"]), r["action"], str(r["actor"])) for r in log] == [
+        (a1, "held", alice),
+        (a2, "held", alice),
+    ]
+    assert log[0]["at_ms"] == now and log[1]["at_ms"] >= now  # no time given: written now
+    # A version that moved: that row is not written, and the caller rolls back (lines too).
+    with pytest.raises(RuntimeError):
+        async with storage.transaction():
+            stale = await storage.seats.apply(
+                venue.id,
+                [{**state, "id": a1, "version": 1}],
+                [LogEntry(venue.id, a1, "extended", alice, None, now)],
+            )
+            assert stale == []
+            raise RuntimeError("roll back")
+    assert len(await storage.seat_log.page(venue.id, 0, 10)) == 2
