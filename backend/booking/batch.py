@@ -281,13 +281,21 @@ class WriteBatcher:
             self._claimed[event_id] = set(locked_seats)
         try:
             changed, results = await self._transaction(event_id, event, full, locked)
-        finally:
+        except BaseException:
             self._claimed.pop(event_id, None)
             await self._unlock(event_id, locked_seats, token)
+            raise
+        self._claimed.pop(event_id, None)
 
-        # 4. One publish; then every answer.
+        # 4. One publish, the locks given back meanwhile (two Redis calls, neither
+        # waiting for the other); then every answer.
         if changed:
-            await service.publisher.publish(event_id, [SeatChange.from_row(r) for r in changed])
+            await asyncio.gather(
+                self._unlock(event_id, locked_seats, token),
+                service.publisher.publish(event_id, [SeatChange.from_row(r) for r in changed]),
+            )
+        else:
+            await self._unlock(event_id, locked_seats, token)
         for request, result in results:
             if isinstance(result, BaseException):
                 request.refuse(result)
