@@ -320,12 +320,13 @@ class WaitingRooms:
 
         A copy is written every SNAPSHOT_MS while the room's counters move (a minute
         apart while they stand still: a join and a leave in one interval leave them
-        equal). The store names each state of a room (`born`): a summary
-        whose `born` is not the copy's means the store lost the room since (Redis
-        restarted without persistence, or the embedded process restarted) and the copy
-        is restored, merged with whatever happened since (see
-        `WaitingRoomStore.restore`). What changed after the last copy is lost: joins
-        and leaves of the last few seconds (those joiners join again, at the back)."""
+        equal), by one app process of all those sharing the room (`store.claim`). The
+        store names each state of a room (`born`): a summary whose `born` is not the
+        copy's means the store lost the room since (Redis restarted without
+        persistence, or the embedded process restarted) and the copy is restored,
+        merged with whatever happened since (see `WaitingRoomStore.restore`). What
+        changed after the last copy is lost: joins and leaves of the last few seconds
+        (those joiners join again, at the back)."""
         if self.snapshots is None:
             return summary
         saved = self._saved_born.get(event_id, _UNKNOWN)
@@ -340,6 +341,11 @@ class WaitingRooms:
             now_ms - last[0] < SNAPSHOT_MS
             or (last[1] == summary and now_ms - last[0] < SNAPSHOT_UNCHANGED_MS)
         ):
+            return summary
+        if not await self.store.claim(event_id, "copy", now_ms, SNAPSHOT_MS):
+            # Another process copies the room this interval: a copy reads every place
+            # (10,000 of them stop the loop ~100 ms), so one process pays for it.
+            self._saved[event_id] = (now_ms, summary)
             return summary
         dump = await self.store.dump(event_id)
         if dump is None or dump.born != summary.born:

@@ -255,6 +255,12 @@ class WaitingRoomStore(ABC):
         and at most once per loss: it takes the dump's `born`."""
 
     @abstractmethod
+    async def claim(self, event_id: str, task: str, now_ms: int, every_ms: int) -> bool:
+        """True for one caller of all that share the store (every app process) per
+        `every_ms` of `now_ms`: the one that does `task` for the room this time (its copy
+        to the database). The clock is the caller's, as everywhere in a store."""
+
+    @abstractmethod
     async def clear(self, event_id: str) -> None:
         """Forget the room entirely (its event is over or deleted)."""
 

@@ -81,6 +81,7 @@ class _Room:
 class MemoryWaitingRoomStore(WaitingRoomStore):
     def __init__(self) -> None:
         self._rooms: dict[str, _Room] | None = None
+        self._claims: dict[tuple[str, str], int] = {}  # (event, task): claimed until
 
     async def on_startup(self) -> None:
         """Start with no rooms."""
@@ -269,6 +270,14 @@ class MemoryWaitingRoomStore(WaitingRoomStore):
         room.first_admitted_at_ms = min(firsts) if firsts else None
         room.last_admitted_at_ms = max(lasts) if lasts else None
         room.born = dump.born
+        return True
+
+    async def claim(self, event_id: str, task: str, now_ms: int, every_ms: int) -> bool:
+        """One process shares this store: its claims are just spaced `every_ms` apart."""
+        self._all()
+        if now_ms < self._claims.get((event_id, task), now_ms):
+            return False
+        self._claims[(event_id, task)] = now_ms + every_ms
         return True
 
     async def clear(self, event_id: str) -> None:

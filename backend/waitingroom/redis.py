@@ -339,6 +339,19 @@ return 1
 )
 
 
+# A task's claim (`claim`): the time it is claimed until, by the callers' clock; the key
+# itself expires well after that, so a room nobody visits any more leaves nothing.
+CLAIM_LUA = """
+local due = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) < due then
+  return 0
+end
+redis.call('SET', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), 'PX', ARGV[3])
+return 1
+"""
+CLAIM_KEEP_MS = 600_000  # how long a claim's key outlives its interval
+
+
 def room_keys(prefix: str, event_id: str) -> list[str]:
     """The room's five keys, in the order every script expects them."""
     return [f"{prefix}:{{{event_id}}}:wr:{part}" for part in KEY_PARTS]
@@ -386,6 +399,7 @@ class RedisWaitingRoomStore(WaitingRoomStore):
             "summary": SUMMARY_LUA,
             "dump": DUMP_LUA,
             "restore": RESTORE_LUA,
+            "claim": CLAIM_LUA,
         }
         self._scripts = {name: self._redis.register_script(lua) for name, lua in scripts.items()}
 
@@ -514,6 +528,15 @@ class RedisWaitingRoomStore(WaitingRoomStore):
         for user_id, score in [*dump.queue, *dump.shop]:
             args += [user_id, score]
         return bool(await self._run("restore", event_id, *args))
+
+    async def claim(self, event_id: str, task: str, now_ms: int, every_ms: int) -> bool:
+        """One script: the claim's time read and moved on only if it has passed."""
+        self._client()
+        key = f"{self._prefix}:{{{event_id}}}:wr:claim:{task}"
+        taken = await self._scripts["claim"](
+            keys=[key], args=[now_ms, every_ms, every_ms + CLAIM_KEEP_MS]
+        )
+        return bool(taken)
 
     async def clear(self, event_id: str) -> None:
         """Forget the room entirely (its event is over or deleted)."""

@@ -610,6 +610,47 @@ async def test_a_busy_room_is_copied_once_per_interval_not_on_every_tick(
     assert dumps == 2
 
 
+async def test_two_app_processes_copy_a_busy_room_once_per_interval(room_api: Api) -> None:
+    """Every process's admitter visits every room: each copying it on its own would
+    read every place twice as often as needed."""
+    owner = await room_api.user()
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    rooms = room_api.client.app.state.rooms
+    store = rooms.store
+    if isinstance(store, RedisWaitingRoomStore):  # a second process: its own connections
+        store = RedisWaitingRoomStore(room_api.client.app.state.settings.redis_url, store._prefix)
+        await room_api.run(store.on_startup)
+    second = WaitingRooms(store, rooms.configs, rooms.clock, rooms.snapshots)
+    dumps = 0
+    for view_store in {id(v.store): v.store for v in (rooms, second)}.values():
+        dump = view_store.dump  # (in memory both processes' views share one store)
+
+        async def counting(event_id: str, _dump: Any = dump) -> Any:
+            nonlocal dumps
+            dumps += event_id == event["id"]
+            return await _dump(event_id)
+
+        view_store.dump = counting
+    try:
+        t = now_ms()
+        for step in range(4):  # both visit the room as it moves, a second apart
+            await queue(room_api, "POST", event, await room_api.user())
+            for view in (rooms, second):
+                summary = await room_api.run(view.store.summary, event["id"])
+                await room_api.run(view.safeguard, event["id"], summary, t + step * 1_000)
+        assert dumps == 1
+        await queue(room_api, "POST", event, await room_api.user())
+        for view in (second, rooms):  # the next interval: whoever comes first copies
+            summary = await room_api.run(view.store.summary, event["id"])
+            await room_api.run(view.safeguard, event["id"], summary, t + SNAPSHOT_MS + 1)
+        assert dumps == 2
+    finally:
+        for view in (rooms, second):
+            vars(view.store).pop("dump", None)
+        if store is not rooms.store:
+            await room_api.run(store.on_shutdown)
+
+
 async def test_a_restarted_embedded_server_keeps_every_place(embedded_settings: Settings) -> None:
     """Embedded mode keeps its rooms in memory: a restart of its one process empties
     them, and its copies in SQLite bring them back."""

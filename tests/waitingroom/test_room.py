@@ -568,6 +568,18 @@ async def test_a_restore_happens_once_and_never_over_a_live_room(room: WaitingRo
     assert await queue_order(room, [*order, "stranger"], SALE + 400) == [*order[1:], "stranger"]
 
 
+async def test_a_task_is_claimed_by_one_process_per_interval(rooms: Rooms) -> None:
+    store, other = rooms.store, rooms.other
+    assert await store.claim(EV, "copy", T0, 5_000) is True
+    assert await other.claim(EV, "copy", T0 + 1, 5_000) is False  # the other process
+    assert await store.claim(EV, "copy", T0 + 4_999, 5_000) is False  # and itself
+    assert await other.claim("ev2", "copy", T0 + 1, 5_000) is True  # per room
+    assert await other.claim(EV, "other task", T0 + 1, 5_000) is True  # and per task
+    assert await other.claim(EV, "copy", T0 + 5_000, 5_000) is True  # the next interval
+    assert await store.claim(EV, "copy", T0 + 9_999, 5_000) is False
+    assert await store.claim(EV, "copy", T0 + 20_000, 5_000) is True  # after a gap
+
+
 async def test_a_dump_survives_its_json_form(room: WaitingRoomStore) -> None:
     await prequeue_then_open(room, users(5))
     dump = await room.dump(EV)
