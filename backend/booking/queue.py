@@ -347,11 +347,12 @@ class WaitingRooms:
             # (10,000 of them stop the loop ~100 ms), so one process pays for it.
             self._saved[event_id] = (now_ms, summary)
             return summary
-        dump = await self.store.dump(event_id)
-        if dump is None or dump.born != summary.born:
+        dumped = await self.store.dump_json(event_id)
+        if dumped is None or dumped[0] != summary.born:
             return summary  # the store changed under us: the next visit looks again
-        await self.snapshots.save(event_id, dump.born, now_ms, dump.as_json())
-        self._saved_born[event_id] = dump.born
+        born, text = dumped
+        await self.snapshots.save(event_id, born, now_ms, text)
+        self._saved_born[event_id] = born
         self._saved[event_id] = (now_ms, summary)
         return summary
 

@@ -20,8 +20,9 @@ class RoomSnapshotRepository:
         self.db = database
 
     async def save(self, event_id: str, born: int, taken_at_ms: int, places: Any) -> None:
-        """Keep `places` (JSON-encodable) as the event's snapshot, replacing the last one."""
-        data = msgspec.json.encode(places).decode()
+        """Keep `places` (JSON-encodable, or a `str` already JSON text) as the event's
+        snapshot, replacing the last one."""
+        data = places if isinstance(places, str) else msgspec.json.encode(places).decode()
         async with self.db.transaction():
             await Snapshot.insert(
                 Snapshot(event=event_id, born=born, taken_at_ms=taken_at_ms, places=data)

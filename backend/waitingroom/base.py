@@ -58,6 +58,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 # Pre-queue tickets are drawn from [0, TICKET_SPAN); joins after the opening score
 # TICKET_SPAN + their arrival number, so every ticket sorts before every later join.
 # 2**52 keeps all scores exact in a Redis sorted set (IEEE doubles, 53-bit integers).
@@ -241,6 +243,15 @@ class WaitingRoomStore(ABC):
     @abstractmethod
     async def dump(self, event_id: str) -> RoomDump | None:
         """A copy of the room (None if nobody has joined it in this store's state)."""
+
+    async def dump_json(self, event_id: str) -> tuple[int, str] | None:
+        """`dump` as its JSON text (`RoomDump.as_json`), with its `born`: the copy the
+        database keeps. A store may build the text itself (Redis: in its script, so
+        no per-place object is made in the app process)."""
+        dump = await self.dump(event_id)
+        if dump is None:
+            return None
+        return dump.born, msgspec.json.encode(dump.as_json()).decode()
 
     @abstractmethod
     async def restore(self, event_id: str, dump: RoomDump, now_ms: int) -> bool:

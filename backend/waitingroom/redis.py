@@ -24,9 +24,11 @@ read it from `status`, and an expired shopper's holds lapse by their own time.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
+import msgspec
 from redis.asyncio import Redis
 
 from backend.redisclient import redis_client
@@ -366,6 +368,30 @@ def _pairs(flat: list[Any]) -> list[tuple[str, int]]:
     return [(flat[i].decode(), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
 
 
+_IDS = re.compile(rb"[\w-]*")  # account ids JSON needs no escape for (UUIDs): joined
+_INTEGERS = re.compile(rb"[0-9,]*")  # scores Redis wrote as plain integers: joined by ","
+
+
+def _json_int(value: Any) -> bytes:
+    return b"null" if value is None else b"%d" % int(value)
+
+
+def _places_json(flat: list[Any]) -> bytes:
+    """ZRANGE … WITHSCORES as the JSON `[[member, score], …]` that `_pairs` and
+    `RoomDump.as_json` make, as bytes. Plain ids and integer scores (always, in this
+    app) are copied as they came, about 2 ms for 10,000 places; anything else goes
+    through msgspec."""
+    members, scores = flat[0::2], flat[1::2]
+    if not members:
+        return b"[]"
+    if _IDS.fullmatch(b"".join(members)) and _INTEGERS.fullmatch(b",".join(scores)):
+        pieces = [m + b'",' + s for m, s in zip(members, scores, strict=True)]
+        return b'[["' + b'],["'.join(pieces) + b"]]"
+    return msgspec.json.encode(
+        [[m.decode(), int(float(s))] for m, s in zip(members, scores, strict=True)]
+    )
+
+
 def _status(reply: list[Any]) -> QueueStatus:
     state = QueueState(reply[0].decode())
     ahead, until_ms = int(reply[1]), int(reply[2])
@@ -507,6 +533,36 @@ class RedisWaitingRoomStore(WaitingRoomStore):
             queue=_pairs(queue),
             shop=_pairs(shop),
         )
+
+    async def dump_json(self, event_id: str) -> tuple[int, str] | None:
+        """The copy's text, written straight from the script's reply: a room of 10,000
+        places read as `RoomDump` made ~40,000 objects, half of them tracked by the
+        garbage collector, and the collections they set off stopped the loop for
+        100-200 ms during a sale. Here each place is formatted as bytes (not tracked)."""
+        reply = await self._run("dump", event_id)
+        if reply is None:
+            return None
+        meta, queue, shop = reply
+        born, opens, opened, arrivals, total, first, last = meta
+        text = b"".join(
+            [
+                b'{"born":%d,"opensAt":%s,"openedAt":%s,"arrivals":%d,"admittedTotal":%d,'
+                % (
+                    int(born),
+                    _json_int(opens),
+                    _json_int(opened),
+                    int(arrivals or 0),
+                    int(total or 0),
+                ),
+                b'"firstAdmittedAt":%s,"lastAdmittedAt":%s,"queue":'
+                % (_json_int(first), _json_int(last)),
+                _places_json(queue),
+                b',"shop":',
+                _places_json(shop),
+                b"}",
+            ]
+        )
+        return int(born), text.decode()
 
     async def restore(self, event_id: str, dump: RoomDump, now_ms: int) -> bool:
         """Bring a dump's places back after Redis lost them (see the base class)."""

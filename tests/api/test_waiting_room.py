@@ -592,14 +592,14 @@ async def test_a_busy_room_is_copied_once_per_interval_not_on_every_tick(
     event = await room_api.event(owner, waitingRoom=ROOM)
     rooms = room_api.client.app.state.rooms
     dumps = 0
-    dump = rooms.store.dump
+    dump = rooms.store.dump_json
 
     async def counting(event_id: str) -> Any:
         nonlocal dumps
         dumps += event_id == event["id"]  # (earlier tests' rooms are in this database)
         return await dump(event_id)
 
-    rooms.store.dump = counting
+    rooms.store.dump_json = counting
     t = now_ms()
     for step in range(8):  # the room moves between rounds: a join each time
         await queue(room_api, "POST", event, await room_api.user())
@@ -623,14 +623,14 @@ async def test_two_app_processes_copy_a_busy_room_once_per_interval(room_api: Ap
     second = WaitingRooms(store, rooms.configs, rooms.clock, rooms.snapshots)
     dumps = 0
     for view_store in {id(v.store): v.store for v in (rooms, second)}.values():
-        dump = view_store.dump  # (in memory both processes' views share one store)
+        dump = view_store.dump_json  # (in memory both processes' views share one store)
 
         async def counting(event_id: str, _dump: Any = dump) -> Any:
             nonlocal dumps
             dumps += event_id == event["id"]
             return await _dump(event_id)
 
-        view_store.dump = counting
+        view_store.dump_json = counting
     try:
         t = now_ms()
         for step in range(4):  # both visit the room as it moves, a second apart
@@ -646,7 +646,7 @@ async def test_two_app_processes_copy_a_busy_room_once_per_interval(room_api: Ap
         assert dumps == 2
     finally:
         for view in (rooms, second):
-            vars(view.store).pop("dump", None)
+            vars(view.store).pop("dump_json", None)
         if store is not rooms.store:
             await room_api.run(store.on_shutdown)
 

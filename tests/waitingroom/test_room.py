@@ -587,6 +587,21 @@ async def test_a_dump_survives_its_json_form(room: WaitingRoomStore) -> None:
     assert RoomDump.from_json(json.loads(json.dumps(dump.as_json()))) == dump
 
 
+async def test_the_copys_text_is_the_dump_in_its_json_form(room: WaitingRoomStore) -> None:
+    assert await room.dump_json("ev2") is None  # nobody has joined
+    await room.join("ev2", "first", T0, SALE)  # not open yet: no opening, no shoppers
+    early, first = await room.dump("ev2"), await room.dump_json("ev2")
+    assert early is not None and first is not None and first[0] == early.born
+    assert json.loads(first[1]) == early.as_json()
+    # Every field filled: the pre-queue's draw, an opening, shoppers, a late joiner, and
+    # an account whose id JSON must escape.
+    await prequeue_then_open(room, [*users(30), 'q"uote\\'])
+    dump, dumped = await room.dump(EV), await room.dump_json(EV)
+    assert dump is not None and dumped is not None and dumped[0] == dump.born
+    assert json.loads(dumped[1]) == dump.as_json()
+    assert RoomDump.from_json(json.loads(dumped[1])) == dump
+
+
 async def test_a_new_app_process_sees_the_same_room() -> None:
     require_services()
     prefix = unique_name("botestwr")
