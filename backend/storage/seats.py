@@ -19,8 +19,7 @@ from piccolo.columns.combination import And, Or, Where
 
 from backend.seats import SeatOut, SeatStatus, seat_out, seat_view
 from backend.storage.database import Database
-from backend.storage.seatlog import COLUMNS as LOG_COLUMNS
-from backend.storage.seatlog import LogEntry, log_rows
+from backend.storage.seatlog import LogEntry, SeatLogRepository
 from backend.storage.tables import Booking, Event, Seat
 
 AVAILABLE, HELD, BOOKED = SeatStatus.AVAILABLE, SeatStatus.HELD, SeatStatus.BOOKED
@@ -353,8 +352,7 @@ class SeatRepository:
                 )
                 .returning(*SEAT_STATE)
             )
-        if log:
-            await self.db.insert_rows("bo_seat_log", LOG_COLUMNS, log_rows(log))
+        await SeatLogRepository(self.db).record(log)
         return changed
 
     # ----------------------------------------------------------------- writes
