@@ -312,15 +312,17 @@ def console() -> Iterator[ConsoleWatch]:
 # storage is the page's. Playwright's `storage_state` does the same but loads the origin
 # in a page of its own to seed it: 300 ms a context here against 12-20 ms without
 # (2026-12-03), and the browser tests make a few hundred contexts.
-SIGNED_IN = """(() => {
-    if (location.origin !== ORIGIN) return;  // about:blank and other origins
+# `seed` is [origin, key, value], prepended as JSON by `new_context`.
+SIGNED_IN = """((seed) => {
+    const [origin, key, value] = seed;
+    if (location.origin !== origin) return;  // about:blank and other origins
     try {
         if (localStorage.getItem("boxoffice.test.seeded") === null) {
-            localStorage.setItem(KEY, VALUE);
+            localStorage.setItem(key, value);
             localStorage.setItem("boxoffice.test.seeded", "1");
         }
     } catch (e) {}  // a document with no storage of its own
-})();"""
+})"""
 
 
 @pytest.fixture
@@ -340,11 +342,7 @@ def new_context(browser: Any, base_url: str, console: ConsoleWatch) -> Iterator[
                     "userId": user.id,
                 }
             )
-            ctx.add_init_script(
-                SIGNED_IN.replace("ORIGIN", json.dumps(base_url))
-                .replace("KEY", json.dumps(AUTH_KEY))
-                .replace("VALUE", json.dumps(value))
-            )
+            ctx.add_init_script(f"{SIGNED_IN}({json.dumps([base_url, AUTH_KEY, value])});")
         ctx.set_default_timeout(15_000)
         ctx.on("page", console.attach)
         made.append(ctx)
