@@ -3,7 +3,9 @@ size on the other (`one_per_mode`; BOXOFFICE_FULL_MATRIX=1 runs all four).
 
 A buyer's holds on an event share one end: a timer that is always on screen, a warning
 with "More time" before the end (said in the polite live region), and at the end a
-dialog that says the seats were released and holds those still free again.
+dialog that says the seats were released and holds those still free again. More time
+pressed in the last moment waits for its answer before any dialog: the seats held again
+get no "released" dialog, the seats lost do.
 
 The event's hold time is 9 s (the warning comes at half of it, 4.5 s before the end), so
 the whole story takes about 16 s; every wait is on the page's state.
@@ -163,3 +165,69 @@ def test_hold_again_with_every_seat_free_closes_the_dialog(
     ui.wait_seat(page, b2, "held", mine=True)
     expect(page.get_by_test_id("message")).to_contain_text("B1 and B2 are held for you again.")
     expect(page.get_by_test_id("best-count")).to_be_focused()
+
+
+def more_time_held_back_past_the_end(api: Any, people: Any, new_context: Any, ui: Any) -> Any:
+    """A page whose buyer held C1 (4 s holds: the warning shows from the start) and pressed
+    More time, with its request held back until the page saw C1 released. Returns the page,
+    the seat, its end before, and the held-back request."""
+    organiser, buyer = people.organiser, people.buyer
+    event = api.small_event(organiser, holdSeconds=4)
+    c1 = api.seat_id(event, "C1")
+    page = new_context(buyer, viewport={"width": 1440, "height": 900}).new_page()
+    ui.open_event(page, event["id"])
+    assert api.hold(buyer, event["id"], [c1]).status_code == 201
+    ui.wait_seat(page, c1, "held", mine=True)
+    waiting: list[Any] = []
+
+    def hold_back(route: Any) -> None:
+        waiting.append(route)
+
+    page.route(re.compile(r"/events/[^/]+/holds$"), hold_back)
+    expect(page.get_by_test_id("cart-warning")).to_be_visible()
+    before = held_until(page, c1)
+    page.get_by_test_id("more-time").click()
+    ui.wait_seat(page, c1, "available", timeout=15_000)
+    assert len(waiting) == 1, "More time sent one hold request"
+    return SimpleNamespace(page=page, event=event, seat=c1, before=before, request=waiting[0])
+
+
+def test_more_time_answered_after_the_end_holds_again_without_the_expiry_dialog(
+    api: Any, people: Any, new_context: Any, ui: Any
+) -> None:
+    """More time pressed in the last moment: the holds run out while its request is on the
+    way, the server holds the seats again (they were free), and the page says "More time"
+    with the new timer, not "your seats were released" over seats the tray shows held."""
+    late = more_time_held_back_past_the_end(api, people, new_context, ui)
+    page, c1 = late.page, late.seat
+    late.request.continue_()
+
+    ui.wait_seat(page, c1, "held", mine=True)
+    assert held_until(page, c1) > late.before
+    expect(page.get_by_test_id("message")).to_contain_text("More time")
+    expect(page.get_by_test_id("announcer")).to_contain_text("More time")
+    expect(page.get_by_test_id("cart-expired")).to_be_hidden()
+    expect(page.get_by_test_id("tray-item")).to_have_count(1)
+    wait_timer(page, 1, 4)
+
+
+def test_more_time_refused_after_the_end_shows_the_expiry_dialog(
+    api: Any, people: Any, new_context: Any, ui: Any, console: Any
+) -> None:
+    """The same, but someone else held the seat before More time reached the server: the
+    refusal is said, and the dialog that waited for the answer says the hold ran out."""
+    console.allow(r"status of 423")  # the refused More time
+    late = more_time_held_back_past_the_end(api, people, new_context, ui)
+    page = late.page
+    assert api.hold(people.rival, late.event["id"], [late.seat]).status_code == 201
+    ui.wait_seat(page, late.seat, "held", mine=False)
+    expect(page.get_by_test_id("cart-expired")).to_be_hidden()  # waiting for the answer
+    late.request.continue_()
+
+    expect(page.get_by_test_id("cart-expired")).to_be_visible()
+    expect(page.get_by_test_id("cart-expired-text")).to_have_text(
+        "Your hold on C1 ran out, so it was released for others to buy."
+    )
+    expect(page.get_by_test_id("announcer")).to_contain_text("Your seats were released")
+    expect(page.get_by_test_id("message")).to_contain_text("Someone else got there first")
+    expect(page.get_by_test_id("tray-item")).to_have_count(0)

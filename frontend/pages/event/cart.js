@@ -32,6 +32,9 @@ export class Cart {
     this.atCap = null; // an end that "More time" could not move
     this.lapsedIds = []; // what the dialog offers to hold again
     this.busy = false;
+    // Seats that ran out while "More time" was on its way: its answer decides (the
+    // server holds them again if they were still free), so the dialog waits for it.
+    this.extending = null;
     this.returnFocus = null;
     this.bound = false;
   }
@@ -63,7 +66,8 @@ export class Cart {
     const gone = lapsed(this.last, ids, now(this.page));
     this.last = ids.length ? { ids, end } : null;
     this.end = end;
-    if (gone.length) this.showLapsed(gone);
+    if (gone.length && this.extending) this.extending.push(...gone);
+    else if (gone.length) this.showLapsed(gone);
     this.render();
   }
 
@@ -102,9 +106,11 @@ export class Cart {
     const button = $("[data-testid=more-time]");
     this.busy = true;
     button.disabled = true;
+    this.extending = [];
     try {
       const result = await hold(page, { seatIds: held.map((i) => store.ids[i]) }, held);
       this.update(store.myHeld());
+      this.showMissed();
       if (result !== true) return;
       if (extended(before, this.end)) {
         say(page, `More time: your seats are held for ${speakDuration(this.end - now(page))}.`, "success");
@@ -115,9 +121,22 @@ export class Cart {
       this.render();
       if (button.closest("[hidden]")) $("[data-testid=book-button]").focus();
     } finally {
+      this.showMissed();
       this.busy = false;
       button.disabled = false;
     }
+  }
+
+  /** After "More time" was answered: the seats that ran out meanwhile and are not mine
+   * again get the dialog. */
+  showMissed() {
+    const ran = this.extending;
+    this.extending = null;
+    if (!ran?.length) return;
+    const store = this.page.store;
+    const mine = new Set(store.myHeld().map((i) => store.ids[i]));
+    const missed = [...new Set(ran)].filter((id) => !mine.has(id));
+    if (missed.length) this.showLapsed(missed);
   }
 
   names(ids) {
