@@ -16,13 +16,13 @@ event with neither setting, the gate, the latency sample and the after-booking c
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from backend.booking.singleflight import SingleFlight
 from backend.errors import InvalidInput, NotFound
 from backend.storage import Storage
 
@@ -146,21 +146,14 @@ class SaleConfigs:
         self.ttl = ttl
         self._clock = clock
         self._cache: dict[str, tuple[float, SaleConfig]] = {}
-        self._loading: dict[str, asyncio.Future[SaleConfig]] = {}
+        self._loading: SingleFlight[SaleConfig] = SingleFlight()
 
     async def get(self, event_id: str) -> SaleConfig:
         """The event's configuration (at most `ttl` seconds old); NotFound if it has none."""
         entry = self._cache.get(event_id)
         if entry is not None and entry[0] > self._clock():
             return entry[1]
-        loading = self._loading.get(event_id)
-        if loading is None:
-            loading = asyncio.ensure_future(self._load(event_id))
-            self._loading[event_id] = loading
-            loading.add_done_callback(lambda done: self._loaded(event_id, done))
-        # Shielded: a waiter that is cancelled must not cancel the others' read (nor
-        # leave a pooled connection mid-query).
-        return await asyncio.shield(loading)
+        return await self._loading.run(event_id, lambda: self._load(event_id))
 
     async def _load(self, event_id: str) -> SaleConfig:
         event = await self.storage.events.get(event_id)
@@ -171,11 +164,6 @@ class SaleConfigs:
             self._cache.clear()  # bounded; the next reads refill it
         self._cache[event_id] = (self._clock() + self.ttl, config)
         return config
-
-    def _loaded(self, event_id: str, done: asyncio.Future[SaleConfig]) -> None:
-        self._loading.pop(event_id, None)
-        if not done.cancelled():
-            done.exception()  # retrieved: every waiter may have gone
 
     def forget(self, event_id: str) -> None:
         """Drop the cached copy (this process changed the event)."""

@@ -48,6 +48,7 @@ from backend.booking.rules import (
     refusal,
     seat_price,
 )
+from backend.booking.singleflight import SingleFlight
 from backend.errors import (
     CheckedIn,
     Forbidden,
@@ -134,6 +135,7 @@ class BookingService:
         # (WRITE_BATCHING=0) and for the negative control, which must write unguarded.
         self.batcher = WriteBatcher(self) if batching and self._guard else None
         self._seat_events: dict[str, str] = {}
+        self._seat_lookups: SingleFlight[str | None] = SingleFlight()
         # onSaleAt and the waiting room (None: every event sells to everyone, as before).
         self.gate = gate
         self.latency = LatencyWindow()
@@ -211,14 +213,19 @@ class BookingService:
         is then answered by the booking's own read (404, the event no longer exists).
         The lookup was 17% of a `POST /book`'s app CPU (profile, issue 13)."""
         event_id = self._seat_events.get(seat_id)
-        if event_id is not None:
-            return event_id
-        event_id = await self.seats.event_of(seat_id)
+        if event_id is None:
+            # A hot seat's requests all arrive before the first read is back: one read.
+            event_id = await self._seat_lookups.run(seat_id, lambda: self._event_of(seat_id))
         if event_id is None:
             raise NotFound(f"no seat with id {seat_id}")
-        if len(self._seat_events) >= SEAT_EVENTS_REMEMBERED:
-            self._seat_events.clear()  # bounded; the next lookups refill it
-        self._seat_events[seat_id] = event_id
+        return event_id
+
+    async def _event_of(self, seat_id: str) -> str | None:
+        event_id = await self.seats.event_of(seat_id)
+        if event_id is not None:
+            if len(self._seat_events) >= SEAT_EVENTS_REMEMBERED:
+                self._seat_events.clear()  # bounded; the next lookups refill it
+            self._seat_events[seat_id] = event_id
         return event_id
 
     async def _seats(self, event_id: str, seat_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -77,6 +77,45 @@ async def test_seed_book_endpoint(api: Api) -> None:
     assert (await api.client.post("/book", json={"seatId": seat})).status_code == 401
 
 
+async def test_concurrent_lookups_of_a_seats_event_share_one_read(
+    api: Api, monkeypatch: Any
+) -> None:
+    """The seed's `POST /book` names a seat, and the seat's event is looked up once and
+    remembered. A hot seat's requests come together, before any lookup has finished: they
+    must share the one read, not send one each (a stampede the hot-seat profile showed:
+    a fifth of the workers' CPU and a queue for the pool). A missing seat is answered 404
+    to every waiter and not remembered."""
+    owner = await api.user()
+    event = await api.event(owner)
+    seat = event["seats"][0]["id"]
+    missing = "6f1c1d2e-0000-4000-8000-000000000000"
+    booking = api.client.app.state["booking"]
+    reads: list[str] = []
+    real = booking.seats.event_of
+
+    async def counted(seat_id: str) -> str | None:
+        reads.append(seat_id)
+        return await real(seat_id)
+
+    monkeypatch.setattr(booking.seats, "event_of", counted)
+
+    async def lookups(seat_id: str) -> list[Any]:
+        return await asyncio.gather(
+            *(booking.event_of_seat(seat_id) for _ in range(50)), return_exceptions=True
+        )
+
+    assert await api.run(lookups, seat) == [event["id"]] * 50
+    assert reads == [seat]
+    assert await api.run(lookups, seat) == [event["id"]] * 50  # remembered
+    assert reads == [seat]
+
+    refused = await api.run(lookups, missing)
+    assert [type(r).__name__ for r in refused] == ["NotFound"] * 50
+    assert reads == [seat, missing]
+    await api.run(lookups, missing)  # not remembered: asked again
+    assert reads == [seat, missing, missing]
+
+
 async def test_an_expired_hold_cannot_be_booked_after_someone_else_booked(api: Api) -> None:
     owner, a, b = await api.user(), await api.user(), await api.user()
     event = await api.event(owner, holdSeconds=1)
