@@ -1,0 +1,78 @@
+"""SingleFlight: concurrent loads of one key share one call (backend/booking/singleflight.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from backend.booking.singleflight import SingleFlight
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Yield to the loop until `condition()` holds (state, not time: bounded by the test's
+    timeout)."""
+    while not condition():
+        await asyncio.sleep(0)
+
+
+async def test_concurrent_callers_share_one_call_and_a_later_caller_loads_again() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    gate = asyncio.Event()
+    calls = 0
+
+    async def load() -> int:
+        nonlocal calls
+        calls += 1
+        mine = calls
+        await gate.wait()
+        return mine
+
+    waiters = [asyncio.ensure_future(flight.run("k", load)) for _ in range(10)]
+    other = asyncio.ensure_future(flight.run("other", load))
+    await until(lambda: calls >= 2)  # the loads started; every waiter asked before them
+    assert calls == 2 and len(flight) == 2
+    gate.set()
+    assert await asyncio.gather(*waiters) == [1] * 10
+    assert await other == 2
+    assert len(flight) == 0  # nothing kept: callers cache what they keep
+    assert await flight.run("k", load) == 3
+
+
+async def test_an_error_reaches_every_waiter_and_is_not_kept() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    gate = asyncio.Event()
+
+    async def failing() -> int:
+        await gate.wait()
+        raise LookupError("gone")
+
+    waiters = [asyncio.ensure_future(flight.run("k", failing)) for _ in range(5)]
+    await until(lambda: len(flight) == 1)
+    gate.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert [type(r) for r in results] == [LookupError] * 5
+
+    async def ok() -> int:
+        return 7
+
+    assert await flight.run("k", ok) == 7
+
+
+async def test_a_cancelled_waiter_leaves_the_call_running_for_the_others() -> None:
+    flight: SingleFlight[str] = SingleFlight()
+    gate = asyncio.Event()
+
+    async def load() -> str:
+        await gate.wait()
+        return "done"
+
+    leaving = asyncio.ensure_future(flight.run("k", load))
+    staying = asyncio.ensure_future(flight.run("k", load))
+    await until(lambda: len(flight) == 1)
+    leaving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    gate.set()
+    assert await staying == "done"
