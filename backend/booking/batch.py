@@ -492,7 +492,15 @@ class WriteBatcher:
                     )
                     changed += freed
                     released += [
-                        LogEntry(event_id, str(f["id"]), SeatAction.RELEASED, request.user_id)
+                        # The batch's clock if it read one; else the log reads it.
+                        LogEntry(
+                            event_id,
+                            str(f["id"]),
+                            SeatAction.RELEASED,
+                            request.user_id,
+                            None,
+                            now or None,
+                        )
                         for f in freed
                     ]
                     results.append((request, [str(r["id"]) for r in freed]))

@@ -8,7 +8,6 @@ one driver call: `Database.insert_rows`). `page` reads an event's log after a cu
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -30,9 +29,11 @@ class LogEntry(NamedTuple):
     at_ms: int | None = None
 
 
-def log_rows(entries: Sequence[LogEntry]) -> list[tuple[Any, ...]]:
-    """The entries as rows of `COLUMNS`: a line without a time gets this moment's."""
-    fallback = int(time.time() * 1000)
+def log_rows(entries: Sequence[LogEntry], fallback: int | None) -> list[tuple[Any, ...]]:
+    """The entries as rows of `COLUMNS`: a line without a time gets `fallback`, the
+    database's clock (every time in the log is the database's, as a hold's end is; the
+    app server's clock may be off, and a line stamped by it could come out before the
+    change it follows). None leaves it to the statement (PostgreSQL's `apply`)."""
     return [
         (
             e.event,
@@ -53,7 +54,9 @@ class SeatLogRepository:
     async def record(self, entries: Sequence[LogEntry]) -> None:
         """Write these lines; inside the change's `transaction()`."""
         if entries:
-            await self.db.insert_rows("bo_seat_log", COLUMNS, log_rows(entries))
+            untimed = any(e.at_ms is None for e in entries)
+            now = await self.db.now_ms() if untimed else None
+            await self.db.insert_rows("bo_seat_log", COLUMNS, log_rows(entries, now))
 
     async def page(
         self, event_id: str, after: int, limit: int, *, latest: bool = False

@@ -121,8 +121,9 @@ GROUP BY c.now, c.cancelled, s."holder"
 _APPLY = f"""
 WITH log AS (
   INSERT INTO "bo_seat_log" ({", ".join(f'"{c}"' for c in LOG_COLUMNS)})
-  SELECT * FROM unnest($8::uuid[], $9::uuid[], $10::text[], $11::uuid[], $12::uuid[],
-                       $13::bigint[])
+  SELECT l.e, l.s, l.a, l.ac, l.o, COALESCE(l.t, {PostgresDatabase.NOW_MS_SQL})
+  FROM unnest($8::uuid[], $9::uuid[], $10::text[], $11::uuid[], $12::uuid[], $13::bigint[])
+    AS l(e, s, a, ac, o, t)
 )
 UPDATE "bo_seat" AS s SET "status" = v.status, "holder" = v.holder,
   "held_since_ms" = v.since, "held_until_ms" = v.until, "version" = s."version" + 1
@@ -213,7 +214,7 @@ class PostgresSeatRepository(SeatRepository):
         log: Sequence[LogEntry] = (),
     ) -> list[dict[str, Any]]:
         # The log's lines as one array per column (unnest's arguments).
-        table = log_rows(log)
+        table = log_rows(log, None)  # untimed lines: the statement's clock_timestamp()
         lines = [[row[i] for row in table] for i in range(len(LOG_COLUMNS))]
         rows = await self.db.records(
             _APPLY,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from backend.seats import SeatStatus
@@ -201,9 +203,32 @@ async def test_for_update_reads_the_named_seats_and_the_holders_carts_once_each(
     assert unknown == []
 
 
-async def test_apply_writes_the_states_and_their_log_lines_together(storage: Storage) -> None:
+async def test_a_log_line_without_a_time_gets_the_database_clock(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every time in the status-change log is the database's, as every hold's end is: a
+    line written without one (a release, a check-in) is stamped by the database, not by
+    the app server's clock, which may be off (here: an hour behind) and did not even
+    round the same way (a line came out 1 ms before the clock read just before it)."""
     venue = await new_venue(storage)
     alice = await new_user(storage)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
+    before = await storage.now_ms()
+    async with storage.transaction():
+        await storage.seat_log.record([LogEntry(venue.id, venue.seats["A1"], "released", alice)])
+    after = await storage.now_ms()
+    (line,) = await storage.seat_log.page(venue.id, 0, 10)
+    assert before <= line["at_ms"] <= after
+
+
+async def test_apply_writes_the_states_and_their_log_lines_together(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = await new_venue(storage)
+    alice = await new_user(storage)
+    real = time.time  # an app clock an hour behind: the log's times are the database's
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
     a1, a2 = venue.seats["A1"], venue.seats["A2"]
     now = await storage.now_ms()
     state = {"status": "held", "holder": alice, "held_since_ms": now, "held_until_ms": now + HOUR}
@@ -225,7 +250,8 @@ async def test_apply_writes_the_states_and_their_log_lines_together(storage: Sto
         (a1, "held", alice),
         (a2, "held", alice),
     ]
-    assert log[0]["at_ms"] == now and log[1]["at_ms"] >= now  # no time given: written now
+    # No time given: the database's clock when it was written.
+    assert log[0]["at_ms"] == now and now <= log[1]["at_ms"] <= await storage.now_ms()
     # A version that moved: that row is not written, and the caller rolls back (lines too).
     with pytest.raises(RuntimeError):
         async with storage.transaction():
