@@ -6,6 +6,9 @@ export const WARN_MAX_MS = 60_000; // a real sale warns a minute before the end
 export const WARN_MIN_MS = 5_000;
 export const LAPSE_SLACK_MS = 1_500; // seats gone this close to the end went with it
 export const EXTEND_MIN_MS = 1_000; // "More time" that moved the end less than this: at the cap
+// Holds that lapse while "More time" is on its way wait this long for its answer before
+// the dialog says they went (the server holds them again if they were still free).
+export const ANSWER_WAIT_MS = 2_000;
 
 export const PHASE_NONE = "none"; // nothing held
 export const PHASE_HOLDING = "holding";

@@ -6,6 +6,7 @@
 // ../../cart.js.
 
 import {
+  ANSWER_WAIT_MS,
   cartEnd,
   cartPhase,
   extended,
@@ -33,8 +34,10 @@ export class Cart {
     this.lapsedIds = []; // what the dialog offers to hold again
     this.busy = false;
     // Seats that ran out while "More time" was on its way: its answer decides (the
-    // server holds them again if they were still free), so the dialog waits for it.
+    // server holds them again if they were still free), so the dialog waits for it, up
+    // to ANSWER_WAIT_MS; a dialog shown meanwhile closes if the answer holds them again.
     this.extending = null;
+    this.answerTimer = 0;
     this.returnFocus = null;
     this.bound = false;
   }
@@ -66,8 +69,10 @@ export class Cart {
     const gone = lapsed(this.last, ids, now(this.page));
     this.last = ids.length ? { ids, end } : null;
     this.end = end;
-    if (gone.length && this.extending) this.extending.push(...gone);
-    else if (gone.length) this.showLapsed(gone);
+    if (gone.length && this.extending) {
+      this.extending.push(...gone);
+      this.answerTimer ||= setTimeout(() => this.showMissed(), ANSWER_WAIT_MS);
+    } else if (gone.length) this.showLapsed(gone);
     this.render();
   }
 
@@ -112,6 +117,7 @@ export class Cart {
       this.update(store.myHeld());
       this.showMissed();
       if (result !== true) return;
+      this.closeIfHeldAgain();
       if (extended(before, this.end)) {
         say(page, `More time: your seats are held for ${speakDuration(this.end - now(page))}.`, "success");
       } else {
@@ -127,9 +133,11 @@ export class Cart {
     }
   }
 
-  /** After "More time" was answered: the seats that ran out meanwhile and are not mine
-   * again get the dialog. */
+  /** After "More time" was answered, or waited for too long: the seats that ran out
+   * meanwhile and are not mine (again) get the dialog. */
   showMissed() {
+    clearTimeout(this.answerTimer);
+    this.answerTimer = 0;
     const ran = this.extending;
     this.extending = null;
     if (!ran?.length) return;
@@ -137,6 +145,15 @@ export class Cart {
     const mine = new Set(store.myHeld().map((i) => store.ids[i]));
     const missed = [...new Set(ran)].filter((id) => !mine.has(id));
     if (missed.length) this.showLapsed(missed);
+  }
+
+  /** The dialog says seats ran out that "More time" has just held again: close it. */
+  closeIfHeldAgain() {
+    const dialog = this.dialog();
+    if (!dialog.open || !this.lapsedIds.length) return;
+    const store = this.page.store;
+    const mine = new Set(store.myHeld().map((i) => store.ids[i]));
+    if (this.lapsedIds.every((id) => mine.has(id))) dialog.close();
   }
 
   names(ids) {
