@@ -19,7 +19,11 @@ T = TypeVar("T")
 class SingleFlight(Generic[T]):
     """`await flight.run(key, load)`: the result of `load()`, called once for every caller
     that asks while it runs. Its exception reaches every caller too, and nothing is kept
-    after it ends (callers cache what they want to keep)."""
+    after it ends (callers cache what they want to keep).
+
+    The shared call runs as a task in the first caller's context (its context variables:
+    request id, Piccolo's current transaction): use it for reads outside a transaction,
+    whose result does not depend on who asked."""
 
     def __init__(self) -> None:
         self._running: dict[str, asyncio.Future[T]] = {}

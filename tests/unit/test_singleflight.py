@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 
 import pytest
@@ -10,11 +11,14 @@ import pytest
 from backend.booking.singleflight import SingleFlight
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Yield to the loop until `condition()` holds (state, not time: bounded by the test's
-    timeout)."""
-    while not condition():
+async def until(condition: Callable[[], bool], turns: int = 1000) -> None:
+    """Yield to the loop until `condition()` holds: state, not time; a condition still
+    false after `turns` turns of the loop fails the test."""
+    for _ in range(turns):
+        if condition():
+            return
         await asyncio.sleep(0)
+    raise AssertionError("the condition never held")
 
 
 async def test_concurrent_callers_share_one_call_and_a_later_caller_loads_again() -> None:
@@ -44,15 +48,20 @@ async def test_an_error_reaches_every_waiter_and_is_not_kept() -> None:
     flight: SingleFlight[int] = SingleFlight()
     gate = asyncio.Event()
 
+    calls = 0
+
     async def failing() -> int:
+        nonlocal calls
+        calls += 1
         await gate.wait()
         raise LookupError("gone")
 
     waiters = [asyncio.ensure_future(flight.run("k", failing)) for _ in range(5)]
-    await until(lambda: len(flight) == 1)
+    await until(lambda: calls >= 1)
     gate.set()
     results = await asyncio.gather(*waiters, return_exceptions=True)
     assert [type(r) for r in results] == [LookupError] * 5
+    assert calls == 1
 
     async def ok() -> int:
         return 7
@@ -76,3 +85,33 @@ async def test_a_cancelled_waiter_leaves_the_call_running_for_the_others() -> No
         await leaving
     gate.set()
     assert await staying == "done"
+
+
+async def test_the_call_ends_and_its_error_is_retrieved_when_every_waiter_left() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    gate = asyncio.Event()
+    ended = asyncio.Event()
+
+    async def failing() -> int:
+        try:
+            await gate.wait()
+            raise LookupError("nobody is waiting")
+        finally:
+            ended.set()
+
+    loop = asyncio.get_running_loop()
+    unretrieved: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unretrieved.append(context))
+    try:
+        waiter = asyncio.ensure_future(flight.run("k", failing))
+        await until(lambda: len(flight) == 1)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        gate.set()
+        await ended.wait()
+        await until(lambda: len(flight) == 0)
+        gc.collect()  # an unretrieved task exception is reported when the task is freed
+    finally:
+        loop.set_exception_handler(None)
+    assert unretrieved == []
