@@ -21,23 +21,32 @@ async def until(condition: Callable[[], bool], turns: int = 1000) -> None:
     raise AssertionError("the condition never held")
 
 
-async def test_concurrent_callers_share_one_call_and_a_later_caller_loads_again() -> None:
-    flight: SingleFlight[int] = SingleFlight()
-    gate = asyncio.Event()
-    calls = 0
+class Gated:
+    """A load that counts its calls and ends when its gate opens: with the call's number,
+    or with LookupError when `fail`."""
 
-    async def load() -> int:
-        nonlocal calls
-        calls += 1
-        mine = calls
-        await gate.wait()
+    def __init__(self, fail: bool = False) -> None:
+        self.gate = asyncio.Event()
+        self.calls = 0
+        self.fail = fail
+
+    async def __call__(self) -> int:
+        self.calls += 1
+        mine = self.calls
+        await self.gate.wait()
+        if self.fail:
+            raise LookupError("gone")
         return mine
 
+
+async def test_concurrent_callers_share_one_call_and_a_later_caller_loads_again() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    load = Gated()
     waiters = [asyncio.ensure_future(flight.run("k", load)) for _ in range(10)]
     other = asyncio.ensure_future(flight.run("other", load))
-    await until(lambda: calls >= 2)  # the loads started; every waiter asked before them
-    assert calls == 2 and len(flight) == 2
-    gate.set()
+    await until(lambda: load.calls >= 2)  # the loads started; every waiter asked before them
+    assert load.calls == 2 and len(flight) == 2
+    load.gate.set()
     assert await asyncio.gather(*waiters) == [1] * 10
     assert await other == 2
     assert len(flight) == 0  # nothing kept: callers cache what they keep
@@ -46,45 +55,30 @@ async def test_concurrent_callers_share_one_call_and_a_later_caller_loads_again(
 
 async def test_an_error_reaches_every_waiter_and_is_not_kept() -> None:
     flight: SingleFlight[int] = SingleFlight()
-    gate = asyncio.Event()
-
-    calls = 0
-
-    async def failing() -> int:
-        nonlocal calls
-        calls += 1
-        await gate.wait()
-        raise LookupError("gone")
-
+    failing = Gated(fail=True)
     waiters = [asyncio.ensure_future(flight.run("k", failing)) for _ in range(5)]
-    await until(lambda: calls >= 1)
-    gate.set()
+    await until(lambda: failing.calls >= 1)
+    failing.gate.set()
     results = await asyncio.gather(*waiters, return_exceptions=True)
     assert [type(r) for r in results] == [LookupError] * 5
-    assert calls == 1
+    assert failing.calls == 1
 
-    async def ok() -> int:
-        return 7
-
-    assert await flight.run("k", ok) == 7
+    ok = Gated()
+    ok.gate.set()
+    assert await flight.run("k", ok) == 1
 
 
 async def test_a_cancelled_waiter_leaves_the_call_running_for_the_others() -> None:
-    flight: SingleFlight[str] = SingleFlight()
-    gate = asyncio.Event()
-
-    async def load() -> str:
-        await gate.wait()
-        return "done"
-
+    flight: SingleFlight[int] = SingleFlight()
+    load = Gated()
     leaving = asyncio.ensure_future(flight.run("k", load))
     staying = asyncio.ensure_future(flight.run("k", load))
-    await until(lambda: len(flight) == 1)
+    await until(lambda: load.calls >= 1)
     leaving.cancel()
     with pytest.raises(asyncio.CancelledError):
         await leaving
-    gate.set()
-    assert await staying == "done"
+    load.gate.set()
+    assert await staying == 1 and load.calls == 1
 
 
 async def test_the_call_ends_and_its_error_is_retrieved_when_every_waiter_left() -> None:
