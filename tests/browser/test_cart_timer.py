@@ -167,7 +167,9 @@ def test_hold_again_with_every_seat_free_closes_the_dialog(
     expect(page.get_by_test_id("best-count")).to_be_focused()
 
 
-def more_time_held_back_past_the_end(api: Any, people: Any, new_context: Any, ui: Any) -> Any:
+def more_time_held_back(
+    api: Any, people: Any, new_context: Any, ui: Any, *, past_the_end: bool = True
+) -> Any:
     """A page whose buyer held C1 (6 s holds: the warning shows 5 s before the end) and
     pressed More time, with its request held back until the page saw C1 released. Returns
     the page, the seat, its end before, and the held-back request."""
@@ -181,13 +183,21 @@ def more_time_held_back_past_the_end(api: Any, people: Any, new_context: Any, ui
     waiting: list[Any] = []
 
     def hold_back(route: Any) -> None:
-        waiting.append(route)
+        if route.request.method == "POST":
+            waiting.append(route)  # More time's hold
+        else:
+            route.continue_()
 
     page.route(re.compile(r"/events/[^/]+/holds$"), hold_back)
     expect(page.get_by_test_id("cart-warning")).to_be_visible(timeout=10_000)
     before = held_until(page, c1)
     page.get_by_test_id("more-time").click()
-    ui.wait_seat(page, c1, "available", timeout=15_000)
+    if past_the_end:
+        ui.wait_seat(page, c1, "available", timeout=15_000)
+    for _ in range(500):  # until the route has it: each round trip lets Playwright call it
+        if waiting:
+            break
+        page.evaluate("0")
     assert len(waiting) == 1, "More time sent one hold request"
     return SimpleNamespace(page=page, event=event, seat=c1, before=before, request=waiting[0])
 
@@ -198,7 +208,7 @@ def test_more_time_answered_after_the_end_holds_again_without_the_expiry_dialog(
     """More time pressed in the last moment: the holds run out while its request is on the
     way, the server holds the seats again (they were free), and the page says "More time"
     with the new timer, not "your seats were released" over seats the tray shows held."""
-    late = more_time_held_back_past_the_end(api, people, new_context, ui)
+    late = more_time_held_back(api, people, new_context, ui)
     page, c1 = late.page, late.seat
     late.request.continue_()
 
@@ -215,7 +225,7 @@ def test_more_time_answered_long_after_the_end_closes_the_expiry_dialog(
 ) -> None:
     """The answer is slow: the dialog does not wait for it for ever (it says the hold ran
     out after ANSWER_WAIT_MS), and closes when the answer holds the seats again."""
-    late = more_time_held_back_past_the_end(api, people, new_context, ui)
+    late = more_time_held_back(api, people, new_context, ui)
     page, c1 = late.page, late.seat
     dialog = page.get_by_test_id("cart-expired")
     expect(dialog).to_be_visible()
@@ -236,7 +246,7 @@ def test_more_time_refused_after_the_end_shows_the_expiry_dialog(
     """The same, but someone else held the seat before More time reached the server: the
     refusal is said, and the dialog that waited for the answer says the hold ran out."""
     console.allow(r"status of 423")  # the refused More time
-    late = more_time_held_back_past_the_end(api, people, new_context, ui)
+    late = more_time_held_back(api, people, new_context, ui)
     page = late.page
     assert api.hold(people.rival, late.event["id"], [late.seat]).status_code == 201
     ui.wait_seat(page, late.seat, "held", mine=False)
@@ -248,4 +258,25 @@ def test_more_time_refused_after_the_end_shows_the_expiry_dialog(
     )
     expect(page.get_by_test_id("announcer")).to_contain_text("Your seats were released")
     expect(page.get_by_test_id("message")).to_contain_text("Someone else got there first")
+    expect(page.get_by_test_id("tray-item")).to_have_count(0)
+
+
+def test_releasing_waits_while_more_time_is_on_its_way(
+    api: Any, people: Any, new_context: Any, ui: Any
+) -> None:
+    """More time holds every seat it named: a release sent before its answer would be
+    undone by it, the seat back in the tray. So the tray's release buttons are off until
+    the answer, and on again after it."""
+    late = more_time_held_back(api, people, new_context, ui, past_the_end=False)
+    page = late.page
+    releases = page.locator("[data-testid=tray-release], [data-testid=release-all]")
+    expect(releases).to_have_count(2)
+    for i in range(2):
+        expect(releases.nth(i)).to_be_disabled()
+    late.request.continue_()
+    expect(page.get_by_test_id("message")).to_contain_text("More time: your seats are held for")
+    for i in range(2):
+        expect(releases.nth(i)).to_be_enabled()
+    page.get_by_test_id("tray-release").click()
+    ui.wait_seat(page, late.seat, "available")
     expect(page.get_by_test_id("tray-item")).to_have_count(0)

@@ -111,6 +111,7 @@ export class Cart {
     const button = $("[data-testid=more-time]");
     this.busy = true;
     button.disabled = true;
+    page.tray.lockReleases();
     this.extending = [];
     try {
       const result = await hold(page, { seatIds: held.map((i) => store.ids[i]) }, held);
@@ -130,6 +131,7 @@ export class Cart {
       this.showMissed();
       this.busy = false;
       button.disabled = false;
+      page.tray.lockReleases();
     }
   }
 

@@ -47,7 +47,7 @@ export class Tray {
     // Rebuild only when my seats changed: other people's changes must not
     // re-create the list (that would steal keyboard focus from its buttons).
     const signature = `${held.map((i) => `${i}:${store.heldUntil[i]}`).join(",")}|${bookedCount}`;
-    if (signature === this.signature) return;
+    if (signature === this.signature) return this.lockReleases();
     this.signature = signature;
     const list = $("[data-testid=tray-list]");
     const items = held.map((i) => {
@@ -70,6 +70,7 @@ export class Tray {
       );
     });
     list.replaceChildren(...items);
+    this.lockReleases();
     $("[data-testid=tray-empty]").hidden = held.length > 0;
     $("[data-testid=tray-summary]").hidden = held.length === 0;
     $("[data-testid=release-all]").hidden = held.length === 0;
@@ -99,6 +100,13 @@ export class Tray {
     const total = held.reduce((sum, i) => sum + (store.price(i) ?? 0), 0);
     $(".tray-peek-text", peek).textContent = `${held.length} seat${held.length === 1 ? "" : "s"} · ${money(page, total)}`;
     this.cart.render();
+  }
+
+  /** While "More time" is on its way, releasing waits: it holds every seat it named, so
+   * a release sent before its answer would be undone by it (the seat back in the tray). */
+  lockReleases() {
+    const locked = this.cart.busy;
+    for (const el of document.querySelectorAll("[data-testid=tray-release], [data-testid=release-all]")) el.disabled = locked;
   }
 
   /** Update the cart timer (each second, and after a render). */
