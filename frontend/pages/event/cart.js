@@ -143,8 +143,7 @@ export class Cart {
     const ran = this.extending;
     this.extending = null;
     if (!ran?.length) return;
-    const store = this.page.store;
-    const mine = new Set(store.myHeld().map((i) => store.ids[i]));
+    const mine = this.heldIds();
     const missed = [...new Set(ran)].filter((id) => !mine.has(id));
     if (missed.length) this.showLapsed(missed);
   }
@@ -153,9 +152,14 @@ export class Cart {
   closeIfHeldAgain() {
     const dialog = this.dialog();
     if (!dialog.open || !this.lapsedIds.length) return;
-    const store = this.page.store;
-    const mine = new Set(store.myHeld().map((i) => store.ids[i]));
+    const mine = this.heldIds();
     if (this.lapsedIds.every((id) => mine.has(id))) dialog.close();
+  }
+
+  /** The ids of the seats I hold now. */
+  heldIds() {
+    const store = this.page.store;
+    return new Set(store.myHeld().map((i) => store.ids[i]));
   }
 
   names(ids) {

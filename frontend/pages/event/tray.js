@@ -47,7 +47,7 @@ export class Tray {
     // Rebuild only when my seats changed: other people's changes must not
     // re-create the list (that would steal keyboard focus from its buttons).
     const signature = `${held.map((i) => `${i}:${store.heldUntil[i]}`).join(",")}|${bookedCount}`;
-    if (signature === this.signature) return this.lockReleases();
+    if (signature === this.signature) return;
     this.signature = signature;
     const list = $("[data-testid=tray-list]");
     const items = held.map((i) => {
