@@ -149,7 +149,7 @@ class EventService:
             for start in range(0, total, SEATS_PER_TRANSACTION):
                 chunk = layout.seats[start : start + SEATS_PER_TRANSACTION]
                 await self.storage.events.add_seats(event_id, [_seat_columns(s) for s in chunk])
-            await self.storage.events.publish(event_id)
+            await self.storage.events.publish(event_id, total)
         except BaseException:
             await self._discard(event_id)
             raise

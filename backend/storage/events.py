@@ -87,8 +87,11 @@ class EventRepository:
         async with self.db.transaction():
             await self.db.insert_rows(Seat._meta.tablename, SEAT_INSERT_COLUMNS, rows)
 
-    async def publish(self, event_id: str) -> None:
-        """Make a draft an event every read shows."""
+    async def publish(self, event_id: str, seats: int) -> None:
+        """Make a draft of `seats` seats an event every read shows: the seat table's
+        statistics refreshed first if the new seats may mislead the planner (its first
+        sale is planned for what is really there)."""
+        await self.db.refresh_statistics(Seat._meta.tablename, seats)
         async with self.db.transaction():
             await Event.update({Event.draft: False}).where(Event.id == event_id)
 
