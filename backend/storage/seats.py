@@ -211,13 +211,14 @@ class SeatRepository:
     async def count_for_user(self, event_id: str, user_id: str, now_ms: int) -> int:
         """Seats `user_id` has booked or holds live on the event (the per-user limit)."""
         rows = await self.db.fetch(
-            'SELECT count(*) AS n FROM "bo_seat" WHERE "event" = {} AND "holder" = {} '
-            'AND ("status" = {} OR ("status" = {} AND "held_until_ms" > {}))',
-            event_id,
-            user_id,
+            # Counted by status, found by (event, holder) only: see `clock_and_counts`.
+            'SELECT count(CASE WHEN "status" = {} OR ("status" = {} AND "held_until_ms" > {}) '
+            'THEN 1 END) AS n FROM "bo_seat" WHERE "event" = {} AND "holder" = {}',
             BOOKED.value,
             HELD.value,
             now_ms,
+            event_id,
+            user_id,
         )
         return int(rows[0]["n"])
 
@@ -294,20 +295,22 @@ class SeatRepository:
         cancellation that held them has committed and is seen (`EventService.cancel`)."""
         marks = ", ".join("{}" for _ in user_ids) or "NULL"
         rows = await self.db.fetch(
+            # The status is counted by, not searched on: only the (event, holder) index
+            # can find the rows (statistics taken before a sale make "booked" look rare).
             'SELECT c.now AS now, c.cancelled AS cancelled, s."holder" AS holder, '  # noqa: S608
-            'count(s."id") AS n '
+            'count(CASE WHEN s."status" = {} OR (s."status" = {} AND s."held_until_ms" > c.now) '
+            "THEN 1 END) AS n "
             f"FROM (SELECT {self.db.NOW_MS_SQL} AS now, "
             '(SELECT "cancelled_at" IS NOT NULL FROM "bo_event" WHERE "id" = {}) AS cancelled'
             ") AS c "
             'LEFT JOIN "bo_seat" AS s ON s."event" = {} '
             f'AND s."holder" IN ({marks}) '
-            'AND (s."status" = {} OR (s."status" = {} AND s."held_until_ms" > c.now)) '
             'GROUP BY c.now, c.cancelled, s."holder"',
+            BOOKED.value,
+            HELD.value,
             event_id,
             event_id,
             *user_ids,
-            BOOKED.value,
-            HELD.value,
         )
         counts = {str(r["holder"]): int(r["n"]) for r in rows if r["holder"] is not None}
         return int(rows[0]["now"]), counts, bool(rows[0]["cancelled"])

@@ -107,12 +107,18 @@ _FOR_UPDATE = (
     'WHERE "event" = $1 AND ("id" = ANY($2::uuid[]) '
     f'OR ("holder" = ANY($3::uuid[]) AND "status" = {HELD})) ORDER BY "id" FOR UPDATE'
 )
+# The status is counted by, not searched on: only the (event, holder) index can then
+# find the rows, the holders' own seats. With the status in the join, statistics taken
+# before the sale (every seat available) made "booked" look rare, and the planner walked
+# every booked seat of every event by the status index instead (measured: 7 ms a batch,
+# growing with each booking).
 _CLOCK_AND_COUNTS = f"""
-SELECT c.now AS now, c.cancelled AS cancelled, s."holder" AS holder, count(s."id") AS n
+SELECT c.now AS now, c.cancelled AS cancelled, s."holder" AS holder,
+  count(s."id") FILTER (
+    WHERE s."status" = {BOOKED} OR (s."status" = {HELD} AND s."held_until_ms" > c.now)) AS n
 FROM (SELECT {NOW_MS} AS now,
   (SELECT "cancelled_at" IS NOT NULL FROM "bo_event" WHERE "id" = $1) AS cancelled) AS c
 LEFT JOIN "bo_seat" AS s ON s."event" = $1 AND s."holder" = ANY($2::uuid[])
-  AND (s."status" = {BOOKED} OR (s."status" = {HELD} AND s."held_until_ms" > c.now))
 GROUP BY c.now, c.cancelled, s."holder"
 """  # noqa: S608 - no values are formatted in
 # The compare-and-set and the status-change log's lines (`seatlog.py`) in one statement:
