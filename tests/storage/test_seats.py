@@ -157,6 +157,7 @@ async def test_release_and_free_booked(storage: Storage) -> None:
     assert [(str(r["id"]), r["status"], r["holder"]) for r in freed] == [(a3, "available", None)]
     assert await storage.seats.event_of(a3) == venue.id
     assert await storage.seats.event_of("00000000-0000-0000-0000-000000000000") is None
+    assert await storage.seats.event_of("not-a-seat-id") is None
 
 
 async def test_a_users_writes_are_serialised_by_lock_user_now(storage: Storage) -> None:
