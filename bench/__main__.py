@@ -75,7 +75,7 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
     )
     parser.add_argument("--peer-pid", type=int, help="book: the peer's pid, for its CPU")
     parser.add_argument("--book-seconds", type=int, help="book: seconds of load a round (15)")
-    parser.add_argument("--book-seats", type=int, help="book: seats of each round's event (20000)")
+    parser.add_argument("--book-seats", type=int, help="book: seats of each round's event (40000)")
     parser.add_argument(
         "--book-client", choices=["auto", "wrk", "asyncio"], help="book: load client (auto: wrk)"
     )

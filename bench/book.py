@@ -3,7 +3,8 @@
 A peer is any server that speaks the seed's API (`POST /signup`, `POST /signin`,
 `POST /events {name, seats}`, `POST /book {seatId}`), such as the seed itself. The load is
 the one issue 13 measured: 64 connections for 15 s, each request a distinct seat of a
-20,000-seat event, 64 users' tokens taken in turn; then a hot seat, 200 requests for one
+20,000-seat event (40,000 by default now: Boxoffice books more than 20,000 in 15 s), 64
+users' tokens taken in turn; then a hot seat, 200 requests for one
 seat sent at once (a few seats in a row). Boxoffice and the peer take turns, round by round,
 so a noisy neighbour on this shared machine lands on both.
 
