@@ -4,7 +4,8 @@ Made from settings by `make_storage`, started and stopped by the services object
 handed to the services of `booking/` and `accounts`. It is a set of repositories (seats,
 events, bookings, orders, the door, reports, the seat log, users, idempotency keys,
 waiting-room snapshots) over one `Database` (the engine and its primitives).
-Engine-specific code lives in `database.py` and `seats_pg.py` and nowhere else: nobody
+Engine-specific code lives in `database.py` and `seats_pg.py`, and in the PostgreSQL
+statements of the bookings' and orders' batch inserts (`bookings.py`, `orders.py`): nobody
 above `storage/` asks which engine this is.
 """
 
