@@ -303,7 +303,7 @@ async def test_a_draft_is_invisible_and_untouchable_until_published(api: Api) ->
     with await api.client.websocket_connect(f"/ws/events/{event_id}") as ws:
         assert close_code(ws) == 4404
 
-    await api.run(storage.events.publish, event_id)
+    await api.run(storage.events.publish, event_id, 3)
     assert (await api.client.get(path)).status_code == 200
     held = await api.client.post(
         f"{path}/holds", json={"seatIds": [seat]}, headers=buyer["headers"]
