@@ -58,6 +58,10 @@ class Database(ABC):
     NOW_MS_SQL: str = ""
     # A timestamp column's UTC minute as text, `YYYY-MM-DD HH:MM` (`{}`: the column).
     MINUTE_SQL: str = ""
+    # A column in a join or filter that must not lead the engine's choice of index
+    # (`{}`: the column). SQLite's unary `+` takes it out of index selection; PostgreSQL
+    # chooses by its statistics, kept fresh (`refresh_statistics`).
+    NOT_INDEXED_SQL: str = "{}"
 
     def __init__(self, engine: Engine[Any]) -> None:
         self.engine = engine
@@ -125,6 +129,7 @@ class SqliteDatabase(Database):
     NOW_MS_SQL = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
     # Piccolo keeps a SQLite timestamp as its UTC text, `2026-12-03 00:12:16.403982+00:00`.
     MINUTE_SQL = "substr({}, 1, 16)"
+    NOT_INDEXED_SQL = "+{}"
     engine: SQLiteEngine
 
     def __init__(self, engine: SQLiteEngine) -> None:
@@ -153,21 +158,13 @@ class SqliteDatabase(Database):
             yield
 
     async def refresh_statistics(self, table: str, added: int) -> bool:
-        """ANALYZE `table` after `added` (at least `ANALYZE_AFTER_ROWS`) new rows,
-        sampling at most `analysis_limit` rows of each index so it stays short however
-        large the file. Without statistics SQLite takes any index's equality as
-        selective: a batch's read of a few seats by id went through the (event) index
-        and walked every seat of the event."""
-        if added < self.ANALYZE_AFTER_ROWS:
-            return False
-        try:
-            async with self.transaction():
-                await self.engine.run_ddl("PRAGMA analysis_limit = 1000")
-                await self.engine.run_ddl(f'ANALYZE "{table}"')  # our own table name
-        except Exception as exc:
-            log.warning("statistics of %s not refreshed: %s", table, exc)
-            return False
-        return True
+        """Nothing: SQLite's statistics (`ANALYZE`) are one average of rows per index
+        prefix, taken once. Taken when an event is published, every seat is free and has
+        no holder, so the (event, holder) index looks useless: measured, the one-request
+        path's seat count then scanned the whole seat table, and the embedded flash
+        sale ran slower. SQLite is left to its own rules instead; the statements that
+        need a particular index say so (`NOT_INDEXED_SQL`)."""
+        return False
 
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]

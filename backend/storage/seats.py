@@ -90,11 +90,13 @@ class SeatRepository:
         event_cols = ", ".join(f'e."{c}" AS "e_{c}"' for c in _EVENT_COLUMNS)
         seat_cols = ", ".join(f's."{c}" AS "s_{c}"' for c in _SEAT_COLUMNS)
         marks = ", ".join("{}" for _ in seat_ids) or "NULL"
+        # The seats by their ids, never by walking the event's seats (SQLite's guess).
+        seat_event = self.db.NOT_INDEXED_SQL.format('s."event"')
         # Only column names and placeholders are formatted in; every value is bound.
         sql = (
             f"SELECT {event_cols}, {seat_cols}, {self.db.NOW_MS_SQL} AS now_ms "  # noqa: S608
             'FROM "bo_event" e LEFT JOIN "bo_seat" s '
-            f'ON s."event" = e."id" AND s."id" IN ({marks}) WHERE e."id" = {{}}'
+            f'ON {seat_event} = e."id" AND s."id" IN ({marks}) WHERE e."id" = {{}}'
         )
         rows = await self.db.fetch(sql, *seat_ids, event_id)
         if not rows or rows[0]["e_draft"]:  # a draft is no event yet (events.py)
