@@ -10,6 +10,7 @@ import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,21 @@ def storage_settings(request: pytest.FixtureRequest) -> Settings:
     return settings
 
 
-@pytest.fixture
-async def storage(storage_settings: Settings) -> AsyncIterator[Storage]:
-    store = make_storage(storage_settings)
+@asynccontextmanager
+async def started(settings: Settings) -> AsyncIterator[Storage]:
+    store = make_storage(settings)
     store.pool_max = 4
     await store.on_startup()
     try:
         yield store
     finally:
         await store.on_shutdown()
+
+
+@pytest.fixture
+async def storage(storage_settings: Settings) -> AsyncIterator[Storage]:
+    async with started(storage_settings) as store:
+        yield store
 
 
 @dataclass
@@ -108,13 +115,8 @@ def fresh_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S
 
 @pytest.fixture
 async def fresh_storage(fresh_settings: Settings) -> AsyncIterator[Storage]:
-    store = make_storage(fresh_settings)
-    store.pool_max = 4
-    await store.on_startup()
-    try:
+    async with started(fresh_settings) as store:
         yield store
-    finally:
-        await store.on_shutdown()
 
 
 @dataclass
