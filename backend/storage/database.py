@@ -238,11 +238,13 @@ class PostgresDatabase(Database):
         and filtered 20,000 rows (4-7 ms of PostgreSQL's time). Best effort: it waits
         at most `ANALYZE_WAIT_MS` for its lock (a running VACUUM holds it) and a failure
         is only logged."""
+        if added < self.ANALYZE_AFTER_ROWS:  # no round trip for a small event
+            return False
         rows = await self.records(
             "SELECT reltuples::bigint AS n FROM pg_class WHERE oid = to_regclass($1)", table
         )
         known = int(rows[0]["n"]) if rows else -1
-        if added < self.ANALYZE_AFTER_ROWS or (known >= 0 and added * 10 < known):
+        if known >= 0 and added * 10 < known:
             return False
         try:
             async with self.transaction():
