@@ -49,9 +49,12 @@ WS_4410_EVENT_DELETED: Final = 4410
 MAX_BATCH_SECONDS: Final = 0.5
 # Lookers (see `Watcher.looking`) get an event's changes at this pace: each seat's latest
 # state once a second, the window widening with their number so that one process sends
-# them at most LOOKING_SENDS_PER_SECOND a second, up to MAX_LOOKING_SECONDS.
+# them at most LOOKING_SENDS_PER_SECOND a second, up to MAX_LOOKING_SECONDS. At 5,000
+# (before) the on-sale's ~4,500 lookers a process got a batch every second, and writing
+# them was the largest share of a worker during the sale (py-spy: 16 % of its samples in
+# the socket writes alone) beside the shoppers' holds; at 1,500 they get one every 3 s.
 LOOKING_SECONDS: Final = 1.0
-LOOKING_SENDS_PER_SECOND: Final = 5_000
+LOOKING_SENDS_PER_SECOND: Final = 1_500
 MAX_LOOKING_SECONDS: Final = 3.0
 # A lookers' batch goes out to this many sockets per turn of the event loop
 # (`LiveHub._send_to_lookers`): about 8 ms of writes on this host.
