@@ -101,7 +101,7 @@ class Settings:
     # the booking path's p99 over which admission pauses; joins per address a minute.
     waiting_room_interval_ms: int = 250
     waiting_room_grace_seconds: int = 60
-    waiting_room_slow_ms: int = 600
+    waiting_room_slow_ms: int = 300
     waiting_room_joins_per_address: int = 120
     # What one organiser may create in a rolling 24 hours (issue 11, item 6); 0: no
     # limit. The demo event and the command line are exempt.
@@ -309,7 +309,7 @@ def load_settings() -> Settings:
         ws_max_anonymous_per_address=_int("WS_MAX_ANONYMOUS_PER_ADDRESS", 50, 1, 100_000),
         waiting_room_interval_ms=_int("WAITING_ROOM_INTERVAL_MS", 250, 20, 10_000),
         waiting_room_grace_seconds=_int("WAITING_ROOM_GRACE_SECONDS", 60, 5, 3600),
-        waiting_room_slow_ms=_int("WAITING_ROOM_SLOW_MS", 600, 10, 60_000),
+        waiting_room_slow_ms=_int("WAITING_ROOM_SLOW_MS", 300, 10, 60_000),
         waiting_room_joins_per_address=_int("WAITING_ROOM_JOINS_PER_ADDRESS", 120, 1, 10_000_000),
         events_per_user_per_day=_int("EVENTS_PER_USER_PER_DAY", 50, 0, 1_000_000),
         seats_per_user_per_day=_int("SEATS_PER_USER_PER_DAY", 200_000, 0, 1_000_000_000),

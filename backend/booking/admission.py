@@ -8,29 +8,38 @@ For each event whose room has people in it, in order:
    the event are released (announced live like any release);
 2. `abandon(grace)`: waiters and shoppers not seen for `grace` (no open socket, no poll,
    no hold or booking) lose their place or slot; shoppers' holds are released too;
-3. `admit`: waiters in queue order fill the free slots (`maxShoppers` minus those
-   shopping), at most the room's pace a tick (below).
+3. `admit`: waiters in queue order fill the free slots: the room's shopping window (at
+   most `maxShoppers`, below) minus those shopping.
 
 Every app process runs it; each step is one atomic store transition (a Lua script on
 Redis), so admission never exceeds `maxShoppers` and each expiry is reaped by exactly
 one process, which releases that shopper's holds.
 
-The rate this gives is Little's law at work: with `maxShoppers` slots and shoppers who
-take T seconds to buy, about maxShoppers / T are admitted a second. The organiser picks
-`maxShoppers` for what the booking path can serve; the pace guards it when that guess
-is wrong, and at the opening, when every slot is free at once.
+The rate this gives is Little's law at work: with N shopping at once and shoppers who
+take W seconds to buy, about N / W are admitted a second. The organiser picks
+`maxShoppers` for what the booking path can serve; the shopping window guards it when
+that guess is wrong, and at the opening, when every slot is free at once.
 
-The pace (admissions a tick, per room and process) follows the booking path's recent
-latency, as TCP's window follows loss (additive increase, multiplicative decrease): it
-starts at a tenth of `maxShoppers`, grows by a twentieth each tick while the path's p99
-is under `slow_ms / 2`, and halves, at most once a second, while it is over `slow_ms`.
-The path's p99 is what a buyer waits: the p99 of this process's last holds and bookings
-(a 3 s window; none counts as 0) plus the p99 of its event loop's lag over the same
-window (`looplag.py`), the wait before a request's handler even starts, which at an
-opening is most of it. It never drops to
-zero: the first version stopped admitting while slow, so no new request came to bring
-the p99 down, and the room sat empty for seconds at a time with thousands waiting
-(`make bench onsale`, bench/README.md). The opening's burst becomes a ramp.
+The window (how many may shop at once, per room and process, at most `maxShoppers`)
+follows the booking path's latency as TCP's congestion window follows loss, decided once
+a second on that second's figures. It starts small, at a twentieth of `maxShoppers` (at
+least 10); while the path's p99 is under `slow_ms / 2` and the window is in use (three
+quarters of it shopping: an idle window proves nothing) it doubles (slow start) until
+the path is first slow, and from then on grows by a twentieth of `maxShoppers` (additive
+increase); while the p99 is over `slow_ms` it shrinks by a quarter (multiplicative
+decrease), never below a twentieth of `maxShoppers`: the sale never stops, and a slow
+path still sees shoppers, whose requests tell it when it is quick again. The path's p99
+is what a buyer waits: the p99 of this process's holds and bookings of the last second
+(none counts as 0) plus the p99 of its event loop's lag over the same second
+(`looplag.py`), the wait before a request's handler even starts. Each tick admits
+waiters in order while fewer than the window shop.
+
+Why a window of shoppers and not a pace of admissions a tick (the version before): the
+load on the booking path is the shoppers' requests, so it follows how many shop, not how
+fast they came in. The pace grew by its step every tick (8 ticks a second over two
+processes) and judged the last 3 s of samples, so it overshot and filled the room at
+once, then halved down to one a tick and stayed there while the stale samples aged out
+(`make bench onsale`: 2-5 shopping with 9,400 waiting for seconds, then a flood).
 """
 
 from __future__ import annotations
@@ -51,17 +60,25 @@ from backend.errors import NotFound
 log = logging.getLogger("boxoffice.waitingroom")
 
 ROOMS_REFRESH_SECONDS = 5.0  # how often the database's list of rooms is read
-PACE_START = 0.1  # of maxShoppers, admitted in a room's first tick
-PACE_STEP = 0.05  # of maxShoppers, added to the pace each tick while the path is quick
-PACE_DECREASE_MS = 1_000  # the pace halves at most this often
+WINDOW_START = 0.05  # of maxShoppers: the window at a room's first tick …
+WINDOW_START_MIN = 10  # … but at least this many (or maxShoppers, if fewer)
+WINDOW_STEP = 0.05  # of maxShoppers: the growth a second while quick, after the first slow
+WINDOW_FLOOR = 0.05  # of maxShoppers: the smallest window (at least one shopper)
+WINDOW_DECREASE = 0.75  # the window's factor a second while the path is slow
+WINDOW_IN_USE = 0.75  # of the window shopping: only a window in use may grow
+DECIDE_MS = 1_000  # the window changes at most this often, on this long's figures
 
 
 @dataclass
-class Pace:
-    """A room's admissions a tick in this process, and when it last halved."""
+class Window:
+    """How many may shop at once in a room, as this process sees its booking path, and
+    when that was last decided."""
 
     limit: int
-    halved_at_ms: int | None = None
+    decided_at_ms: int
+    # Until the path is first slow the window doubles while quick (TCP's slow start: a
+    # small start, found out fast), then grows by a step.
+    probing: bool = True
 
 
 class ReleasesHolds(Protocol):
@@ -84,7 +101,7 @@ class TickReport:
     expired: dict[str, list[str]] = field(default_factory=dict)
     abandoned: dict[str, list[str]] = field(default_factory=dict)
     slow: bool = False
-    pace: dict[str, int] = field(default_factory=dict)  # the admissions a tick allowed
+    window: dict[str, int] = field(default_factory=dict)  # how many might shop at once
 
 
 class Admitter(Periodic):
@@ -113,40 +130,44 @@ class Admitter(Periodic):
         self.grace_ms = grace_ms
         self.slow_ms = slow_ms
         self._refreshed_at = -ROOMS_REFRESH_SECONDS
-        self._paces: dict[str, Pace] = {}
+        self._windows: dict[str, Window] = {}
         # Called with each tick's report (who was admitted, expired, abandoned): the
         # hook for the live channel's `queue` messages (issue 12, item 5).
         self.listeners: list[Callable[[TickReport], Awaitable[None]]] = []
 
     def path_p99_ms(self) -> float:
-        """What a buyer's hold or booking waits at p99, recently: the booking path's own
-        time plus the event loop's lag before it starts (0 when idle)."""
-        lag = self.loop_lag.p99_ms() if self.loop_lag is not None else 0.0
-        return (self.latency.p99_ms() or 0.0) + lag
+        """What a buyer's hold or booking waited at p99 over the last second: the
+        booking path's own time plus the event loop's lag before it starts (0 when
+        idle)."""
+        within = DECIDE_MS / 1000
+        lag = self.loop_lag.p99_ms(within) if self.loop_lag is not None else 0.0
+        return (self.latency.p99_ms(within) or 0.0) + lag
 
     def slow(self) -> bool:
         """Is the booking path's recent p99 over the bound?"""
         return self.path_p99_ms() > self.slow_ms
 
     def quick(self) -> bool:
-        """Is it well under the bound (or idle), so admission may speed up?"""
+        """Is it well under the bound (or idle), so the window may grow?"""
         return self.path_p99_ms() <= self.slow_ms / 2
 
-    def pace(self, event_id: str, max_shoppers: int, now_ms: int, slow: bool) -> int:
-        """This tick's admissions for the room: see the module docstring."""
-        pace = self._paces.get(event_id)
-        if pace is None:
-            pace = self._paces[event_id] = Pace(max(1, math.ceil(max_shoppers * PACE_START)))
-            return pace.limit
-        if slow:
-            if pace.halved_at_ms is None or now_ms - pace.halved_at_ms >= PACE_DECREASE_MS:
-                pace.limit = max(1, pace.limit // 2)
-                pace.halved_at_ms = now_ms
-        elif self.quick():
-            step = max(1, math.ceil(max_shoppers * PACE_STEP))
-            pace.limit = min(max_shoppers, pace.limit + step)
-        pace.limit = min(pace.limit, max_shoppers)  # maxShoppers may have been lowered
-        return pace.limit
+    def window(self, event_id: str, max_shoppers: int, shopping: int, now_ms: int) -> int:
+        """How many may shop in the room at once now: see the module docstring."""
+        window = self._windows.get(event_id)
+        if window is None:
+            start = max(WINDOW_START_MIN, math.ceil(max_shoppers * WINDOW_START))
+            window = self._windows[event_id] = Window(start, now_ms)
+        elif now_ms - window.decided_at_ms >= DECIDE_MS:
+            window.decided_at_ms = now_ms
+            if self.slow():
+                floor = max(1, math.ceil(max_shoppers * WINDOW_FLOOR))
+                window.limit = max(floor, int(window.limit * WINDOW_DECREASE))
+                window.probing = False
+            elif self.quick() and shopping >= window.limit * WINDOW_IN_USE:
+                step = max(1, math.ceil(max_shoppers * WINDOW_STEP))
+                window.limit = window.limit * 2 if window.probing else window.limit + step
+        window.limit = min(window.limit, max_shoppers)  # maxShoppers may have been lowered
+        return window.limit
 
     async def tick(self, now_ms: int | None = None) -> TickReport:
         """One round over the busy rooms at `now_ms` (default: the rooms' clock)."""
@@ -186,9 +207,10 @@ class Admitter(Periodic):
             return
         if not config.room:
             self.rooms.forget(event_id)  # its places stay, should the room come back on
-            self._paces.pop(event_id, None)
+            self._windows.pop(event_id, None)
             return
-        await self.rooms.safeguard(event_id, await store.summary(event_id), now)
+        before = await store.summary(event_id)
+        await self.rooms.safeguard(event_id, before, now)
         expired = await store.expire_shoppers(event_id, now)
         abandoned = await store.abandon(event_id, now, self.grace_ms)
         for user_id in [*expired, *abandoned.shoppers]:
@@ -198,18 +220,16 @@ class Admitter(Periodic):
         if abandoned.shoppers or abandoned.waiters:
             report.abandoned[event_id] = [*abandoned.shoppers, *abandoned.waiters]
         if config.on_sale(now):
-            pace = self.pace(event_id, config.max_shoppers, now, report.slow)
-            report.pace[event_id] = pace
-            admitted = await store.admit(
-                event_id, now, config.max_shoppers, config.shopper_ms, pace
-            )
+            window = self.window(event_id, config.max_shoppers, before.shopping, now)
+            report.window[event_id] = window
+            admitted = await store.admit(event_id, now, window, config.shopper_ms, window)
             if admitted:
                 report.admitted[event_id] = [a.user_id for a in admitted]
         summary = await store.summary(event_id)
         self.rooms.observe(event_id, summary, now)
         if summary.waiting == 0 and summary.shopping == 0:
             self.rooms.active.discard(event_id)  # idle: a join brings it back
-            self._paces.pop(event_id, None)
+            self._windows.pop(event_id, None)
 
     async def _release(self, user_id: str, event_id: str) -> None:
         """Release a reaped shopper's holds. The store already freed the slot, so this

@@ -36,13 +36,16 @@ class LatencyWindow:
         """When the last request was recorded (the clock's time), or None."""
         return self._samples[-1][0] if self._samples else None
 
-    def p99_ms(self) -> float | None:
-        """The 99th percentile of the recent samples in milliseconds; None without any."""
-        cutoff = self._clock() - self.max_age
+    def p99_ms(self, within: float | None = None) -> float | None:
+        """The 99th percentile of the recent samples (those of the last `within`
+        seconds, if given) in milliseconds; None without any."""
+        now = self._clock()
+        cutoff = now - self.max_age
         while self._samples and self._samples[0][0] < cutoff:
             self._samples.popleft()
-        if not self._samples:
+        since = -math.inf if within is None else now - within
+        ordered = sorted(seconds for at, seconds in self._samples if at >= since)
+        if not ordered:
             return None
-        ordered = sorted(seconds for _, seconds in self._samples)
         rank = max(0, math.ceil(0.99 * len(ordered)) - 1)
         return ordered[rank] * 1000

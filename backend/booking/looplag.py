@@ -53,6 +53,7 @@ class LoopLag(Periodic):
         if self._observe is not None:
             self._observe(seconds)
 
-    def p99_ms(self) -> float:
-        """The recent p99 of the lag in milliseconds (0 before any sample)."""
-        return self.window.p99_ms() or 0.0
+    def p99_ms(self, within: float | None = None) -> float:
+        """The recent p99 of the lag (of the last `within` seconds, if given) in
+        milliseconds (0 before any sample)."""
+        return self.window.p99_ms(within) or 0.0

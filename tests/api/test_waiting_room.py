@@ -350,54 +350,103 @@ async def crowd(api: Api, event: dict[str, Any], count: int) -> None:
         await queue(api, "POST", event, await api.user())
 
 
-async def test_admission_ramps_up_while_the_booking_path_is_quick(
+async def window_ticks(
+    api: Api, event: dict[str, Any], at_ms: list[int]
+) -> tuple[list[int], list[int]]:
+    """The room's shopping window and the admissions at each of these ticks."""
+    windows, admitted = [], []
+    for at in at_ms:
+        report = await tick(api, at)
+        windows.append(report.window[event["id"]])
+        admitted.append(len(report.admitted.get(event["id"], [])))
+    return windows, admitted
+
+
+async def test_the_shopping_window_doubles_until_the_path_is_slow_then_grows_by_a_step(
     room_api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owner = await room_api.user()
     event = await room_api.event(owner, waitingRoom={**ROOM, "maxShoppers": 40})
     await crowd(room_api, event, 30)
-    # The pace also backs off on this process's event-loop lag (tests/unit/test_loop_lag.py).
+    admitter = room_api.client.app.state.admitter
+    # The window also shrinks on this process's event-loop lag (tests/unit/test_loop_lag.py).
     # The test process's loop is the host's: on a loaded machine (a browser test beside
-    # this one) it ran late enough once to hold the pace at its first step. A probe of
-    # its own, with no samples, keeps this test about the booking path.
-    monkeypatch.setattr(room_api.client.app.state.admitter, "loop_lag", LoopLag())
+    # this one) it ran late enough once to hold the window at its start. A probe of
+    # its own, with no samples, keeps this test about the booking path; and the
+    # requests' times are on a clock of the test's own (each tick judges "the last
+    # second", and on a slow host the ticks below take more than one).
+    monkeypatch.setattr(admitter, "loop_lag", LoopLag())
+    clock = [0.0]
+    latency = LatencyWindow(clock=lambda: clock[0])
+    monkeypatch.setattr(admitter, "latency", latency)
     t = now_ms()
-    admitted = []
-    for n in range(4):  # no request measured: the path is idle, so quick
-        report = await tick(room_api, t + 250 * n)
-        admitted.append(len(report.admitted.get(event["id"], [])))
-    # A tenth of maxShoppers first (not all 40 at once), then a twentieth more a tick.
-    assert admitted == [4, 6, 8, 10]
+    # No request measured: the path is idle, so quick. Ten first (a twentieth of
+    # maxShoppers, at least 10; not all 40 at once); the window full, it doubles once a
+    # second, not each tick.
+    windows, admitted = await window_ticks(room_api, event, [t, t + 250, t + 500, t + 1_000])
+    assert (windows, admitted) == ([10, 10, 10, 20], [10, 0, 0, 10])
+    for _ in range(20):
+        latency.add(5.0)  # a slow second: a quarter less, and no more doubling
+    assert await window_ticks(room_api, event, [t + 2_000]) == ([15], [0])
+    clock[0] = 10.0  # quick again (the slow second forgotten): a twentieth more a second;
+    # the 20 shopping are over the window, so nobody more comes in yet
+    windows, admitted = await window_ticks(room_api, event, [t + 3_000, t + 4_000])
+    assert (windows, admitted) == ([17, 19], [0, 0])
 
 
-async def test_admission_backs_off_while_the_booking_path_is_slow_but_never_stops(
-    room_api: Api,
+async def test_a_window_not_in_use_does_not_grow(
+    room_api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Shoppers who finish at once leave the window unused: a quick path then proves
+    nothing about a bigger one, so it stays, and refills."""
     owner = await room_api.user()
     event = await room_api.event(owner, waitingRoom={**ROOM, "maxShoppers": 40})
-    await crowd(room_api, event, 30)
-    latency = room_api.client.app.state.booking.latency
+    buyers = [await room_api.user() for _ in range(16)]
+    for buyer in buyers:
+        await queue(room_api, "POST", event, buyer)
+    monkeypatch.setattr(room_api.client.app.state.admitter, "loop_lag", LoopLag())
     t = now_ms()
-    first = await tick(room_api, t)
-    assert len(first.admitted[event["id"]]) == 4
+    assert await window_ticks(room_api, event, [t]) == ([10], [10])
+    for buyer in buyers[:4]:  # four of the ten shoppers leave: 6 of 10 in use
+        assert (await queue(room_api, "DELETE", event, buyer))["state"] == "left"
+    assert await window_ticks(room_api, event, [t + 1_000]) == ([10], [4])
+    assert await window_ticks(room_api, event, [t + 2_000]) == ([20], [2])  # full: grows
+
+
+async def test_the_window_shrinks_while_the_booking_path_is_slow_but_never_closes(
+    room_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner = await room_api.user()
+    event = await room_api.event(owner, waitingRoom={**ROOM, "maxShoppers": 80})
+    buyers = [await room_api.user() for _ in range(16)]
+    for buyer in buyers:
+        await queue(room_api, "POST", event, buyer)
+    # The requests' times on a clock of the test's own: each tick judges "the last
+    # second", and on a slow host the ticks below take more than one.
+    latency = LatencyWindow(clock=lambda: 0.0)
+    monkeypatch.setattr(room_api.client.app.state.admitter, "latency", latency)
+    t = now_ms()
+    assert await window_ticks(room_api, event, [t]) == ([10], [10])
     for _ in range(20):
         latency.add(5.0)  # five seconds a request: far over WAITING_ROOM_SLOW_MS
-
-    async def admitted_at(at_ms: int) -> int:
-        report = await tick(room_api, at_ms)
-        assert report.slow
-        return len(report.admitted.get(event["id"], []))
-
-    # Halved, at most once a second, down to one a tick: a slow path still sees new
-    # shoppers, whose requests tell it when it is quick again.
-    assert [await admitted_at(t + ms) for ms in (250, 500, 1250, 2250, 3250, 4250)] == [
-        2,
-        2,
-        1,
-        1,
-        1,
-        1,
+    # A quarter less, at most once a second, down to a twentieth of maxShoppers: the
+    # 10 shopping keep whoever waits out meanwhile.
+    windows, admitted = await window_ticks(
+        room_api, event, [t + 250, t + 1_000, t + 1_500, t + 2_000, t + 3_000, t + 4_000]
+    )
+    assert windows == [10, 7, 7, 5, 4, 4]
+    assert admitted == [0, 0, 0, 0, 0, 0]
+    # Everyone shopping leaves: a slow path still lets shoppers in, whose requests tell it
+    # when it is quick again.
+    shopping = [
+        b for b in buyers if (await queue(room_api, "GET", event, b))["state"] == "admitted"
     ]
+    assert len(shopping) == 10
+    for buyer in shopping:
+        await queue(room_api, "DELETE", event, buyer)
+    report = await tick(room_api, t + 5_000)
+    assert (report.slow, report.window[event["id"]]) == (True, 4)
+    assert len(report.admitted[event["id"]]) == 4
 
 
 async def test_the_eta_comes_from_the_measured_admission_rate(room_api: Api) -> None:

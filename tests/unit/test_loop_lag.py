@@ -112,8 +112,9 @@ async def test_admission_backs_off_on_the_loops_lag_too() -> None:
     latency.add(0.05)  # holds take 50 ms once their handler runs …
     gate = admitter(latency, lag)
     assert gate.quick() and not gate.slow()
-    lag.record(0.7)  # … but start 700 ms late
+    assert gate.window(EVENT, 400, 0, 0) == 20  # a twentieth of maxShoppers to start
+    assert gate.window(EVENT, 400, 20, 1_000) == 40  # quick and in use: doubles
+    lag.record(0.7)  # … but they start 700 ms late
     assert gate.slow() and not gate.quick()
     assert gate.path_p99_ms() == pytest.approx(750)
-    first = gate.pace(EVENT, 200, 0, slow=False)
-    assert gate.pace(EVENT, 200, 1_000, slow=gate.slow()) == first // 2
+    assert gate.window(EVENT, 400, 40, 2_000) == 30  # a quarter less

@@ -93,6 +93,21 @@ def test_the_latency_window_forgets_old_samples() -> None:
     assert window.p99_ms() is None
 
 
+def test_the_latency_window_answers_for_its_last_second_alone() -> None:
+    """The admitter judges each second on that second's requests: slow ones from
+    before it (a burst the window has already answered) no longer count."""
+    clock = [0.0]
+    window = LatencyWindow(size=200, max_age=3.0, clock=lambda: clock[0])
+    for _ in range(5):
+        window.add(2.0)
+    clock[0] = 1.5
+    assert window.p99_ms() == pytest.approx(2000.0)  # the 3 s window still has them
+    assert window.p99_ms(1.0) is None  # nothing in the last second
+    window.add(0.05)
+    assert window.p99_ms(1.0) == pytest.approx(50.0)
+    assert window.p99_ms() == pytest.approx(2000.0)
+
+
 def test_the_rate_is_measured_after_the_opening_burst() -> None:
     meter = RateMeter()
     meter.observe(0, 0)  # nobody admitted yet: no baseline

@@ -149,11 +149,11 @@ def test_waiting_room_settings_have_defaults_and_bounds(monkeypatch: pytest.Monk
         settings.waiting_room_grace_seconds,
         settings.waiting_room_slow_ms,
         settings.waiting_room_joins_per_address,
-    ) == (250, 60, 600, 120)
-    for name, value in zip(WAITING_ROOM_ENV, ("100", "30", "300", "20000"), strict=True):
+    ) == (250, 60, 300, 120)
+    for name, value in zip(WAITING_ROOM_ENV, ("100", "30", "450", "20000"), strict=True):
         monkeypatch.setenv(name, value)
     settings = load_settings()
-    assert settings.waiting_room_slow_ms == 300
+    assert settings.waiting_room_slow_ms == 450
     assert settings.waiting_room_joins_per_address == 20_000
     monkeypatch.setenv("WAITING_ROOM_GRACE_SECONDS", "1")  # under a few heartbeats
     with pytest.raises(ConfigError, match="WAITING_ROOM_GRACE_SECONDS must be between 5"):
