@@ -98,7 +98,8 @@ class Settings:
     seat_log_days: int = 365
     # Waiting rooms (issue 12): how often each process reaps and admits; how long a
     # place or a slot survives without any sign of its account (socket, poll, hold);
-    # the booking path's p99 over which admission pauses; joins per address a minute.
+    # the booking path's p99 over which a room's shopping window shrinks (admission.py);
+    # joins per address a minute.
     waiting_room_interval_ms: int = 250
     waiting_room_grace_seconds: int = 60
     waiting_room_slow_ms: int = 300
