@@ -159,11 +159,12 @@ class Admitter(Periodic):
             window = self._windows[event_id] = Window(start, now_ms)
         elif now_ms - window.decided_at_ms >= DECIDE_MS:
             window.decided_at_ms = now_ms
-            if self.slow():
+            p99 = self.path_p99_ms()  # once: `slow` and `quick` would each sort the window
+            if p99 > self.slow_ms:
                 floor = max(1, math.ceil(max_shoppers * WINDOW_FLOOR))
                 window.limit = max(floor, int(window.limit * WINDOW_DECREASE))
                 window.probing = False
-            elif self.quick() and shopping >= window.limit * WINDOW_IN_USE:
+            elif p99 <= self.slow_ms / 2 and shopping >= window.limit * WINDOW_IN_USE:
                 step = max(1, math.ceil(max_shoppers * WINDOW_STEP))
                 window.limit = window.limit * 2 if window.probing else window.limit + step
         window.limit = min(window.limit, max_shoppers)  # maxShoppers may have been lowered
