@@ -20,7 +20,9 @@ every tab. The work, per process:
   sockets a process, every 2 s for 5,000): one `present` call per 500 signed-in
   accounts records that they are here (an open socket is presence, so a waiter with
   the page open never needs to poll) and reads their places, and each changed one goes
-  out with the room's counters. Waiters further back than NEAR_POSITIONS are read and
+  out; the room's counters go with them when they changed, at most every
+  `room_cadence` (slower, for a big audience; a change of the room's settings, at
+  once). Waiters further back than NEAR_POSITIONS are read and
   told at most every FAR_SECONDS. What the admitter changes (admitted, expired,
   dropped) goes out at once, through `announce`; a join or leave in another tab, at
   the next cadence.
@@ -52,14 +54,14 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
 from backend.booking.admission import TickReport
 from backend.booking.expiry import Periodic
 from backend.booking.looplag import LoopLag
-from backend.booking.queue import QueueView, WaitingRooms
+from backend.booking.queue import QueueView, RoomView, WaitingRooms
 from backend.errors import NotFound
 from backend.live.frames import text_frame
 from backend.live.hub import LiveHub, Watcher
@@ -71,6 +73,13 @@ ROUND_SECONDS: Final = 1.0
 # cadence): the seat changes of a sale keep the bigger share of the fan-out budget.
 QUEUE_SENDS_PER_SECOND: Final = 5_000
 MAX_CADENCE_SECONDS: Final = 5.0
+# The room's counters alone (how many wait and shop, the admission rate) go to a
+# process's watchers at most this many a second (every 4.5 s for the on-sale's 4,500
+# sockets a worker instead of every 1.8 s; at most MAX_CADENCE_SECONDS): a gauge of
+# demand needs no more, and every change was a send to every socket of the event (3 %
+# of a worker's samples during `make bench onsale`, py-spy). A change of the room's
+# settings (its opening, `maxShoppers`) goes on the next round.
+ROOM_SENDS_PER_SECOND: Final = 1_000
 # Waiters further back than this are read and sent their place at most every
 # FAR_SECONDS (their state still comes at once, through `announce`): for the thousands
 # at the back of an on-sale's room a place that moves every 6 s is as good, and the
@@ -82,6 +91,11 @@ SLICE_ACCOUNTS: Final = 250
 SLICE_SOCKETS: Final = 500
 GIVE_WAY_MS: Final = 50.0
 FEED_SHARE: Final = 0.25
+
+
+def _settings(room: RoomView) -> tuple[Any, ...]:
+    """What of a room's message is not its counters."""
+    return (room.max_shoppers, room.on_sale_at_ms, room.open)
 
 
 def queue_message(view: QueueView) -> bytes:
@@ -109,10 +123,12 @@ class QueueFeed(Periodic):
         self.loop_lag = loop_lag
         self.rested = 0.0  # seconds this feed's rounds rested to give way (for tests)
         self.sends_per_second = sends_per_second
+        self.room_sends_per_second = ROOM_SENDS_PER_SECOND
         self._sent: dict[tuple[str, str], QueueView] = {}  # last place sent per (event, user)
         self._read_at: dict[tuple[str, str], float] = {}  # when a round last read it
         self.near_positions = NEAR_POSITIONS
-        self._room_sent: dict[str, bytes] = {}  # last room message sent per event
+        self._room_sent: dict[str, RoomView] = {}  # last room message sent per event
+        self._room_due: dict[str, float] = {}  # when its counters alone may go again
         self._due: dict[str, float] = {}  # when an event's next position update is due
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent = 0  # queue and room messages handed to sockets
@@ -163,6 +179,10 @@ class QueueFeed(Periodic):
         sockets in this process."""
         return min(MAX_CADENCE_SECONDS, max(self.interval, 2 * audience / self.sends_per_second))
 
+    def room_cadence(self, audience: int) -> float:
+        """Seconds between two `room` messages that change only the room's counters."""
+        return min(MAX_CADENCE_SECONDS, max(self.interval, audience / self.room_sends_per_second))
+
     async def _event_round(self, event_id: str, now: float) -> None:
         group = self.hub.watchers.get(event_id)
         if not group:
@@ -180,9 +200,13 @@ class QueueFeed(Periodic):
         if now < self._due.get(event_id, 0.0):
             return  # changes of state came (and come) at once, through `announce`
         self._due[event_id] = now + self.cadence(len(group))
-        encoded = msgspec.json.encode({"type": "room", **room.as_json()})
-        if self._room_sent.get(event_id) != encoded:
-            self._room_sent[event_id] = encoded
+        last = self._room_sent.get(event_id)
+        if last != room and (
+            last is None or _settings(last) != _settings(room) or now >= self._room_due[event_id]
+        ):
+            self._room_sent[event_id] = room
+            self._room_due[event_id] = now + self.room_cadence(len(group))
+            encoded = msgspec.json.encode({"type": "room", **room.as_json()})
             frame = text_frame(encoded.decode())
             watchers = list(group)
             for start in range(0, len(watchers), SLICE_SOCKETS):
@@ -227,9 +251,13 @@ class QueueFeed(Periodic):
         waiters far back that it read less than FAR_SECONDS ago, and goes in slices
         that give way to the shoppers (module docstring); news (`only`) goes at once."""
         sockets: dict[str, list[Watcher]] = defaultdict(list)
-        for watcher in list(group):
+        if only is not None:  # news for a few accounts: their sockets, looked up
+            for account in only:
+                if found := self.hub.sockets_of(event_id, account):
+                    sockets[account] = found
+        for watcher in list(group) if only is None else ():
             user_id = watcher.user_id
-            if user_id is None or (only is not None and user_id not in only):
+            if user_id is None:
                 continue
             if now is not None and self._far_and_fresh((event_id, user_id), now):
                 continue
@@ -286,6 +314,7 @@ class QueueFeed(Periodic):
 
     def _forget_event(self, event_id: str) -> None:
         self._room_sent.pop(event_id, None)
+        self._room_due.pop(event_id, None)
         self._due.pop(event_id, None)
         for key in [k for k in self._sent if k[0] == event_id]:
             del self._sent[key]

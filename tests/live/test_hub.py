@@ -457,19 +457,25 @@ async def test_a_shopper_who_starts_looking_after_the_lookers_batch_went_is_sent
 
 
 async def test_signed_in_sockets_are_counted_per_account(hub: LiveHub) -> None:
-    """The per-account cap's count: sockets signed in from the start or later, on any
-    event, and forgotten when they go (however often unwatch is called)."""
+    """The per-account cap's count, and each account's sockets by event (the waiting
+    room's news goes to them): sockets signed in from the start or later, on any event,
+    and forgotten when they go (however often unwatch is called)."""
     a = hub.watch(EVENT, "u1")
     b = hub.watch(OTHER_EVENT, None)
     assert (hub.user_watcher_count("u1"), hub.user_watcher_count("u2")) == (1, 0)
     hub.identify(b, "u1")
     assert hub.user_watcher_count("u1") == 2
+    c = hub.watch(EVENT, "u1")
+    assert set(hub.sockets_of(EVENT, "u1")) == {a, c}
+    assert hub.sockets_of(OTHER_EVENT, "u1") == [b]
     hub.identify(b, "u2")  # signed in again as someone else
-    assert (hub.user_watcher_count("u1"), hub.user_watcher_count("u2")) == (1, 1)
-    for watcher in (a, b, a):
+    assert (hub.user_watcher_count("u1"), hub.user_watcher_count("u2")) == (2, 1)
+    assert (hub.sockets_of(OTHER_EVENT, "u1"), hub.sockets_of(OTHER_EVENT, "u2")) == ([], [b])
+    for watcher in (a, b, a, c):
         hub.unwatch(watcher)
     assert (hub.user_watcher_count("u1"), hub.user_watcher_count("u2")) == (0, 0)
-    assert hub._by_user == {}
+    assert hub.sockets_of(EVENT, "u1") == []
+    assert hub._by_user == {} and hub._of_user == {}
 
 
 async def test_each_pace_widens_with_its_own_audience() -> None:
@@ -489,4 +495,29 @@ async def test_each_pace_widens_with_its_own_audience() -> None:
     )
     for watcher in watched + many:
         hub.unwatch(watcher)
-    assert hub.watchers == {} and hub._lookers == {}
+    assert hub.watchers == {} and hub._shoppers == {}
+
+
+async def test_the_shoppers_window_goes_to_the_shoppers_kept_apart(hub: LiveHub) -> None:
+    """The hub keeps each event's shoppers apart from its lookers (the shoppers' window
+    visits them alone): through watching, looking, being let in, a second call that
+    changes nothing, and leaving, even when the change of pace comes after the socket
+    left."""
+    a, b, c = hub.watch(EVENT, "u1"), hub.watch(EVENT, None), hub.watch(OTHER_EVENT, "u2")
+    assert hub._shoppers == {EVENT: {a, b}, OTHER_EVENT: {c}} and hub.lookers(EVENT) == 0
+    hub.set_looking(a, True)
+    hub.set_looking(a, True)
+    assert hub._shoppers[EVENT] == {b} and hub.lookers(EVENT) == 1
+    gathered(hub, held("s1", 2, "u3"))
+    hub._flush(EVENT)
+    assert [x["id"] for x in drain(b)[-1]["changes"]] == ["s1"]
+    assert not a.queue  # looking: the lookers' batch brings it
+    hub.set_looking(a, False)  # let in
+    hub.set_looking(b, True)
+    assert hub._shoppers[EVENT] == {a} and hub.lookers(EVENT) == 1
+    hub.unwatch(a)
+    hub.set_looking(a, True)  # news for a socket already gone
+    hub.set_looking(a, False)
+    assert EVENT not in hub._shoppers and hub.lookers(EVENT) == 1
+    hub.unwatch(b)
+    assert hub.lookers(EVENT) == 0 and hub._shoppers == {OTHER_EVENT: {c}}

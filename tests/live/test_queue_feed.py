@@ -381,3 +381,33 @@ async def test_waiters_far_back_are_read_and_told_less_often(
 async def queue_leave(api: Api, event: dict[str, Any], who: dict[str, Any]) -> None:
     response = await api.client.delete(f"/events/{event['id']}/queue", headers=who["headers"])
     assert response.status_code == 200, response.text
+
+
+async def test_the_rooms_counters_go_at_their_own_pace_and_its_settings_at_once(
+    room_api: tuple[Api, Clock],
+) -> None:
+    """A change of the counters alone waits for the room's cadence (widened here as a
+    big audience widens it); a change of the room's settings goes on the next round."""
+    api, _ = room_api
+    feed = api.client.app.state.queue_feed
+    feed.room_sends_per_second = 0.2  # one watcher: the counters every 5 s
+    owner, event = await room_event(api, onSaleAt=iso(T0 + HOUR_MS))
+    t0 = 7e9
+    async with tab(api, event) as anonymous:
+        assert anonymous.next("room")["waiting"] == 0
+        await api.run(feed.tick, t0)
+        await join(api, event, await api.user())
+        await api.run(feed.tick, t0 + 1.5)  # positions due; the counters are not
+        assert feed._room_sent[event["id"]].waiting == 0
+        await api.run(feed.tick, t0 + 5.5)
+        assert anonymous.until("room", waiting=1)["maxShoppers"] == 1
+        await join(api, event, await api.user())
+        response = await api.client.patch(
+            f"/events/{event['id']}",
+            json={"waitingRoom": {**ROOM, "maxShoppers": 2}},
+            headers=owner["headers"],
+        )
+        assert response.status_code == 200, response.text
+        await api.run(feed.tick, t0 + 7)  # 1.5 s after the counters went: settings
+        room = anonymous.until("room", maxShoppers=2)
+        assert room["waiting"] == 2
