@@ -23,6 +23,24 @@ POOL_WAIT_SECONDS = 5.0
 DRIVER_INFO = DriverInfo(name="redis-py", lib_version=get_lib_version())  # type: ignore[no-untyped-call]
 
 
+def pool_exhausted(exc: BaseException) -> bool:
+    """Did a command fail because every pooled connection stayed busy for
+    POOL_WAIT_SECONDS? Then this process is overloaded (its loop too slow to read the
+    replies), not Redis down: the logs say which (redis-py raises the same error type
+    for both)."""
+    return isinstance(exc, RedisConnectionError) and isinstance(exc.__cause__, TimeoutError)
+
+
+def failure(exc: BaseException) -> str:
+    """A Redis call's failure as the logs name it: busy (`pool_exhausted`) or down."""
+    if pool_exhausted(exc):
+        return (
+            f"busy: no free connection in this process for {POOL_WAIT_SECONDS:g} s "
+            "(the process is overloaded; Redis may be fine)"
+        )
+    return f"unavailable: {type(exc).__name__}: {exc}"
+
+
 def redis_client(url: str, *, connect_timeout: float = 2, backoff_cap: float = 0.1) -> Redis:
     """A client that retries a command on a fresh connection: after a Redis restart every
     pooled connection is dead, and the first command on each must not become the

@@ -50,6 +50,7 @@ from backend.errors import (
     SeatLimitExceeded,
     SeatsLocked,
 )
+from backend.redisclient import failure
 from backend.seats import SeatAction, SeatStatus, effective_status
 from backend.storage import LogEntry, NewBooking
 from backend.timefmt import iso
@@ -261,7 +262,7 @@ class WriteBatcher:
                 event_id, [r.seat_ids for r in live], token, service.lock_ttl_ms
             )
         except Exception as exc:  # the lock is an accelerator; the database still guards
-            log.warning("seat lock store unavailable, continuing without locks: %s", exc)
+            log.warning("seat lock store %s; continuing without locks", failure(exc))
             taken, token = [[] for _ in live], ""
         locked: list[_Request] = list(releases)  # a release takes no seat locks (as alone)
         for request, busy in zip(live, taken, strict=True):

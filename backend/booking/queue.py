@@ -35,6 +35,7 @@ from backend.errors import (
     NoWaitingRoom,
     Unavailable,
 )
+from backend.redisclient import failure, pool_exhausted
 from backend.storage.rooms import RoomSnapshotRepository
 from backend.timefmt import iso_from_ms
 from backend.waitingroom import (
@@ -424,5 +425,7 @@ def _check_not_cancelled(config: SaleConfig) -> None:
 
 
 def _unavailable(exc: Exception) -> Unavailable:
-    log.warning("waiting-room store unavailable: %s: %s", type(exc).__name__, exc)
+    log.warning("waiting-room store %s", failure(exc))
+    if pool_exhausted(exc):  # this process is overloaded: the buyer's retry may land elsewhere
+        return Unavailable("the waiting room is busy; try again in a moment")
     return Unavailable("the waiting room is unavailable; try again")

@@ -61,6 +61,7 @@ from backend.errors import (
     SeatsLocked,
 )
 from backend.locks.base import SeatLockStore
+from backend.redisclient import failure
 from backend.seats import BookingStatus, SeatAction
 from backend.storage import DuplicateKey, LogEntry, MissingReference, Storage
 from backend.timefmt import iso
@@ -153,7 +154,7 @@ class BookingService:
         try:
             taken = await self.locks.acquire(event_id, seat_ids, token, self.lock_ttl_ms)
         except Exception as exc:  # the lock is an accelerator; the database still guards
-            log.warning("seat lock store unavailable, continuing without locks: %s", exc)
+            log.warning("seat lock store %s; continuing without locks", failure(exc))
             taken, token = [], ""
         if taken:
             raise SeatsLocked(

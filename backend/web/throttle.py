@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from backend.errors import Throttled
-from backend.redisclient import redis_client
+from backend.redisclient import failure, redis_client
 
 log = logging.getLogger("boxoffice.throttle")
 
@@ -119,7 +119,7 @@ class Throttle:
             self._unavailable(scope, exc)
 
     def _unavailable(self, scope: str, exc: BaseException) -> None:
-        log.warning("throttle store unavailable, %s not counted: %s", scope, exc)
+        log.warning("throttle store %s; %s not counted", failure(exc), scope)
         if self.on_unavailable is not None:
             self.on_unavailable()
 

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from backend.app import create_app
 from backend.booking.admission import Admitter
@@ -292,6 +293,30 @@ async def test_leaving_gives_the_place_up(room_api: Api) -> None:
     refused = await hold(room_api, event, first)
     assert refused.status_code == 403 and refused.json()["queue"]["state"] == "left"
     assert (await queue(room_api, "POST", event, first))["position"] == 2  # at the back
+
+
+async def test_a_busy_store_is_a_503_that_says_busy_and_changes_nothing(
+    room_api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When every connection to the waiting room's store stays in use past the pool's
+    wait (redis-py's error; `test_redisclient` shows the library raising it), a join is
+    a 503 with Retry-After that says the room is busy, the log says the process is
+    overloaded rather than Redis down, and nobody gets a place."""
+    owner, buyer = await room_api.user(), await room_api.user()
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    store = room_api.client.app.state.rooms.store
+
+    async def exhausted(*_: object) -> None:
+        raise RedisConnectionError("No connection available.") from TimeoutError()
+
+    monkeypatch.setattr(store, "join", exhausted)
+    response = await room_api.client.post(f"/events/{event['id']}/queue", headers=buyer["headers"])
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["message"] == "the waiting room is busy; try again in a moment"
+    assert "waiting-room store busy: no free connection in this process" in caplog.text
+    monkeypatch.undo()
+    assert (await summary(room_api, event, owner))["waiting"] == 0
 
 
 async def test_releasing_everything_frees_the_slot_but_changing_a_pick_does_not(

@@ -8,9 +8,16 @@ import asyncio
 
 import pytest
 import redis.utils
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from backend.live.channel import RedisSeatChannel
-from backend.redisclient import DRIVER_INFO, MAX_CONNECTIONS, redis_client
+from backend.redisclient import (
+    DRIVER_INFO,
+    MAX_CONNECTIONS,
+    failure,
+    pool_exhausted,
+    redis_client,
+)
 from tests.support.services import REDIS_URL, require_services
 
 
@@ -56,3 +63,28 @@ async def test_new_connections_do_not_read_the_package_metadata(
         await channel.on_shutdown()
         for client in clients:
             await client.aclose()
+
+
+async def test_an_exhausted_pool_is_told_apart_from_redis_down() -> None:
+    """redis-py raises ConnectionError both when no pooled connection frees up in time
+    (this process is overloaded: the on-sale's join storm) and when Redis is down; the
+    logs and the buyer's 503 tell them apart."""
+    require_services()
+    client = redis_client(REDIS_URL)
+    pool = client.connection_pool
+    pool.max_connections, pool.timeout = 1, 0.05
+    down = redis_client("redis://127.0.0.1:1/0", connect_timeout=0.2)
+    held = await pool.get_connection()
+    try:
+        with pytest.raises(RedisConnectionError) as busy:
+            await client.ping()
+        assert pool_exhausted(busy.value)
+        assert failure(busy.value).startswith("busy: no free connection in this process")
+        with pytest.raises(RedisConnectionError) as refused:
+            await down.ping()
+        assert not pool_exhausted(refused.value)
+        assert failure(refused.value).startswith("unavailable: ")
+    finally:
+        await pool.release(held)
+        await client.aclose()
+        await down.aclose()
