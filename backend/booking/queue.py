@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from backend.booking.coalesce import Coalesced
 from backend.booking.onsale import SaleConfig, SaleConfigs
 from backend.booking.rules import cancelled_event
 from backend.errors import (
@@ -168,6 +169,8 @@ class WaitingRooms:
         # admitter ticks these (and adds the database's rooms every few seconds).
         self.active: set[str] = set()
         self._meters: dict[str, RateMeter] = {}
+        # One account's reads (polls, sockets' greetings), many accounts to a call.
+        self.reads: Coalesced[QueueView] = Coalesced(self.present)
 
     async def on_startup(self) -> None:
         """Start the store."""
@@ -243,8 +246,9 @@ class WaitingRooms:
 
     async def touch_and_read(self, user_id: str, event_id: str) -> QueueView:
         """Record that the account is present and read its place: the hook for the live
-        channel's heartbeat (a socket that is open counts as being there)."""
-        return (await self.present(event_id, [user_id]))[user_id]
+        channel's heartbeat (a socket that is open counts as being there). Concurrent
+        reads of one event go to the store together (`coalesce.py`)."""
+        return await self.reads.get(event_id, user_id)
 
     async def present(self, event_id: str, user_ids: list[str]) -> dict[str, QueueView]:
         """Record that these accounts are present (each has a signed-in socket open on the

@@ -150,7 +150,7 @@ class QueueFeed(Periodic):
             if user_id is None:
                 self.hub.set_looking(watcher, True)
                 return
-            view = (await self.rooms.present(event_id, [user_id]))[user_id]
+            view = await self.rooms.touch_and_read(user_id, event_id)
             self.hub.set_looking(watcher, view.state != "admitted")
             watcher.notify("queue", queue_message(view))
             self._sent[(event_id, user_id)] = view

@@ -35,6 +35,7 @@ from backend.waitingroom import RedisWaitingRoomStore
 from tests.conftest import Api
 from tests.support.databases import flush_redis_prefix
 from tests.support.services import unique_name
+from tests.support.waiting import eventually
 
 HOUR_MS = 3_600_000
 ROOM = {"enabled": True, "maxShoppers": 1, "shopperSeconds": 60}
@@ -280,6 +281,84 @@ async def test_one_place_per_account_under_concurrent_joins(room_api: Api) -> No
     assert (await queue(room_api, "POST", event, other))["position"] == 2
     assert (await queue(room_api, "POST", event, buyer))["position"] == 1  # again: same place
     assert (await summary(room_api, event, owner))["waiting"] == 2
+
+
+async def _reads_behind_a_slow_one(
+    room_api: Api, monkeypatch: pytest.MonkeyPatch, *, fail_second: bool
+) -> tuple[list[list[str]], list[httpx.Response], list[dict[str, Any]]]:
+    """Four buyers in a room poll their places: the first poll's store read is held
+    until the other three are waiting for it, then let go (the second read fails, if
+    asked). The store reads made (accounts each), the polls' responses, the buyers."""
+    owner = await room_api.user()
+    buyers = [await room_api.user() for _ in range(4)]
+    event = await room_api.event(owner, waitingRoom=ROOM)
+    for buyer in buyers:
+        await queue(room_api, "POST", event, buyer)
+    rooms = room_api.client.app.state.rooms
+    real = rooms.store.present
+    calls: list[list[str]] = []
+    let_go: list[asyncio.Event] = []
+
+    async def present(event_id: str, user_ids: list[str], now: int) -> Any:
+        calls.append(list(user_ids))
+        if len(calls) == 1:
+            await let_go[0].wait()
+        elif fail_second:
+            raise RedisConnectionError("Connection refused")
+        return await real(event_id, user_ids, now)
+
+    monkeypatch.setattr(rooms.store, "present", present)
+    app = room_api.client.app
+
+    async def polls() -> list[httpx.Response]:
+        let_go.append(asyncio.Event())
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+            url = f"/events/{event['id']}/queue"
+            sent = [asyncio.ensure_future(c.get(url, headers=buyers[0]["headers"]))]
+            await eventually(lambda: len(calls) == 1, what="the first poll's read")
+            for n, buyer in enumerate(buyers[1:], start=1):
+                sent.append(asyncio.ensure_future(c.get(url, headers=buyer["headers"])))
+                await eventually(
+                    lambda n=n: len(rooms.reads._waiting.get(event["id"], {})) == n,
+                    what=f"poll {n + 1} to wait for the read out",
+                )
+            let_go[0].set()
+            return list(await asyncio.gather(*sent))
+
+    responses = await room_api.run(polls)
+    return calls, responses, buyers
+
+
+async def test_polls_that_come_together_are_read_together(
+    room_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Polls of one room that arrive while its store read is out share the next read,
+    and each gets its own place."""
+    calls, responses, buyers = await _reads_behind_a_slow_one(
+        room_api, monkeypatch, fail_second=False
+    )
+    ids = [b["id"] for b in buyers]
+    assert calls == [ids[:1], ids[1:]]
+    assert [(r.status_code, r.json()["position"]) for r in responses] == [
+        (200, 1),
+        (200, 2),
+        (200, 3),
+        (200, 4),
+    ]
+
+
+async def test_a_failed_shared_read_is_each_polls_503(
+    room_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared read's failure reaches every poll that waited for it, as the 503 each
+    would get alone; the poll before it is answered."""
+    calls, responses, _ = await _reads_behind_a_slow_one(room_api, monkeypatch, fail_second=True)
+    assert len(calls) == 2
+    assert [r.status_code for r in responses] == [200, 503, 503, 503]
+    assert {r.json()["message"] for r in responses[1:]} == {
+        "the waiting room is unavailable; try again"
+    }
 
 
 async def test_leaving_gives_the_place_up(room_api: Api) -> None:
