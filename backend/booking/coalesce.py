@@ -52,11 +52,18 @@ class Coalesced(Generic[T]):
                 self.calls += 1
                 try:
                     found = await self._read(event_id, wanted)
-                except Exception as exc:
+                except BaseException as exc:
+                    stopped = not isinstance(exc, Exception)  # cancelled: shutting down
                     for futures in waiting.values():
                         for future in futures:
-                            if not future.done():
+                            if future.done():
+                                continue
+                            if stopped:
+                                future.cancel()
+                            else:
                                 future.set_exception(exc)
+                    if stopped:
+                        raise
                     continue
                 for user, futures in waiting.items():
                     for future in futures:
