@@ -289,25 +289,19 @@ class WriteBatcher:
         self._claimed.pop(event_id, None)
 
         # 4. One publish, the locks given back meanwhile (two Redis calls, neither
-        # waiting for the other, neither ever raising). Every answer goes once both
-        # have started: an answer needs only the commit (a buyer waited a round trip
-        # more for them before), while the next batch waits for both, so its lock call
-        # finds these locks given back. Both calls are written before any answer
-        # reaches its client, who cannot be quicker than the unlock with a next request.
-        after = asyncio.gather(
-            self._unlock(event_id, locked_seats, token),
-            *(
-                [service.publisher.publish(event_id, [SeatChange.from_row(r) for r in changed])]
-                if changed
-                else []
-            ),
-        )
+        # waiting for the other); then every answer.
+        if changed:
+            await asyncio.gather(
+                self._unlock(event_id, locked_seats, token),
+                service.publisher.publish(event_id, [SeatChange.from_row(r) for r in changed]),
+            )
+        else:
+            await self._unlock(event_id, locked_seats, token)
         for request, result in results:
             if isinstance(result, BaseException):
                 request.refuse(result)
             else:
                 request.answer(result)
-        await after
         return deferred
 
     async def _unlock(self, event_id: str, seat_ids: list[str], token: str) -> None:

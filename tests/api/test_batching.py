@@ -279,41 +279,6 @@ async def test_a_seat_the_batch_in_flight_has_locked_is_refused_at_once(
     assert (first, second, other) == (201, 423, 201)
 
 
-async def test_a_batch_answers_once_committed_without_waiting_for_its_publish(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A batch's answers go once it has committed: its publish (and the locks given back
-    beside it) do not hold them. The next batch still waits for both."""
-    owner, a, b = [await api.user() for _ in range(3)]
-    event = await api.event(owner)
-    booking = api.client.app.state.booking
-    gate = Gate(api, monkeypatch, at=(booking.publisher, "publish"))
-    app = api.client.app
-
-    async def scenario() -> tuple[int, int, bool]:
-        gate.open = asyncio.Event()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
-            url = _url("hold", event["id"])
-            first = asyncio.ensure_future(
-                http.post(url, json={"seatIds": _ids(event, ["A1"])}, headers=a["headers"])
-            )
-            await eventually(lambda: gate.entered, what="the batch's publish")
-            answered = await asyncio.wait_for(asyncio.shield(first), timeout=10)
-            later = asyncio.ensure_future(
-                http.post(url, json={"seatIds": _ids(event, ["A2"])}, headers=b["headers"])
-            )
-            await eventually(lambda: gate.waiting(event["id"]) == 1, what="A2's hold to queue")
-            still_waiting = not later.done()  # the next batch waits for the publish
-            gate.open.set()
-            return answered.status_code, (await later).status_code, still_waiting
-
-    first, later, still_waiting = await api.run(scenario)
-    assert (first, later, still_waiting) == (201, 201, True)
-    seats = await api.seats(event["id"])
-    assert [seats[s]["status"] for s in _ids(event, ["A1", "A2"])] == ["held", "held"]
-
-
 async def test_a_release_in_a_batch_frees_its_seats_for_the_requests_after_it(
     api: Api, gate: Gate
 ) -> None:
