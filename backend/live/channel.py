@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Final
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -134,6 +135,7 @@ class RedisSeatChannel(SeatChannel):
     # is noticed within about this long, even when nothing is being published.
     HEALTH_CHECK_SECONDS = 1
     READ_TIMEOUT = 1.0
+    CONFIRM_SECONDS = 5.0  # a PSUBSCRIBE unconfirmed this long: start over
 
     def __init__(self, url: str, prefix: str = "bo") -> None:
         self._url = url
@@ -206,7 +208,7 @@ class RedisSeatChannel(SeatChannel):
         first = True
         while not self._stopping.is_set():
             client = self._subscriber()
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub()
             watch = _ReconnectWatch()
             try:
                 await pubsub.psubscribe(pattern)
@@ -214,6 +216,7 @@ class RedisSeatChannel(SeatChannel):
                 if connection is None:
                     raise RedisConnectionError("pub/sub has no connection after PSUBSCRIBE")
                 connection.register_connect_callback(watch.on_connect)
+                await self._confirmed(pubsub)
                 self.connected = True
                 delay = self.RETRY_MIN
                 if lost or first:
@@ -246,6 +249,16 @@ class RedisSeatChannel(SeatChannel):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 with contextlib.suppress(Exception):
                     await client.aclose()
+
+    async def _confirmed(self, pubsub: PubSub) -> None:
+        """Wait for Redis's confirmation of the PSUBSCRIBE: redis-py only sends the
+        command, and a message published before Redis has run it is not delivered, so
+        the subscription counts (and the watchers resync) only from the confirmation."""
+        async with asyncio.timeout(self.CONFIRM_SECONDS):
+            while True:
+                message = await pubsub.get_message(timeout=self.READ_TIMEOUT)
+                if message is not None and message["type"] == "psubscribe":
+                    return
 
     async def ping(self) -> None:
         """Raise unless Redis answers and this process's subscription is up."""

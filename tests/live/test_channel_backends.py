@@ -10,8 +10,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis.asyncio.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from backend.live.channel import (
@@ -276,3 +278,44 @@ async def test_redis_channel_starts_while_redis_is_down_and_resyncs_when_it_come
         finally:
             await reader.stop()
             await channel.on_shutdown()
+
+
+async def test_the_redis_subscription_counts_once_redis_has_confirmed_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PSUBSCRIBE only sends the command: until Redis confirms it, a message published
+    (even after the PSUBSCRIBE was written, by another connection) may be dropped. The
+    channel answers its ping, and resyncs its watchers, only once the confirmation has
+    been read: before, a loaded host lost this suite's first message now and then."""
+    require_services()
+    confirmed = asyncio.Event()
+    sent = asyncio.Event()
+    real_parse, real_psubscribe = PubSub.parse_response, PubSub.psubscribe
+
+    async def held(self: PubSub, *args: Any, **kwargs: Any) -> Any:
+        await confirmed.wait()
+        return await real_parse(self, *args, **kwargs)
+
+    async def psubscribe(self: PubSub, *args: Any, **kwargs: Any) -> Any:
+        result = await real_psubscribe(self, *args, **kwargs)
+        sent.set()
+        return result
+
+    monkeypatch.setattr(PubSub, "parse_response", held)
+    monkeypatch.setattr(PubSub, "psubscribe", psubscribe)
+    channel = RedisSeatChannel(REDIS_URL, unique_name("botestlive"))
+    await channel.on_startup()
+    reader = Reader(channel)
+    try:
+        await asyncio.wait_for(sent.wait(), DEADLINE)
+        for _ in range(5):
+            await asyncio.sleep(0)  # a few turns of the loop: nothing more is sent
+        assert not channel.connected
+        assert await is_down(channel)
+        confirmed.set()
+        await reader.ready()
+        await channel.publish("event-1", b"first")
+        assert await reader.next_message() == ("event-1", b"first")
+    finally:
+        await reader.stop()
+        await channel.on_shutdown()
