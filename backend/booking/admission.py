@@ -143,13 +143,13 @@ class Admitter(Periodic):
         lag = self.loop_lag.p99_ms(within) if self.loop_lag is not None else 0.0
         return (self.latency.p99_ms(within) or 0.0) + lag
 
-    def slow(self) -> bool:
-        """Is the booking path's recent p99 over the bound?"""
-        return self.path_p99_ms() > self.slow_ms
+    def slow(self, p99: float | None = None) -> bool:
+        """Is the booking path's recent p99 (or the `p99` given) over the bound?"""
+        return (self.path_p99_ms() if p99 is None else p99) > self.slow_ms
 
-    def quick(self) -> bool:
+    def quick(self, p99: float | None = None) -> bool:
         """Is it well under the bound (or idle), so the window may grow?"""
-        return self.path_p99_ms() <= self.slow_ms / 2
+        return (self.path_p99_ms() if p99 is None else p99) <= self.slow_ms / 2
 
     def window(self, event_id: str, max_shoppers: int, shopping: int, now_ms: int) -> int:
         """How many may shop in the room at once now: see the module docstring."""
@@ -159,12 +159,12 @@ class Admitter(Periodic):
             window = self._windows[event_id] = Window(start, now_ms)
         elif now_ms - window.decided_at_ms >= DECIDE_MS:
             window.decided_at_ms = now_ms
-            p99 = self.path_p99_ms()  # once: `slow` and `quick` would each sort the window
-            if p99 > self.slow_ms:
+            p99 = self.path_p99_ms()  # read once: each reading sorts the last second
+            if self.slow(p99):
                 floor = max(1, math.ceil(max_shoppers * WINDOW_FLOOR))
                 window.limit = max(floor, int(window.limit * WINDOW_DECREASE))
                 window.probing = False
-            elif p99 <= self.slow_ms / 2 and shopping >= window.limit * WINDOW_IN_USE:
+            elif self.quick(p99) and shopping >= window.limit * WINDOW_IN_USE:
                 step = max(1, math.ceil(max_shoppers * WINDOW_STEP))
                 window.limit = window.limit * 2 if window.probing else window.limit + step
         window.limit = min(window.limit, max_shoppers)  # maxShoppers may have been lowered

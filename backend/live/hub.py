@@ -480,7 +480,7 @@ class LiveHub:
     def watch(self, event_id: str, user_id: str | None, address: str | None = None) -> Watcher:
         watcher = Watcher(event_id=event_id, user_id=user_id, cap=self.backlog, address=address)
         self.watchers.setdefault(event_id, set()).add(watcher)
-        self._shoppers.setdefault(event_id, set()).add(watcher)  # not looking yet
+        self._count_shopper(watcher, 1)  # not looking yet
         self._count_anonymous(watcher, 1)
         self._count_user(watcher, 1)
         return watcher

@@ -255,13 +255,14 @@ class QueueFeed(Periodic):
             for account in only:
                 if found := self.hub.sockets_of(event_id, account):
                     sockets[account] = found
-        for watcher in list(group) if only is None else ():
-            user_id = watcher.user_id
-            if user_id is None:
-                continue
-            if now is not None and self._far_and_fresh((event_id, user_id), now):
-                continue
-            sockets[user_id].append(watcher)
+        else:
+            for watcher in list(group):
+                user_id = watcher.user_id
+                if user_id is None:
+                    continue
+                if now is not None and self._far_and_fresh((event_id, user_id), now):
+                    continue
+                sockets[user_id].append(watcher)
         users = sorted(sockets)
         step = SLICE_ACCOUNTS if now is not None else max(1, len(users))
         for start in range(0, len(users), step):
