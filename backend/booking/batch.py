@@ -43,6 +43,7 @@ from backend.booking.rules import (
     check_request_size,
     refusal,
     seat_price,
+    to_lock,
 )
 from backend.errors import (
     NotAuthenticated,
@@ -79,6 +80,7 @@ class _Request:
     states: list[dict[str, Any]] = field(default_factory=list)
     unchanged: dict[str, dict[str, Any]] = field(default_factory=dict)
     until: int = 0  # a hold's cart end
+    locks: list[str] = field(default_factory=list)  # the seats whose locks it takes
 
     def answer(self, result: Any) -> None:
         if not self.future.done():
@@ -111,10 +113,13 @@ class WriteBatcher:
         self.stats = BatchStats()
         self._waiting: dict[str, list[_Request]] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
-        # The seats whose locks the event's batch in flight holds: a request for one of
-        # them is answered 423 at once, as the lock would answer it alone, instead of
-        # waiting for the batch to end (a hot seat's stampede).
-        self._claimed: dict[str, set[str]] = {}
+        # The seats whose locks the event's batch in flight holds, each with the kind of
+        # request that took it: a request for one of them is answered 423 at once, as
+        # the lock would answer it alone, instead of waiting for the batch to end (a hot
+        # seat's stampede). A booking waits for a hold's batch instead: the hold may be
+        # a best-available probe of a seat this buyer holds, picked from a stale read
+        # (`rules.to_lock`), which its transaction will refuse.
+        self._claimed: dict[str, dict[str, str]] = {}
 
     async def hold(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
         result: HoldResult = await self._submit("hold", user_id, event_id, seat_ids, None)
@@ -151,7 +156,7 @@ class WriteBatcher:
     ) -> Any:
         busy = self._claimed.get(event_id) if kind != "release" else None
         if busy:
-            taken = [s for s in seat_ids if s in busy]
+            taken = [s for s in seat_ids if busy.get(s) in ("book", kind)]
             if taken:
                 raise SeatsLocked(
                     "Seat is being booked, try again.",
@@ -255,11 +260,18 @@ class WriteBatcher:
         releases = [r for r in live if r.kind == "release"]
         live = [r for r in live if r.kind != "release"]
 
-        # 2. One lock call, all or none per request, in arrival order.
-        token = secrets.token_hex(16)
+        # 2. One lock call, all or none per request, in arrival order; no lock on a
+        # seat the read shows its buyer holding (`rules.to_lock`).
+        for request in live:
+            request.locks = to_lock(full, request.seat_ids, request.user_id, read_at)
+        token = secrets.token_hex(16) if any(r.locks for r in live) else ""
         try:
-            taken = await service.locks.acquire_each(
-                event_id, [r.seat_ids for r in live], token, service.lock_ttl_ms
+            taken = (
+                await service.locks.acquire_each(
+                    event_id, [r.locks for r in live], token, service.lock_ttl_ms
+                )
+                if token
+                else [[] for _ in live]
             )
         except Exception as exc:  # the lock is an accelerator; the database still guards
             log.warning("seat lock store %s; continuing without locks", failure(exc))
@@ -277,9 +289,9 @@ class WriteBatcher:
                 locked.append(request)
         if not locked:
             return deferred
-        locked_seats = [s for r in locked if r.kind != "release" for s in r.seat_ids]
+        locked_seats = [s for r in locked for s in r.locks]
         if token:
-            self._claimed[event_id] = set(locked_seats)
+            self._claimed[event_id] = {s: r.kind for r in locked for s in r.locks}
         try:
             changed, results = await self._transaction(event_id, event, full, locked)
         except BaseException:

@@ -52,6 +52,28 @@ def refusal(rows: Iterable[dict[str, Any]], user_id: str, now: int) -> Boxoffice
     return None
 
 
+def to_lock(
+    rows: dict[str, dict[str, Any]], seat_ids: Sequence[str], user_id: str, now: int
+) -> list[str]:
+    """The seats of a request whose locks it takes: all but those the read (`rows`, at
+    `now`) shows `user_id` holding live.
+
+    Nobody else can take a seat from its live holder (every other request is refused it
+    by the transaction's compare-and-set), so its lock could only turn the holder away:
+    another process's best-available probe, picking from a read older than the hold,
+    may lock the seat for a moment before its own transaction finds it held. The holder's
+    writes are still ordered by the transaction's row locks and compare-and-set (if the
+    hold lapses meanwhile, the seat is free and contested like any other)."""
+    return [
+        s
+        for s in seat_ids
+        if not (
+            effective_status(rows[s]["status"], rows[s]["held_until_ms"], now) == SeatStatus.HELD
+            and is_mine(SeatStatus.HELD, rows[s]["holder"], user_id)
+        )
+    ]
+
+
 def cart_end(now: int, hold_ms: int, first_held_ms: int | None) -> int:
     """When a buyer's holds on an event end after a hold at `now`: the event's hold time
     from now, but never more than `HOLD_CAP_FACTOR` hold times after the cart's first

@@ -47,6 +47,7 @@ from backend.booking.rules import (
     check_request_size,
     refusal,
     seat_price,
+    to_lock,
 )
 from backend.booking.singleflight import SingleFlight
 from backend.errors import (
@@ -150,6 +151,9 @@ class BookingService:
 
     @asynccontextmanager
     async def _locked(self, event_id: str, seat_ids: Sequence[str]) -> AsyncIterator[None]:
+        if not seat_ids:  # every seat is the buyer's own live hold (`rules.to_lock`)
+            yield
+            return
         token = secrets.token_hex(16)
         try:
             taken = await self.locks.acquire(event_id, seat_ids, token, self.lock_ttl_ms)
@@ -263,6 +267,13 @@ class BookingService:
         if found is not None:
             raise found
 
+    def _to_lock(
+        self, seats: dict[str, dict[str, Any]], seat_ids: Sequence[str], user_id: str, now: int
+    ) -> Sequence[str]:
+        """The seats whose locks a request takes (`rules.to_lock`): all of them for the
+        negative control, whose unguarded writes only the locks keep apart."""
+        return to_lock(seats, seat_ids, user_id, now) if self._guard else seat_ids
+
     async def _explain_refusal(
         self,
         event_id: str,
@@ -317,7 +328,8 @@ class BookingService:
         event, seats, read_at = await self._event_and_seats(event_id, seat_ids)
         self._refuse_early(seats, user_id, read_at)
         hold_ms = int(event["hold_seconds"]) * 1000
-        async with self._locked(event_id, seat_ids), self.storage.transaction():
+        lock = self._to_lock(seats, seat_ids, user_id, read_at)
+        async with self._locked(event_id, lock), self.storage.transaction():
             now = await self._lock_user(user_id)
             until = cart_end(now, hold_ms, await self.seats.cart_start(event_id, user_id, now))
             mine = await self.seats.own_live_holds(event_id, seat_ids, user_id, now)
@@ -506,7 +518,7 @@ class BookingService:
         """`book_seats` as its own lock call and transaction (no batch)."""
         event, seats, read_at = await self._event_and_seats(event_id, seat_ids)
         self._refuse_early(seats, user_id, read_at)
-        async with self._locked(event_id, seat_ids):
+        async with self._locked(event_id, self._to_lock(seats, seat_ids, user_id, read_at)):
             try:
                 async with self.storage.transaction():
                     now = await self._lock_user(user_id)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import Api
+from tests.support.locks import lock_owner
 from tests.support.waiting import eventually
 
 BASE = "http://testserver.local"
@@ -379,3 +380,96 @@ async def test_each_booking_in_a_batch_is_its_own_order(api: Api, gate: Gate) ->
     }
     assert sorted(len(o["bookings"]) for o in listed[a["id"]]) == [1, 2]
     assert [len(o["bookings"]) for o in listed[b["id"]]] == [1]  # not the refused one
+
+
+# ------------------------------------------------ a lock cannot turn a holder away
+#
+# Best available picks from a read that can be a batch old: on two app processes, a
+# shopper's probe may lock a seat someone held a moment ago on the other process,
+# before its own transaction finds it held and it picks again. That lock must not turn
+# the holder's own booking away (it did: 423 "being booked"): nobody else can take a
+# seat from its live holder, so the seats a request's read shows its buyer holding take
+# no lock (the transaction's row locks and compare-and-set still order the writes), and
+# a booking waits for an in-flight hold's batch instead of taking its 423.
+
+FOREIGN = "another-process-probe"
+
+
+@pytest.mark.parametrize("batching", [True, False], ids=["batched", "alone"])
+async def test_a_lock_on_a_seat_its_buyer_holds_does_not_turn_the_buyer_away(
+    api: Api, monkeypatch: pytest.MonkeyPatch, batching: bool
+) -> None:
+    owner, a, b = [await api.user() for _ in range(3)]
+    event = await api.event(owner)
+    assert (await _send(api, event, ("hold", a, ["A1"], {}))).status_code == 201
+    locks = api.client.app.state.locks
+    # Another process's stale probe holds the locks of a's A1 and of the free A2.
+    assert (
+        await api.run(locks.acquire, event["id"], _ids(event, ["A1", "A2"]), FOREIGN, 60_000) == []
+    )
+    booking = api.client.app.state.booking
+    if not batching:
+        monkeypatch.setattr(booking, "batcher", None)
+
+    # a's own seat: re-held (its cart gets more time) and booked, lock or not.
+    assert (await _send(api, event, ("hold", a, ["A1"], {}))).status_code == 201
+    booked = await _send(api, event, ("book", a, ["A1"], {}))
+    assert booked.status_code == 201, booked.text
+    # All or none: a's request naming a locked free seat as well is still turned away.
+    both = await _send(api, event, ("hold", a, ["A3", "A2"], {}))
+    assert both.status_code == 423 and both.json()["code"] == "seat_held", both.text
+    # The lock still does its job for everyone else's free seat.
+    for kind in ("hold", "book"):
+        refused = await _send(api, event, (kind, b, ["A2"], {}))
+        assert refused.status_code == 423, refused.text
+        assert "being booked" in refused.json()["message"]
+    seats = {s["label"]: s for s in (await api.seats(event["id"])).values()}
+    assert seats["A1"]["status"] == "booked"
+    assert seats["A2"]["status"] == seats["A3"]["status"] == "available"
+    # Nobody took or gave back the probe's locks.
+    for label in ("A1", "A2"):
+        assert await api.run(lock_owner, locks, event["id"], _ids(event, [label])[0]) == FOREIGN
+
+
+async def test_a_booking_waits_for_a_hold_batch_in_flight_on_its_seat(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same race inside one process: b's hold read A1 free, a held A1 on the other
+    process before b's batch locked it, and a's booking of A1 arrives while b's batch
+    (about to be refused) is in its transaction. a's booking waits for that batch and
+    is decided by the next one's read, instead of the 423 a hold would get there."""
+    owner, a, b = [await api.user() for _ in range(3)]
+    event = await api.event(owner)
+    booking = api.client.app.state.booking
+    before_lock = Gate(api, monkeypatch)
+    in_transaction = Gate(api, monkeypatch, at=(booking.seats, "lock_users"))
+    app = api.client.app
+    a1 = _ids(event, ["A1"])
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        before_lock.open = asyncio.Event()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+            url = _url("hold", event["id"])
+            probe = asyncio.ensure_future(
+                http.post(url, json={"seatIds": a1}, headers=b["headers"])
+            )
+            await eventually(lambda: before_lock.entered, what="b's batch to read A1 free")
+            await booking.hold_alone(a["id"], event["id"], a1)  # the other process
+            in_transaction.open = asyncio.Event()
+            before_lock.open.set()
+            await eventually(lambda: in_transaction.entered, what="b's batch to lock A1")
+            book = asyncio.ensure_future(
+                http.post(_url("book", event["id"]), json={"seatIds": a1}, headers=a["headers"])
+            )
+            await eventually(
+                lambda: before_lock.waiting(event["id"]) == 1, what="a's booking to wait"
+            )
+            in_transaction.open.set()
+            return await probe, await book
+
+    probe, book = await api.run(scenario)
+    assert probe.status_code == 423 and "someone else" in probe.json()["message"], probe.text
+    assert book.status_code == 201, book.text
+    seats = {s["label"]: s for s in (await api.seats(event["id"])).values()}
+    assert seats["A1"]["status"] == "booked"
