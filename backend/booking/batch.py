@@ -113,12 +113,13 @@ class WriteBatcher:
         self.stats = BatchStats()
         self._waiting: dict[str, list[_Request]] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
-        # The seats whose locks the event's batch in flight holds, each with the kind of
-        # request that took it: a request for one of them is answered 423 at once, as
-        # the lock would answer it alone, instead of waiting for the batch to end (a hot
-        # seat's stampede). A booking waits for a hold's batch instead: the hold may be
-        # a best-available probe of a seat this buyer holds, picked from a stale read
-        # (`rules.to_lock`), which its transaction will refuse.
+        # The seats the event's batch in flight writes (locked, or its buyers' own
+        # holds), each with the kind of request writing it: a request for one of them is
+        # answered 423 at once, as the lock would answer it alone, instead of waiting
+        # for the batch to end (a hot seat's stampede). A booking waits for a hold's
+        # batch instead: the hold may be a best-available probe of a seat this buyer
+        # holds, picked from a stale read (`rules.to_lock`), which its transaction will
+        # refuse.
         self._claimed: dict[str, dict[str, str]] = {}
 
     async def hold(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
@@ -265,6 +266,7 @@ class WriteBatcher:
         for request in live:
             request.locks = to_lock(full, request.seat_ids, request.user_id, read_at)
         token = secrets.token_hex(16) if any(r.locks for r in live) else ""
+        lockless = False  # the lock store failed: no locks, so no claims either
         try:
             taken = (
                 await service.locks.acquire_each(
@@ -275,7 +277,7 @@ class WriteBatcher:
             )
         except Exception as exc:  # the lock is an accelerator; the database still guards
             log.warning("seat lock store %s; continuing without locks", failure(exc))
-            taken, token = [[] for _ in live], ""
+            taken, token, lockless = [[] for _ in live], "", True
         locked: list[_Request] = list(releases)  # a release takes no seat locks (as alone)
         for request, busy in zip(live, taken, strict=True):
             if busy:
@@ -290,8 +292,10 @@ class WriteBatcher:
         if not locked:
             return deferred
         locked_seats = [s for r in locked for s in r.locks]
-        if token:
-            self._claimed[event_id] = {s: r.kind for r in locked for s in r.locks}
+        if not lockless:  # every seat the batch writes, its buyers' own included
+            self._claimed[event_id] = {
+                s: r.kind for r in locked if r.kind != "release" for s in r.seat_ids
+            }
         try:
             changed, results = await self._transaction(event_id, event, full, locked)
         except BaseException:

@@ -473,3 +473,37 @@ async def test_a_booking_waits_for_a_hold_batch_in_flight_on_its_seat(
     assert book.status_code == 201, book.text
     seats = {s["label"]: s for s in (await api.seats(event["id"])).values()}
     assert seats["A1"]["status"] == "booked"
+
+
+async def test_a_seat_its_holder_is_booking_in_flight_is_refused_at_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder's booking takes no lock on its own seat, but the batch in flight still
+    answers another buyer's hold of that seat 423 at once, without waiting for it."""
+    owner, a, b = [await api.user() for _ in range(3)]
+    event = await api.event(owner)
+    assert (await _send(api, event, ("hold", a, ["A1"], {}))).status_code == 201
+    gate = Gate(api, monkeypatch, at=(api.client.app.state.booking.seats, "lock_users"))
+    app = api.client.app
+
+    async def scenario() -> tuple[bool, int, int]:
+        gate.open = asyncio.Event()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+            body = {"seatIds": _ids(event, ["A1"])}
+            book = asyncio.ensure_future(
+                http.post(_url("book", event["id"]), json=body, headers=a["headers"])
+            )
+            await eventually(lambda: gate.entered, what="a's booking inside its transaction")
+            hold = asyncio.ensure_future(
+                http.post(_url("hold", event["id"]), json=body, headers=b["headers"])
+            )
+            await eventually(
+                lambda: hold.done() or gate.waiting(event["id"]) > 0,
+                what="b's hold to be answered or to queue",
+            )
+            answered_at_once = hold.done()
+            gate.open.set()
+            return answered_at_once, (await book).status_code, (await hold).status_code
+
+    assert await api.run(scenario) == (True, 201, 423)
