@@ -144,6 +144,52 @@ def test_countdown_and_joining_before_the_sale(
     assert queue(api, alice, event["id"])["state"] == "left"
 
 
+def test_the_opening_reveals_the_place_drawn_for_the_pre_queue(
+    api: Any, people: Any, new_context: Any, ui: Any
+) -> None:
+    """A page that joined before the sale turns, at `onSaleAt` and without a reload, into
+    the place the draw gave it (or the seat map, if it drew the one slot), announced, the
+    same as the API's; the countdown goes."""
+    organiser, alice, bob, shopper = people.organiser, people.alice, people.bob, people.shopper
+    event = api.small_event(organiser, onSaleAt=iso_in(8), waitingRoom=ROOM)
+    eid = event["id"]
+    for early in (bob, shopper):
+        queue(api, early, eid, "POST")
+    page = new_context(alice).new_page()
+    ui.open_event(page, eid)
+    page.get_by_test_id("queue-join").click()
+    expect(page.get_by_test_id("queue-heading")).to_have_text("You are in the queue")
+    assert gate(page)["phase"] == "prequeue"
+    expect(page.get_by_test_id("queue-position")).to_be_hidden()
+
+    # The opening: the three are drawn, the first of the draw is let in.
+    page.wait_for_function(
+        "() => window.boxoffice.gate && window.boxoffice.gate.phase !== 'prequeue'",
+        timeout=20_000,
+        polling=50,
+    )
+    deadline = time.monotonic() + 10
+    while sum(queue(api, who, eid)["state"] == "admitted" for who in (alice, bob, shopper)) < 1:
+        assert time.monotonic() < deadline, "nobody let in after the opening"
+        time.sleep(0.05)
+    place = queue(api, alice, eid)
+    expect(page.get_by_test_id("sale-countdown")).to_be_hidden()
+    if place["state"] == "admitted":
+        wait_phase(page, "shopping")
+        expect(page.get_by_test_id("shopper-bar")).to_be_visible()
+        expect(page.get_by_test_id("message")).to_contain_text("your turn!")
+    else:
+        position = place["position"]
+        assert place["state"] == "waiting" and position in (1, 2), place
+        expect(page.get_by_test_id("queue-position")).to_have_text(str(position), timeout=LIVE_MS)
+        expect(page.get_by_test_id("queue-ahead")).to_have_text(str(position - 1))
+        expect(page.get_by_test_id("announcer")).to_contain_text(
+            "Nobody is ahead of you" if position == 1 else "You are number 2 in the queue"
+        )
+        assert gate(page)["mapUsable"] is False
+        check_axe(page, "[data-testid=queue-panel]")
+
+
 def test_without_a_room_the_map_opens_at_the_sale_time(
     api: Any, people: Any, new_context: Any, ui: Any, console: Any
 ) -> None:

@@ -139,6 +139,58 @@ async def test_changes_through_a_reach_watchers_on_b_within_a_second(pair: Pair)
         assert (await live_sends(b))["direct"] > 0
 
 
+async def test_admission_on_one_process_reaches_the_buyers_tabs_on_both(pair: Pair) -> None:
+    """Issue 12, item 5, across processes: a buyer waiting in a room, with a tab on each
+    server, is told of their admission in both tabs promptly, whichever process admitted
+    them, and both tabs show the same place before it."""
+    room = {"enabled": True, "maxShoppers": 1, "shopperSeconds": 600}
+    async with http(pair.a) as a, http(pair.b) as b:
+        owner, first, buyer = await a.user(), await a.user(), await a.user()
+        event = await a.event(owner, waitingRoom=room)
+        eid, seats = event["id"], [s["id"] for s in event["seats"]]
+
+        async def queue(api: Any, who: Any, method: str = "POST") -> dict[str, Any]:
+            response = await api.client.request(method, f"/events/{eid}/queue", headers=who.headers)
+            assert response.status_code == 200, response.text
+            return dict(response.json())
+
+        await queue(a, first)
+
+        async def admitted(who: Any) -> bool:
+            return (await queue(b, who, "GET"))["state"] == "admitted"
+
+        await eventually(lambda: admitted(first), what="the first buyer to be admitted")
+        place = await queue(b, buyer)  # joins through B; waits behind the one shopping
+        assert place["state"] == "waiting" and place["position"] == 1, place
+        async with (
+            Watcher(pair.a.ws_url, eid, token=buyer.token, name="buyer@A") as on_a,
+            Watcher(pair.b.ws_url, eid, token=buyer.token, name="buyer@B") as on_b,
+        ):
+            tabs = [on_a, on_b]
+            for tab in tabs:  # the same place in both, from either process's feed
+                await tab.wait_until(
+                    lambda w: any(m["state"] == "waiting" for _, m in w.queue), timeout=5
+                )
+                assert [m["position"] for _, m in tab.queue if m["state"] == "waiting"][-1] == 1
+
+            await a.hold(first, eid, [seats[0]])
+            start = time.time()
+            await a.book(first, eid, [seats[0]])  # the slot frees; some process admits
+            for tab in tabs:
+                await tab.wait_until(
+                    lambda w: any(m["state"] == "admitted" for _, m in w.queue), timeout=5
+                )
+            arrivals = [
+                next(t for t, m in tab.queue if m["state"] == "admitted") - start for tab in tabs
+            ]
+            assert max(arrivals) < 2 * LATENCY, arrivals
+            told = [next(m for _, m in tab.queue if m["state"] == "admitted") for tab in tabs]
+            assert told[0]["admittedUntil"] == told[1]["admittedUntil"]
+            assert await admitted(buyer)
+            # Admitted on one process, shopping on the other.
+            assert (await b.hold(buyer, eid, [seats[1]]))["seats"][0]["id"] == seats[1]
+
+
 async def live_sends(api: Any) -> dict[str, float]:
     """A server's `boxoffice_live_sends_total` counters by path, from /metrics."""
     text = (await api.client.get("/metrics")).text

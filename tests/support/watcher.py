@@ -122,6 +122,7 @@ class Watcher:
         self.updated_at: dict[str, float] = {}
         self.counts: Counter[str] = Counter()
         self.errors: list[dict[str, Any]] = []
+        self.queue: list[tuple[float, dict[str, Any]]] = []  # `queue` messages, arrival time
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self._socket: ClientConnection | None = None
@@ -216,6 +217,8 @@ class Watcher:
             self.user_id = message["userId"]
         elif kind == "error":
             self.errors.append(message)
+        elif kind == "queue":
+            self.queue.append((now, message))
         self._changed.set()
 
     async def wait_until(self, condition: Callable[[Watcher], bool], timeout: float) -> None:
