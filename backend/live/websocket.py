@@ -424,4 +424,5 @@ async def event_socket(socket: WebSocket[Any, Any, Any], event_id: FromPath[str]
     code, reason = session.closing or (WS_1000_NORMAL_CLOSURE, "")
     # Bounded: a client that stopped reading would hold the close frame back forever.
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(socket.close(code=code, reason=reason), CLOSE_GRACE_SECONDS)
+        async with asyncio.timeout(CLOSE_GRACE_SECONDS):
+            await socket.close(code=code, reason=reason)
