@@ -47,6 +47,12 @@ class Gate:
         return len(self.booking.batcher._waiting.get(event_id, []))
 
 
+def _asgi(app: Any) -> httpx.AsyncClient:
+    """A client on the app's own loop, through ASGI: the test client serves one request
+    at a time (its transport blocks on the app's loop), so concurrent ones go this way."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+
+
 def _url(kind: str, event_id: str) -> str:
     return f"/events/{event_id}/{'bookings' if kind == 'book' else 'holds'}"
 
@@ -88,8 +94,7 @@ async def _as_one_batch(
 
     async def scenario() -> tuple[list[httpx.Response], int, int]:
         gate.open = asyncio.Event()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        async with _asgi(app) as http:
 
             async def send(call: Call) -> httpx.Response:
                 response: httpx.Response = await _request(http, event, call)
@@ -262,8 +267,7 @@ async def test_a_seat_the_batch_in_flight_has_locked_is_refused_at_once(
 
     async def scenario() -> tuple[int, int, int]:
         gate.open = asyncio.Event()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        async with _asgi(app) as http:
             url = _url("hold", event["id"])
             body = {"seatIds": _ids(event, ["A1"])}
             first = asyncio.ensure_future(http.post(url, json=body, headers=a["headers"]))
@@ -448,8 +452,7 @@ async def test_a_booking_waits_for_a_hold_batch_in_flight_on_its_seat(
 
     async def scenario() -> tuple[httpx.Response, httpx.Response]:
         before_lock.open = asyncio.Event()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        async with _asgi(app) as http:
             url = _url("hold", event["id"])
             probe = asyncio.ensure_future(
                 http.post(url, json={"seatIds": a1}, headers=b["headers"])
@@ -488,8 +491,7 @@ async def test_a_seat_its_holder_is_booking_in_flight_is_refused_at_once(
 
     async def scenario() -> tuple[bool, int, int]:
         gate.open = asyncio.Event()
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
+        async with _asgi(app) as http:
             body = {"seatIds": _ids(event, ["A1"])}
             book = asyncio.ensure_future(
                 http.post(_url("book", event["id"]), json=body, headers=a["headers"])
