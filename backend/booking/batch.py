@@ -157,7 +157,8 @@ class WriteBatcher:
     ) -> Any:
         busy = self._claimed.get(event_id) if kind != "release" else None
         if busy:
-            taken = [s for s in seat_ids if busy.get(s) in ("book", kind)]
+            # A booking waits behind a hold's claim (see `_claimed`); a hold meets any.
+            taken = [s for s in seat_ids if s in busy and (kind == "hold" or busy[s] == "book")]
             if taken:
                 raise SeatsLocked(
                     "Seat is being booked, try again.",
