@@ -211,6 +211,14 @@ class SharedReads:
             if self._running.get(key) is task:
                 del self._running[key]
 
+    async def finish(self, seconds: float) -> None:
+        """Wait (at most `seconds`) for the reads in flight. Shielded from their sockets,
+        a read outlives them, and the app must not close its database under it: nor let
+        the event loop's end cancel it, which leaves a SQLite connection being opened in
+        aiosqlite's thread to answer a closed loop."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=seconds)
+
 
 def _consume(future: asyncio.Future[Any]) -> None:
     # Nobody may be left to await a failed read; retrieve the error so it is not logged.
@@ -593,8 +601,9 @@ class LiveHub:
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks, timeout=5)
+            await asyncio.wait(tasks, timeout=2)
         self._tasks = []
+        await self.snapshot_reads.finish(2)
 
     async def _run(self) -> None:
         while True:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, replace
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -13,7 +15,8 @@ from litestar.testing import AsyncTestClient
 import backend.services
 from backend.app import create_app
 from backend.services import Services
-from backend.settings import Settings
+from backend.settings import Mode, Settings
+from backend.storage.tables import Seat
 
 # Start-up order; shutdown is the reverse. The attribute of `Services` holding each part.
 PARTS = [
@@ -127,6 +130,52 @@ async def test_a_failing_or_hanging_shutdown_step_is_bounded_and_logged(
         m.startswith("shutdown: live channel did not stop within") and m.endswith("abandoned")
         for m in messages
     ), messages
+
+
+# A read of a few tenths of a second in each run mode.
+SLOW_QUERY = {
+    Mode.EMBEDDED: "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+    " WHERE i < 300000) SELECT count(*) FROM n",
+    Mode.SERVICES: "SELECT pg_sleep(0.3)",
+}
+
+
+async def test_a_snapshot_read_in_flight_ends_before_the_database_closes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket's snapshot read is a task of its own (the sockets asking at once share
+    it), so a socket going away does not stop it. Stopping the app lets it finish before
+    the database closes. Cut short by the event loop's end instead, a read still opening
+    its SQLite connection left aiosqlite's thread answering a closed loop (the fresh-clone
+    CI run of 2026-12-04 failed on that thread's error)."""
+    services = Services(settings)
+    await services.on_startup()
+    order: list[str] = []
+    stopping = asyncio.Event()
+    stop_hub, stop_storage = services.hub.on_shutdown, services.storage.on_shutdown
+
+    async def hub_stops() -> None:
+        stopping.set()
+        await stop_hub()
+
+    async def storage_stops() -> None:
+        order.append("database closed")
+        await stop_storage()
+
+    async def load() -> Any:
+        await stopping.wait()  # still reading when the app begins to stop
+        await Seat.raw(SLOW_QUERY[settings.mode])  # longer than the steps after the hub
+        rows = await services.storage.seats.states(str(uuid.uuid4()))
+        order.append("read")
+        return rows
+
+    monkeypatch.setattr(services.hub, "on_shutdown", hub_stops)
+    monkeypatch.setattr(services.storage, "on_shutdown", storage_stops)
+    reading = asyncio.ensure_future(services.hub.snapshot_reads.read("an event", load))
+    await services.on_shutdown()
+    assert order == ["read", "database closed"]
+    rows, _ = await reading
+    assert list(rows) == []
 
 
 def test_settings_reach_the_hub(embedded_settings: Settings) -> None:
