@@ -1,5 +1,5 @@
-"""Many accounts' reads of one event, as one call: what arrives while a call is out goes
-in the next one.
+"""Many reads of one group (one event's accounts, seats' events) as one call: what
+arrives while a call is out goes in the next one.
 
 During an on-sale the polling pages ask for their places hundreds of times a second and
 every signed-in socket's greeting asks for its account's: one store call each was a
@@ -9,6 +9,7 @@ concurrent reads of one event share it. No timer, as in the group commit
 (`batch.py`): a read that finds no call of its event out goes at once, so a quiet
 system answers as fast as before. Hand-written because neither Litestar nor redis-py
 coalesces calls (redis-py's pipelines batch commands one caller gives, not many callers').
+The seed's `POST /book` looks its seat's event up the same way (booking/service.py).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ Read = Callable[[str, list[str]], Awaitable[dict[str, T]]]
 
 
 class Coalesced(Generic[T]):
-    """`await reads.get(event_id, user_id)`: that account's entry of `read(event_id,
-    accounts)`, called once for every account that asks while the previous call for
-    the event is out. Its exception reaches each of them. A caller that goes away
-    (cancelled) leaves the others' call alone."""
+    """`await reads.get(group, member)`: that member's entry of `read(group, members)`
+    (an event and its accounts), called once for every member that asks while the
+    previous call for the group is out. Its exception reaches each of them. A caller
+    that goes away (cancelled) leaves the others' call alone."""
 
     def __init__(self, read: Read[T]) -> None:
         self._read = read

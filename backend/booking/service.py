@@ -29,6 +29,7 @@ from typing import Any
 
 from backend.booking.batch import WriteBatcher
 from backend.booking.best import BestFilter, FreeSeat, choose_adjacent
+from backend.booking.coalesce import Coalesced
 from backend.booking.latency import LatencyWindow
 from backend.booking.onsale import SaleGate
 from backend.booking.records import (
@@ -49,7 +50,6 @@ from backend.booking.rules import (
     seat_price,
     to_lock,
 )
-from backend.booking.singleflight import SingleFlight
 from backend.errors import (
     CheckedIn,
     Forbidden,
@@ -137,7 +137,7 @@ class BookingService:
         # (WRITE_BATCHING=0) and for the negative control, which must write unguarded.
         self.batcher = WriteBatcher(self) if batching and self._guard else None
         self._seat_events: dict[str, str] = {}
-        self._seat_lookups: SingleFlight[str | None] = SingleFlight()
+        self._seat_lookups: Coalesced[str | None] = Coalesced(self._events_of)
         # onSaleAt and the waiting room (None: every event sells to everyone, as before).
         self.gate = gate
         self.latency = LatencyWindow()
@@ -219,19 +219,25 @@ class BookingService:
         The lookup was 17% of a `POST /book`'s app CPU (profile, issue 13)."""
         event_id = self._seat_events.get(seat_id)
         if event_id is None:
-            # A hot seat's requests all arrive before the first read is back: one read.
-            event_id = await self._seat_lookups.run(seat_id, lambda: self._event_of(seat_id))
+            # Lookups made while one is out go together in the next read: a hot seat's
+            # requests (all before the first read is back) and the seed's load (each
+            # request a seat not seen before) alike.
+            event_id = await self._seat_lookups.get("", seat_id)
         if event_id is None:
             raise NotFound(f"no seat with id {seat_id}")
         return event_id
 
-    async def _event_of(self, seat_id: str) -> str | None:
-        event_id = await self.seats.event_of(seat_id)
-        if event_id is not None:
-            if len(self._seat_events) >= SEAT_EVENTS_REMEMBERED:
+    async def _events_of(self, _: str, seat_ids: list[str]) -> dict[str, str | None]:
+        """The events of `seat_ids` (None: no such seat), read for those not remembered."""
+        found: dict[str, str | None] = {s: self._seat_events.get(s) for s in seat_ids}
+        unknown = [s for s, event_id in found.items() if event_id is None]
+        if unknown:
+            read = await self.seats.events_of(unknown)
+            if len(self._seat_events) + len(read) > SEAT_EVENTS_REMEMBERED:
                 self._seat_events.clear()  # bounded; the next lookups refill it
-            self._seat_events[seat_id] = event_id
-        return event_id
+            self._seat_events.update(read)
+            found.update((s, read.get(s)) for s in unknown)
+        return found
 
     async def _seats(self, event_id: str, seat_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return all_found(event_id, seat_ids, await self.seats.by_id(event_id, seat_ids))

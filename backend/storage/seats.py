@@ -9,6 +9,7 @@ in `seats_pg.py`, and tests/storage/ checks them against these value for value.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +44,22 @@ SEAT_FULL: tuple[Column, ...] = (
     Seat.y,
     *SEAT_STATE[1:],
 )
+# Seats looked up in one statement at most (SQLite's bound parameters are limited).
+LOOKUP_CHUNK = 500
+
+
+def valid_ids(ids: Sequence[str]) -> list[str]:
+    """The distinct ids among `ids` that are UUIDs, in their canonical text (a seat id
+    that is not one names no seat)."""
+    found: dict[str, None] = {}
+    for text in ids:
+        try:
+            found[str(uuid.UUID(text))] = None
+        except ValueError:
+            continue
+    return list(found)
+
+
 _EVENT_COLUMNS = tuple(c._meta.db_column_name for c in Event._meta.columns)
 _SEAT_COLUMNS = tuple(c._meta.db_column_name for c in SEAT_FULL)
 
@@ -77,10 +94,16 @@ class SeatRepository:
             (Seat.event == event_id) & Seat.id.is_in(list(seat_ids))
         )
 
-    async def event_of(self, seat_id: str) -> str | None:
-        """The event a seat belongs to, or None for no such seat."""
-        row = await Seat.select(Seat.event).where(Seat.id == seat_id).first()
-        return None if row is None else str(row["event"])
+    async def events_of(self, seat_ids: Sequence[str]) -> dict[str, str]:
+        """The event of each of `seat_ids` that is a seat (no entry for the others)."""
+        wanted = valid_ids(seat_ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            rows = await Seat.select(Seat.id, Seat.event).where(
+                Seat.id.is_in(wanted[start : start + LOOKUP_CHUNK])
+            )
+            found.update((str(r["id"]), str(r["event"])) for r in rows)
+        return found
 
     async def event_with_seats(
         self, event_id: str, seat_ids: Sequence[str]

@@ -13,7 +13,7 @@ from tests.conftest import Api
 OUTAGE_READS = (
     ("events", "get"),
     ("seats", "by_id"),
-    ("seats", "event_of"),
+    ("seats", "events_of"),
     ("seats", "of_event"),
     ("seats", "event_json"),
     ("seats", "event_with_seats"),

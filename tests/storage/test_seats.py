@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+import backend.storage.seats
 from backend.seats import SeatStatus
 from backend.storage import DuplicateKey, LogEntry, MissingReference, Storage
 from backend.storage.tables import Seat
@@ -155,9 +156,21 @@ async def test_release_and_free_booked(storage: Storage) -> None:
     assert [str(r["id"]) for r in released] == [a1]
     assert [str(r["id"]) for r in rest] == [a2]
     assert [(str(r["id"]), r["status"], r["holder"]) for r in freed] == [(a3, "available", None)]
-    assert await storage.seats.event_of(a3) == venue.id
-    assert await storage.seats.event_of("00000000-0000-0000-0000-000000000000") is None
-    assert await storage.seats.event_of("not-a-seat-id") is None
+
+
+async def test_the_events_of_many_seats_are_read_together(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each seat that exists, by its canonical id, with its event; nothing for the rest."""
+    monkeypatch.setattr(backend.storage.seats, "LOOKUP_CHUNK", 2)  # SQLite's chunks
+    venue, other = await new_venue(storage), await new_venue(storage)
+    a1, a3, b1 = venue.seats["A1"], venue.seats["A3"], other.seats["A1"]
+    missing = "00000000-0000-0000-0000-000000000000"
+    asked = [a3, missing, "not-a-seat-id", b1, a1, a3]
+    assert await storage.seats.events_of(asked) == {a3: venue.id, b1: other.id, a1: venue.id}
+    assert await storage.seats.events_of([a3.upper()]) == {a3: venue.id}
+    assert await storage.seats.events_of(["not-a-seat-id"]) == {}
+    assert await storage.seats.events_of([]) == {}
 
 
 async def test_a_users_writes_are_serialised_by_lock_user_now(storage: Storage) -> None:
