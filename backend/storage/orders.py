@@ -18,7 +18,7 @@ from typing import Any
 from backend.storage.database import Database, PostgresDatabase
 from backend.storage.tables import Booking, Order
 
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, no 1/I
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, no 1/I; 32 letters
 REFERENCE_TRIES = 5  # draws for one order before giving up (each try: 1 in 10^12 taken)
 ORDER_COLUMNS = (
     Order.id,
@@ -43,7 +43,10 @@ RETURNING "id", "reference", "event", "user", "currency", "total", "created_at"
 
 
 def new_reference() -> str:
-    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    # One read of the system's randomness for the eight letters (`secrets.choice` made
+    # one each: 1.4 % of a worker's samples under the seed's load, py-spy 2026-12-04).
+    # 32 letters: each byte's last five bits pick one uniformly.
+    chars = "".join(REFERENCE_ALPHABET[b & 31] for b in secrets.token_bytes(8))
     return f"BX-{chars[:4]}-{chars[4:]}"
 
 

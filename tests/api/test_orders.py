@@ -175,3 +175,12 @@ async def test_the_seeds_single_seat_booking_is_an_order_too(api: Api) -> None:
     assert booking["price"] == 4000
     (order,) = await orders_of(api, buyer)
     assert order["id"] == booking["orderId"] and order["total"] == 4000
+
+
+def test_references_draw_every_letter_in_every_place() -> None:
+    """Eight letters of the 32, each place drawn uniformly from all of them (3,000
+    draws: the odds of a letter missing from a place are below 1 in 10^39)."""
+    draws = [order_storage.new_reference() for _ in range(3000)]
+    assert all(REFERENCE.match(d) for d in draws)
+    for place in (3, 4, 5, 6, 8, 9, 10, 11):
+        assert {d[place] for d in draws} == set(order_storage.REFERENCE_ALPHABET)
