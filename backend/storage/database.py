@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -147,7 +149,14 @@ class SqliteDatabase(Database):
 
     async def on_shutdown(self) -> None:
         """Nothing to close: Piccolo's SQLite engine opens a connection per query or
-        transaction and closes it after."""
+        transaction and closes it after, each in a thread of aiosqlite's. But wait (at
+        most `THREADS_STOP_SECONDS`) for those threads still at work: a query cancelled
+        while its connection was opening returns at once and leaves its thread to finish
+        and answer this event loop, which must still be running then. aiosqlite keeps no
+        list of its connections; its threads are known by their target's name."""
+        busy = [t for t in threading.enumerate() if t.name.endswith(AIOSQLITE_THREAD)]
+        if busy:
+            await asyncio.to_thread(_join, busy, THREADS_STOP_SECONDS)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -178,6 +187,17 @@ class SqliteDatabase(Database):
         # store UUIDs as text and booleans as integers, as its own inserts do).
         sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks})'  # noqa: S608
         await current.connection.executemany(sql, rows)
+
+
+# How a thread aiosqlite starts for a connection is named ("Thread-N (<target>)").
+AIOSQLITE_THREAD = "(_connection_worker_thread)"
+THREADS_STOP_SECONDS = 2.0
+
+
+def _join(threads: list[threading.Thread], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _make_parent(path: str) -> None:
