@@ -1,10 +1,12 @@
 """One read for many waiters: concurrent loads of the same key share one in-flight call.
 
 A cache in front of the database misses for every request that arrives before the first
-read has come back. On a hot seat that is every request at once (200 for one seat: 200
+read has come back. On a hot seat that was every request at once (200 for one seat: 200
 identical reads, queued for the pool, a fifth of the workers' CPU in the hot-seat
-profile). Hand-written because neither Litestar's stores nor the standard library
-coalesce concurrent calls; it is the pattern the live hub's catch-up reads also use.
+profile); the seats' events are now read many seats at a time (`Coalesced`, in
+booking/service.py), and this serves the waiting room's settings (booking/onsale.py).
+Hand-written because neither Litestar's stores nor the standard library coalesce
+concurrent calls; it is the pattern the live hub's catch-up reads also use.
 """
 
 from __future__ import annotations
