@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 import uuid
+import warnings
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -81,3 +83,28 @@ def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(MemoToken._memo) == 3
     remembered = {key[0] for key in MemoToken._memo}
     assert remembered == set(tokens[2:])  # the oldest went first
+
+
+def _signed(key: str | None, algorithm: str) -> str:
+    claims = {"sub": str(uuid.uuid4()), "exp": datetime.now(UTC) + timedelta(seconds=60)}
+    with warnings.catch_warnings():  # PyJWT warns of a 40-byte key for HS512
+        warnings.simplefilter("ignore")
+        return jwt.encode(claims, key, algorithm=algorithm)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda: _token(secret=OTHER),  # another secret
+        lambda: _signed(SECRET, "HS512"),  # the same secret, another algorithm
+        lambda: _signed(None, "none"),  # unsigned
+        lambda: _token()[:-4] + "AAAA",  # a signature changed
+        lambda: _token(lifetime=-5),  # expired
+    ],
+    ids=["other-secret", "hs512", "alg-none", "bad-signature", "expired"],
+)
+def test_forged_or_expired_tokens_are_refused(forge: Any) -> None:
+    """Whatever the memo saves, these are refused, and not remembered."""
+    with pytest.raises(NotAuthorizedException):
+        _decode(forge())
+    assert MemoToken._memo == {}
