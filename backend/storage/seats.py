@@ -48,13 +48,13 @@ SEAT_FULL: tuple[Column, ...] = (
 LOOKUP_CHUNK = 500
 
 
-def valid_ids(ids: Sequence[str]) -> list[str]:
-    """The distinct ids among `ids` that are UUIDs, in their canonical text (a seat id
-    that is not one names no seat)."""
-    found: dict[str, None] = {}
+def valid_ids(ids: Sequence[str]) -> list[uuid.UUID]:
+    """The distinct ids among `ids` that are UUIDs (a seat id that is not one names no
+    seat), parsed once."""
+    found: dict[uuid.UUID, None] = {}
     for text in ids:
         try:
-            found[str(uuid.UUID(text))] = None
+            found[uuid.UUID(text)] = None
         except ValueError:
             continue
     return list(found)
@@ -96,7 +96,7 @@ class SeatRepository:
 
     async def events_of(self, seat_ids: Sequence[str]) -> dict[str, str]:
         """The event of each of `seat_ids` that is a seat (no entry for the others)."""
-        wanted = valid_ids(seat_ids)
+        wanted = [str(key) for key in valid_ids(seat_ids)]  # SQLite keeps them as text
         found: dict[str, str] = {}
         for start in range(0, len(wanted), LOOKUP_CHUNK):
             rows = await Seat.select(Seat.id, Seat.event).where(

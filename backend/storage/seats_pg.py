@@ -157,7 +157,7 @@ class PostgresSeatRepository(SeatRepository):
         # seat), for every such request that arrived together: through Piccolo's builder
         # it was 16 % of a worker's CPU under the seed's load (py-spy, 2026-12-04); one
         # prepared statement over an array here.
-        wanted = [uuid.UUID(s) for s in valid_ids(seat_ids)]
+        wanted = valid_ids(seat_ids)
         if not wanted:
             return {}
         rows = await self.db.records(_EVENTS_OF, wanted)
