@@ -102,3 +102,29 @@ async def test_refreshes_are_limited_per_account(api: Api) -> None:
 def test_the_refresh_is_in_the_openapi_document(api: Any) -> None:
     schema = api.client.app.openapi_schema.to_schema()
     assert "post" in schema["paths"]["/token/refresh"]
+
+
+async def test_signed_in_tokens_are_verified_without_pyjwt_and_forgeries_by_it(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app checks its own tokens' HMAC itself (backend/tokens.py: PyJWT's first
+    verification of each was a tenth of a worker in the watched sale); anything else, a
+    forgery included, is still PyJWT's to refuse."""
+    user = await api.user(via_http=True)  # the token sign-in issued
+    seen: list[str] = []
+    real = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("jwt") or args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    me = await api.client.get("/me", headers=user["headers"])
+    assert me.status_code == 200 and me.json()["id"] == user["id"]
+    assert seen == []
+
+    now = time.time()
+    forged = _mint(settings, user["id"], iat=now, exp=now + 600, secret="x" * 40)
+    refused = await api.client.get("/me", headers=_bearer(forged))
+    assert refused.status_code == 401, refused.text
+    assert seen == [forged]

@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 import pytest
 from litestar.exceptions import NotAuthorizedException
+from litestar.security.jwt import Token
 
 from backend.tokens import ALGORITHM, REQUIRED_CLAIMS, MemoToken, decode_user_id
 
@@ -108,3 +109,109 @@ def test_forged_or_expired_tokens_are_refused(forge: Any) -> None:
     with pytest.raises(NotAuthorizedException):
         _decode(forge())
     assert MemoToken._memo == {}
+
+
+# --- the app's own tokens are checked without PyJWT; every other is PyJWT's to decide
+
+
+def _claims_token(claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
+    return jwt.encode(claims, SECRET, algorithm=ALGORITHM, headers=header)
+
+
+def _issued(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims: dict[str, Any] = {"exp": now + 60, "sub": str(uuid.uuid4()), "iat": now}
+    claims["extras"] = {}
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def _outcome(decode: Any, encoded: str) -> Any:
+    try:
+        token = decode(encoded, SECRET, ALGORITHM, require_claims=REQUIRED_CLAIMS)
+    except NotAuthorizedException:
+        return "refused"
+    return (token.sub, token.exp, token.iat, token.extras)
+
+
+def _corpus() -> list[str]:
+    valid = Token(sub=str(uuid.uuid4()), exp=datetime.now(UTC) + timedelta(minutes=5)).encode(
+        SECRET, ALGORITHM
+    )
+    head, body, signature = valid.split(".")
+    tokens = [
+        valid,
+        _token(),  # PyJWT's own encoding of datetimes, no extras
+        _claims_token(_issued(iat=None)),
+        _claims_token(_issued(), {"kid": "k1"}),  # another header: PyJWT decides
+        _claims_token(_issued(), {"typ": "JWS"}),
+        _claims_token(_issued(), {"crit": ["exp"]}),
+        _claims_token(_issued(exp=str(int(time.time()) + 60))),
+        _claims_token(_issued(exp=time.time() + 60.5)),
+        _claims_token(_issued(exp=True)),
+        _claims_token(_issued(exp=int(time.time()) - 1)),
+        _claims_token(_issued(iat=int(time.time()) + 60)),
+        _claims_token(_issued(iat="0")),
+        _claims_token(_issued(sub=None)),
+        _claims_token(_issued(sub=42)),
+        _claims_token(_issued(sub="")),
+        _claims_token(_issued(extras={"role": "organiser"})),
+        _claims_token(_issued(aud="someone")),
+        _claims_token(_issued(nbf=int(time.time()) + 60)),
+        jwt.encode(_issued(), OTHER, algorithm=ALGORITHM),
+        _signed(SECRET, "HS512"),
+        _signed(None, "none"),
+        f"{head}.{body}",
+        f"{head}.{body}.{signature}.{signature}",
+        f"{head}.{body}.{signature}=",
+        f"{head}.{body}.{signature} ",
+        f"{head}=.{body}.{signature}",
+        f" {valid}",
+        valid[:-1] + "é",
+        "",
+        "...",
+    ]
+    # The signature's last character carries 2 spare bits: the same bytes, spelt otherwise.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    tokens += [f"{head}.{body}.{signature[:-1]}{alphabet[last ^ n]}" for n in (1, 2, 3)]
+    # Every character of the valid token changed, one at a time.
+    for i, char in enumerate(valid):
+        swap = "B" if char == "A" else "A"
+        tokens.append(valid[:i] + swap + valid[i + 1 :])
+    return tokens
+
+
+def test_every_token_gets_the_answer_pyjwt_gives() -> None:
+    """The app's own check may only save work: over forged, expired, malformed and
+    unusual tokens, MemoToken accepts exactly what Litestar's Token (PyJWT) accepts,
+    with the same claims."""
+    corpus = _corpus()
+    outcomes = []
+    for encoded in corpus:
+        MemoToken._memo.clear()
+        ours, theirs = _outcome(MemoToken.decode, encoded), _outcome(Token.decode, encoded)
+        assert ours == theirs, encoded
+        outcomes.append(ours)
+    accepted = sum(1 for o in outcomes if o != "refused")
+    assert 3 <= accepted < len(corpus) - 100  # both kinds are really in the corpus
+
+
+def test_the_apps_own_tokens_are_checked_without_pyjwt(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("jwt") or args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    issued = Token(sub=str(uuid.uuid4()), exp=datetime.now(UTC) + timedelta(minutes=5))
+    own = issued.encode(SECRET, ALGORITHM)
+    assert decode_user_id(own, SECRET) == issued.sub
+    assert calls == []
+    unusual = _claims_token(_issued(), {"kid": "k1"})  # valid, but not of our shape
+    assert decode_user_id(unusual, SECRET) is not None
+    forged = own[:-2] + ("AA" if own[-2:] != "AA" else "BB")
+    assert decode_user_id(forged, SECRET) is None
+    assert calls == [unusual, forged]  # PyJWT decided both
