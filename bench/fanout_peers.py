@@ -254,5 +254,37 @@ def table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def sale_table(runs: list[dict[str, Any]], unwatched: list[dict[str, Any]]) -> str:
+    """Markdown: the sale at each watcher count, alone and beside each server's fan-out,
+    with the share of the unwatched sale's bookings/s each keeps. In the `ws` peer's turn
+    Boxoffice only sells: what the sale loses there is the audience's own cost on this
+    host (its clients, the peer), not Boxoffice's fan-out."""
+    lines = [
+        "| watchers | fan-out by | sale bookings/s | of the sale alone | hold p50 / p99 "
+        "| book p50 / p99 | 5xx |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    alone = {u["watchers"]: u["feed"] for u in unwatched}
+
+    def line(count: int, who: str, sale: dict[str, Any], share: str) -> str:
+        hold, book = sale["latency"].get("hold", {}), sale["latency"].get("book", {})
+        return (
+            f"| {count:,} | {who} | {sale['bookings_per_s']} | {share} "
+            f"| {hold.get('p50_ms')} / {hold.get('p99_ms')} ms "
+            f"| {book.get('p50_ms')} / {book.get('p99_ms')} ms | {sale['server_errors_5xx']} |"
+        )
+
+    for count, base in alone.items():
+        lines.append(line(count, "nobody watching", base, "1.00"))
+        for run in runs:
+            sale = run.get("feed") or {}
+            if run["watchers"] != count or sale.get("kind") != "sale":
+                continue
+            rate, base_rate = sale["bookings_per_s"], base["bookings_per_s"]
+            share = f"{rate / base_rate:.2f}" if rate and base_rate else "n/a"
+            lines.append(line(count, run["server"], sale, share))
+    return "\n".join(lines)
+
+
 def boxoffice_pids(pid: int) -> Callable[[], list[int]]:
     return lambda: process_tree(pid)

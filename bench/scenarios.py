@@ -375,6 +375,7 @@ def fanout(opts: Options, tmp: Path) -> dict[str, Any]:
         "feed": opts.fanout_feed,
         "peers": list(opts.peers),
         "runs": [],
+        "unwatched": [],
     }
     if "ws" in opts.peers:
         peers.npm_ci()
@@ -397,6 +398,17 @@ def fanout(opts: Options, tmp: Path) -> dict[str, Any]:
         ) as server:
             app_pids = peers.boxoffice_pids(server.process.pid)
             for count in opts.watchers:
+                if opts.fanout_feed == "sale":
+                    # The same sale with nobody watching, in turn with the watched ones:
+                    # what each keeps of it (issue 13 asks 80 % at 10,000 watchers).
+                    event = asyncio.run(
+                        create_event(server.url, organiser, opts.seats, f"Unwatched {count}")
+                    )
+                    say(f"[fanout] nobody watching: the sale alone, for the {count} turns")
+                    sale = _feed(
+                        opts, settings, server.url, server.process.pid, event, buyers, "sale alone"
+                    )
+                    out["unwatched"].append({"watchers": count, "feed": sale()})
                 for name in opts.peers:
                     event = asyncio.run(
                         create_event(server.url, organiser, opts.seats, f"Fan-out {count} {name}")
@@ -426,6 +438,9 @@ def fanout(opts: Options, tmp: Path) -> dict[str, Any]:
                         )
     out["table"] = peers.table(out["runs"])
     say(out["table"])
+    if out["unwatched"]:
+        out["sale_table"] = peers.sale_table(out["runs"], out["unwatched"])
+        say(out["sale_table"])
     return out
 
 
@@ -436,12 +451,13 @@ def _feed(
     pid: int,
     event: dict[str, Any],
     buyers: list[Account],
+    label: str = "sale under watch",
 ) -> Callable[[], dict[str, Any]]:
     """What makes the changes during a fan-out turn: the sale, or the publisher."""
     from bench import fanout_peers as peers
 
     def sale() -> dict[str, Any]:
-        result = run_sale(opts, url, event["id"], _seat_ids(event), buyers, pid, "sale under watch")
+        result = run_sale(opts, url, event["id"], _seat_ids(event), buyers, pid, label)
         result.pop("_bookings")
         keep = ("bookings", "bookings_per_s", "latency", "status_counts", "server_errors_5xx")
         return {"kind": "sale", **{k: result[k] for k in (*keep, "cpu")}}

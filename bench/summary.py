@@ -363,6 +363,13 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
             "",
             fan["table"],
         ]
+    if fan and fan.get("sale_table"):
+        lines += [
+            "",
+            "The sale under watch against the same sale alone, taking turns:",
+            "",
+            fan["sale_table"],
+        ]
     path = results / "summary.md"
     results.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
