@@ -290,6 +290,23 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
             rows.append(
                 (tag, "fell behind", f"{run['fell_behind']} ({run['fell_behind_detail']})", "")
             )
+            alone = next(
+                (u["feed"] for u in fan.get("unwatched", []) if u["watchers"] == run["watchers"]),
+                None,
+            )
+            sale = run.get("feed") or {}
+            if alone and sale.get("kind") == "sale" and alone["bookings_per_s"]:
+                kept = sale["bookings_per_s"] / alone["bookings_per_s"]
+                rows.append(
+                    (
+                        tag,
+                        "the sale's bookings/s, of the same sale alone",
+                        f"{sale['bookings_per_s']} of {alone['bookings_per_s']} ({kept:.2f})",
+                        "≥ 0.8: " + _ok(kept >= 0.8)
+                        if server == "boxoffice" and run["watchers"] >= 10000
+                        else "",
+                    )
+                )
     huge = _load(results, "huge")
     if huge:
         tag = f"Huge venue ({huge['seats']} seats)"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bench.fanout_peers import sale_table
+from bench.summary import write_summary
 
 
 def _sale(rate: float, hold_p99: float) -> dict[str, Any]:
@@ -42,3 +44,35 @@ def test_each_watched_sale_is_set_beside_the_sale_alone_at_its_count() -> None:
     ]
     assert rows[4][4] == "10.0 / 900.0 ms"
     assert rows[4][5] == "5.0 / 8.0 ms"
+
+
+def test_the_summary_holds_the_watched_sale_to_80_percent_of_itself_alone(tmp_path: Any) -> None:
+    def turn(server: str, rate: float) -> dict[str, Any]:
+        return {
+            "server": server,
+            "watchers": 10000,
+            "feed": _sale(rate, 900.0),
+            "commit_to_socket_ms": {"p50": 300, "p99": 700},
+            "messages_per_s": 14000,
+            "bytes_per_s": 1e8,
+            "server_rss_mib": {"before_watchers": 260, "watchers_connected": 660},
+            "fell_behind": 0,
+            "fell_behind_detail": {},
+        }
+
+    fanout = {
+        "feed": "sale",
+        "runs": [turn("boxoffice", 110.0), turn("ws", 140.0)],
+        "unwatched": [{"watchers": 10000, "feed": _sale(220.0, 60.0)}],
+    }
+    (tmp_path / "fanout.json").write_text(json.dumps(fanout))
+
+    text = write_summary(tmp_path, {"date": "today", "cores": 2, "python": "3.11"}).read_text()
+
+    kept = [line for line in text.splitlines() if "of the same sale alone" in line]
+    assert kept == [
+        "| Fan-out, boxoffice, 10000 watchers, the sale | the sale's bookings/s, of the same "
+        "sale alone | 110.0 of 220.0 (0.50) | ≥ 0.8: **missed** |",
+        "| Fan-out, ws, 10000 watchers, the sale | the sale's bookings/s, of the same sale "
+        "alone | 140.0 of 220.0 (0.64) |  |",
+    ]
