@@ -365,28 +365,15 @@ def write_summary(results: Path, info: dict[str, Any]) -> Path:
         *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
     ]
     # The peer comparisons keep their own tables (bench/book.py, bench/fanout_peers.py).
-    book = _load(results, "book")
-    if book and book.get("table"):
-        lines += [
-            "",
-            "The seed's `POST /book` load and a hot seat, taking turns:",
-            "",
-            book["table"],
-        ]
-    if fan and fan.get("table"):
-        lines += [
-            "",
-            f"Live fan-out ({fan.get('feed', 'sale')} feed), taking turns:",
-            "",
-            fan["table"],
-        ]
-    if fan and fan.get("sale_table"):
-        lines += [
-            "",
-            "The sale under watch against the same sale alone, taking turns:",
-            "",
-            fan["sale_table"],
-        ]
+    book = _load(results, "book") or {}
+    fan = fan or {}
+    for title, table in (
+        ("The seed's `POST /book` load and a hot seat, taking turns:", book.get("table")),
+        (f"Live fan-out ({fan.get('feed', 'sale')} feed), taking turns:", fan.get("table")),
+        ("The sale under watch against the same sale alone, taking turns:", fan.get("sale_table")),
+    ):
+        if table:
+            lines += ["", title, "", table]
     path = results / "summary.md"
     results.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
