@@ -14,6 +14,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import Token
 
 from backend.tokens import ALGORITHM, REQUIRED_CLAIMS, MemoToken, decode_user_id
+from tests.support.tokens import pyjwt_decodes
 
 SECRET = "s" * 40
 OTHER = "o" * 40
@@ -198,14 +199,7 @@ def test_every_token_gets_the_answer_pyjwt_gives() -> None:
 
 
 def test_the_apps_own_tokens_are_checked_without_pyjwt(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[str] = []
-    real = jwt.decode
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs.get("jwt") or args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(jwt, "decode", counted)
+    calls = pyjwt_decodes(monkeypatch)
     issued = Token(sub=str(uuid.uuid4()), exp=datetime.now(UTC) + timedelta(minutes=5))
     own = issued.encode(SECRET, ALGORITHM)
     assert decode_user_id(own, SECRET) == issued.sub
