@@ -27,10 +27,9 @@ REQUIRED_CLAIMS = ("exp", "sub")
 # only shape `_issued_payload` vouches for.
 _HEADER_KEYS = frozenset({"alg", "typ"})
 _CLAIM_KEYS = frozenset({"exp", "iat", "sub", "extras"})
-_STANDARD_OPTIONS = (
-    {"verify_aud": False, "verify_iss": False, "require": list(REQUIRED_CLAIMS)},
-    {"verify_aud": False, "verify_iss": False},
-)
+# The options Litestar's `Token.decode` passes for the app's own calls (no audience or
+# issuer, `exp` and `sub` required): the only ones `decode_payload` answers itself.
+_APP_OPTIONS = {"verify_aud": False, "verify_iss": False, "require": list(REQUIRED_CLAIMS)}
 
 
 class MemoToken(Token):
@@ -118,7 +117,7 @@ class MemoToken(Token):
             algorithms == [ALGORITHM]
             and issuer is None
             and audience is None
-            and options in _STANDARD_OPTIONS
+            and options == _APP_OPTIONS
         ):
             payload = _issued_payload(encoded_token, secret)
             if payload is not None:
