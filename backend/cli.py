@@ -1,8 +1,9 @@
 """`boxoffice` command: serve, migrate, demo.
 
-`serve` migrates, loads the demo event the first time and starts uvicorn with WORKERS
-processes. Several instances may start at once against one PostgreSQL: migrations and
-demo data run under an advisory lock.
+`serve` checks that nothing listens on HOST:PORT, migrates, loads the demo event the
+first time and starts uvicorn with WORKERS processes (more than one: each on its own
+socket, backend/serving.py). Several instances may start at once against one
+PostgreSQL: migrations and demo data run under an advisory lock.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from backend.storage.migrations import run_migrations, startup_lock
 ROOT = Path(__file__).resolve().parent.parent
 
 log = logging.getLogger("boxoffice.cli")
+APP = "backend.app:create_served_app"
 T = TypeVar("T")
 
 __all__ = ["main", "migrate", "run_migrations"]
@@ -42,6 +44,17 @@ async def load_demo(settings: Any) -> list[str]:
 def serve(settings: Any) -> None:
     import uvicorn
 
+    from backend.serving import check_port_free
+
+    try:
+        check_port_free(settings.host, settings.port)
+    except OSError as exc:
+        print(
+            f"boxoffice: cannot listen on {settings.host}:{settings.port}: "
+            f"{exc.strerror or exc} (is another server running there?)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
     _database_step(settings, migrate(settings))
     if settings.demo:
         for created in _database_step(settings, load_demo(settings)):
@@ -54,7 +67,13 @@ def serve(settings: Any) -> None:
         f"http://{settings.host}:{settings.port}",
         flush=True,
     )
-    uvicorn.run("backend.app:create_served_app", **uvicorn_options(settings))
+    options = uvicorn_options(settings)
+    if settings.workers > 1:
+        from backend.serving import serve as serve_workers
+
+        serve_workers(APP, **options)
+    else:
+        uvicorn.run(APP, **options)
 
 
 def uvicorn_options(settings: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,45 @@ def test_cli_help(command: list[str]) -> None:
         timeout=60,
     )
     assert result.returncode == 0 and "serve" in result.stdout
+
+
+@pytest.mark.parametrize(("mode", "workers"), [("embedded", 1), ("services", 1), ("services", 2)])
+def test_serve_refuses_a_port_something_listens_on(mode: str, workers: int, tmp_path: Path) -> None:
+    """Whatever listens on PORT (an earlier run, another program), `serve` stops before
+    migrating with a message and exit code 2, and the other keeps its port: with several
+    workers, each binding its own SO_REUSEPORT socket, nothing else would stop a second
+    server from joining the port silently."""
+    env = {"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path), "WORKERS": str(workers)}
+    name = ""
+    if mode == "services":
+        require_services()
+        name = unique_name("bo_cli")
+        env |= {
+            "DATABASE_URL": asyncio.run(create_pg_database(name)),
+            "REDIS_URL": REDIS_URL,
+            "JWT_SECRET": TEST_SECRET,
+            "REDIS_PREFIX": unique_name("botestcli"),
+        }
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "backend.cli", "serve"],
+                cwd=ROOT,
+                env={**env, "HOST": "127.0.0.1", "PORT": str(port), "BOXOFFICE_DEMO": "0"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        finally:
+            if name:
+                asyncio.run(drop_pg_database(name))
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"boxoffice: cannot listen on 127.0.0.1:{port}: " in result.stderr, result.stderr
+        assert "Address already in use" in result.stderr and "Traceback" not in result.stderr
+        # It stopped before migrating: no database file was made.
+        assert not list(tmp_path.glob("*.sqlite*")), list(tmp_path.iterdir())
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # the port is still the other's
