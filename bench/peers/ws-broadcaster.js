@@ -13,8 +13,8 @@
 //   * a watcher whose unsent bytes pass BACKLOG_BYTES gets no more batches until it drains,
 //     then a fresh snapshot (Boxoffice's capped backlog, in bytes instead of messages).
 //
-// WORKERS processes share the port through node:cluster with the kernel spreading
-// connections (SCHED_NONE), as uvicorn's workers share theirs. The seats' initial state comes
+// WORKERS processes share the port through node:cluster (SCHED_NONE: one listening socket
+// every process accepts from; Boxoffice's workers each have their own). The seats' initial state comes
 // from SNAPSHOT_FILE (written by the bench from the event as the API returned it), not from
 // the database: only the snapshot at connect time needs it, and that is outside what the
 // bench times.
