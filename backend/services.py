@@ -116,6 +116,7 @@ class Services:
             backlog=settings.ws_backlog,
             sends_per_second=settings.live_sends_per_second,
             commit_stamps=settings.live_commit_stamps,
+            yield_ms=settings.live_yield_ms,
         )
         self.metrics.watch_hub(self.hub)
         self.accounts = AccountService(self.storage, hash_concurrency=settings.argon2_concurrency)
@@ -147,6 +148,9 @@ class Services:
         self.log_pruner = SeatLogPruner(self.reports)
         if self.booking.batcher is not None:
             self.metrics.watch_batches(self.booking.batcher.stats)
+            # Bookings before fan-out: the hub holds shoppers' batches while they are
+            # written (LIVE_YIELD_MS).
+            self.hub.writing = self.booking.batcher.writing
         if settings.unsafe_disable_guard:
             log.critical(
                 "BOXOFFICE_UNSAFE_DISABLE_GUARD is on: seats CAN be sold twice (test only)"

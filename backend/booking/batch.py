@@ -122,6 +122,11 @@ class WriteBatcher:
         # refuse.
         self._claimed: dict[str, dict[str, str]] = {}
 
+    def writing(self) -> bool:
+        """Whether any event's batch is in flight in this process (the live hub's cue to
+        hold its shoppers' batches: bookings before fan-out)."""
+        return bool(self._running)
+
     async def hold(self, user_id: str, event_id: str, seat_ids: Sequence[str]) -> HoldResult:
         result: HoldResult = await self._submit("hold", user_id, event_id, seat_ids, None)
         return result

@@ -47,6 +47,14 @@ WS_4410_EVENT_DELETED: Final = 4410
 # process spends at most LIVE_SENDS_PER_SECOND sends a second on an event, up to
 # MAX_BATCH_SECONDS. With a few thousand watchers the window stays at LIVE_BATCH_MS.
 MAX_BATCH_SECONDS: Final = 0.5
+# Bookings before fan-out (issue 13; LIVE_YIELD_MS, off by default): while this process
+# is writing bookings (a write batch in flight), an event's shoppers' batch is held past
+# its window, gathering more changes into fewer frames, until its first change is
+# LIVE_YIELD_MS old. Each frame costs every watching socket a write (and, on the bench's
+# 2 cores, every watcher's client a read). Beside 10,000 watchers the flash sale kept
+# 0.61-0.70 of itself with it off and 0.77-1.01 with 1,000 ms, at a commit-to-socket
+# p99 of 1.2-1.3 s instead of 0.38-0.46 (README Performance item 31). Off by default:
+# DESIGN's live window is tens of milliseconds. Quiet, nothing is held.
 # Lookers (see `Watcher.looking`) get an event's changes at this pace: each seat's latest
 # state once a second, the window widening with their number so that one process sends
 # them at most LOOKING_SENDS_PER_SECOND a second, up to MAX_LOOKING_SECONDS. At 5,000
@@ -238,6 +246,10 @@ def public_seat(change: dict[str, Any], user_id: str | None) -> dict[str, Any]:
     )
 
 
+def _never() -> bool:
+    return False
+
+
 def encode_batch(changes: list[dict[str, Any]], user_id: str | None, at: int | None = None) -> str:
     seats = [public_seat(c, user_id) for c in changes]
     if at is not None:
@@ -295,8 +307,16 @@ class LiveHub:
         sends_per_second: int = 40_000,
         *,
         commit_stamps: bool = False,
+        yield_ms: int = 0,
     ) -> None:
         self.channel = channel
+        # Whether this process is writing bookings now (`BookingService.writing`, set by
+        # Services), and how long a shoppers' batch may wait for them (the note after
+        # MAX_BATCH_SECONDS); 0: never.
+        self.writing: Callable[[], bool] = _never
+        self.yield_seconds = yield_ms / 1000
+        self._pending_since: dict[str, float] = {}  # when each pending batch began
+        self.held_back = 0  # windows that ended with bookings being written, batch held
         # With LIVE_COMMIT_STAMPS=1, each `seats` message also carries `"at"`: the commit
         # time (epoch ms) of its oldest change, so a client can time commit-to-socket (the
         # benchmark does). Off by default: the message stays exactly as documented.
@@ -516,6 +536,7 @@ class LiveHub:
             self._snapshots.pop(f"{watcher.event_id}:compact", None)
             self._pending.pop(watcher.event_id, None)
             self._pending_at.pop(watcher.event_id, None)
+            self._pending_since.pop(watcher.event_id, None)
             self._looking_pending.pop(watcher.event_id, None)
             self._looking_at.pop(watcher.event_id, None)
 
@@ -662,6 +683,7 @@ class LiveHub:
         stamp = message.get("at") if self.commit_stamps else None
         loop = asyncio.get_running_loop()
         if self._add(self._pending, self._pending_at, event_id, changes, stamp):
+            self._pending_since[event_id] = loop.time()
             window = self._window(event_id)
             if window > 0:
                 loop.call_later(window, self._flush, event_id)
@@ -698,6 +720,18 @@ class LiveHub:
         return max(LOOKING_SECONDS, min(MAX_LOOKING_SECONDS, lookers / LOOKING_SENDS_PER_SECOND))
 
     def _flush(self, event_id: str) -> None:
+        if self.yield_seconds > 0 and event_id in self._pending and self.writing():
+            loop = asyncio.get_running_loop()
+            waited = loop.time() - self._pending_since.get(event_id, loop.time())
+            if waited < self.yield_seconds:
+                # Bookings first: the batch waits (and grows) while they are written.
+                self.held_back += 1
+                wait = min(
+                    self._window(event_id) or self.batch_seconds, self.yield_seconds - waited
+                )
+                loop.call_later(max(wait, 0.001), self._flush, event_id)
+                return
+        self._pending_since.pop(event_id, None)
         pending = self._pending.pop(event_id, None)
         at = self._pending_at.pop(event_id, None)
         shoppers = self._shoppers.get(event_id)

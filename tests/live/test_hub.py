@@ -521,3 +521,64 @@ async def test_the_shoppers_window_goes_to_the_shoppers_kept_apart(hub: LiveHub)
     assert EVENT not in hub._shoppers and hub.lookers(EVENT) == 1
     hub.unwatch(b)
     assert hub.lookers(EVENT) == 0 and hub._shoppers == {OTHER_EVENT: {c}}
+
+
+@pytest.fixture
+async def yielding() -> AsyncIterator[tuple[LiveHub, list[bool]]]:
+    """A hub that holds shoppers' batches for bookings up to 0.3 s; bookings are being
+    written while the list's one flag is True."""
+    channel = MemorySeatChannel()
+    await channel.on_startup()
+    live = LiveHub(channel, batch_ms=20, backlog=8, yield_ms=300)
+    writing = [False]
+    live.writing = lambda: writing[0]
+    await live.on_startup()
+    try:
+        yield live, writing
+    finally:
+        await live.on_shutdown()
+        await channel.on_shutdown()
+
+
+async def test_while_bookings_are_written_a_shoppers_batch_waits_and_gathers_more(
+    yielding: tuple[LiveHub, list[bool]],
+) -> None:
+    hub, writing = yielding
+    watcher = hub.watch(EVENT, None)
+    drain(watcher)
+    writing[0] = True
+    await hub.publish(EVENT, [held("s1", 2, "u1")])
+    await eventually(lambda: hub.held_back >= 1, what="the window to end with bookings written")
+    assert not watcher.queue  # held, not sent
+    await hub.publish(EVENT, [held("s2", 2, "u2")])
+    writing[0] = False
+    await settle(hub, watcher)
+    (message,) = drain(watcher)
+    assert [c["id"] for c in message["changes"]] == ["s1", "s2"]  # one frame for both
+
+
+async def test_a_batch_held_for_bookings_goes_out_once_its_first_change_is_that_old(
+    yielding: tuple[LiveHub, list[bool]],
+) -> None:
+    hub, writing = yielding
+    watcher = hub.watch(EVENT, None)
+    drain(watcher)
+    writing[0] = True  # and never done
+    loop = asyncio.get_running_loop()
+    published = loop.time()
+    await hub.publish(EVENT, [held("s1", 2, "u1")])
+    await eventually(lambda: watcher.queue, what="the held batch, at its bound", timeout=3)
+    assert loop.time() - published >= hub.yield_seconds
+    assert hub.held_back >= 1
+    assert [c["id"] for c in drain(watcher)[0]["changes"]] == ["s1"]
+
+
+async def test_with_no_yield_a_batch_goes_out_a_window_after_whatever_is_written(
+    hub: LiveHub,
+) -> None:
+    hub.writing = lambda: True
+    watcher = hub.watch(EVENT, None)
+    drain(watcher)
+    await hub.publish(EVENT, [held("s1", 2, "u1")])
+    await settle(hub, watcher)
+    assert hub.held_back == 0 and hub.yield_seconds == 0
