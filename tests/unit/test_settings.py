@@ -99,6 +99,8 @@ def test_metrics_are_open_unless_a_metrics_token_is_set(monkeypatch: pytest.Monk
         ({"FORWARDED_ALLOW_IPS": "10.0.0.1/8"}, "got '10.0.0.1/8'"),  # host bits set
         ({"FORWARDED_ALLOW_IPS": "*,10.0.0.1"}, "got '\\*'"),  # * trusts all, or list them
         ({"LIVE_COMMIT_STAMPS": "sometimes"}, "LIVE_COMMIT_STAMPS must be true or false"),
+        ({"LIVE_YIELD_MS": "-1"}, "LIVE_YIELD_MS must be between 0 and 5000"),
+        ({"LIVE_YIELD_MS": "1s"}, "LIVE_YIELD_MS must be an integer"),
         ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16"),
         ({"METRICS_TOKEN": "has a space in it, long enough"}, "no spaces"),
     ],
@@ -172,3 +174,9 @@ def test_creation_quotas_have_generous_defaults(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SEATS_PER_USER_PER_DAY", "-1")
     with pytest.raises(ConfigError, match="SEATS_PER_USER_PER_DAY must be between 0"):
         load_settings()
+
+
+def test_bookings_before_fan_out_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().live_yield_ms == 0
+    monkeypatch.setenv("LIVE_YIELD_MS", "1000")
+    assert load_settings().live_yield_ms == 1000
