@@ -47,6 +47,7 @@ WS_4410_EVENT_DELETED: Final = 4410
 # process spends at most LIVE_SENDS_PER_SECOND sends a second on an event, up to
 # MAX_BATCH_SECONDS. With a few thousand watchers the window stays at LIVE_BATCH_MS.
 MAX_BATCH_SECONDS: Final = 0.5
+YIELD_POLL_SECONDS: Final = 0.01
 # Bookings before fan-out (issue 13; LIVE_YIELD_MS, off by default): while this process
 # is writing bookings (a write batch in flight), an event's shoppers' batch is held past
 # its window, gathering more changes into fewer frames, until its first change is
@@ -310,7 +311,7 @@ class LiveHub:
         yield_ms: int = 0,
     ) -> None:
         self.channel = channel
-        # Whether this process is writing bookings now (`BookingService.writing`, set by
+        # Whether this process is writing bookings now (`WriteBatcher.writing`, set by
         # Services), and how long a shoppers' batch may wait for them (the note after
         # MAX_BATCH_SECONDS); 0: never.
         self.writing: Callable[[], bool] = _never
@@ -726,8 +727,10 @@ class LiveHub:
             if waited < self.yield_seconds:
                 # Bookings first: the batch waits (and grows) while they are written.
                 self.held_back += 1
+                # Looked at again a window later (at least YIELD_POLL_SECONDS: with
+                # LIVE_BATCH_MS=0 the window is 0), or at the bound if that comes first.
                 wait = min(
-                    self._window(event_id) or self.batch_seconds, self.yield_seconds - waited
+                    max(self._window(event_id), YIELD_POLL_SECONDS), self.yield_seconds - waited
                 )
                 loop.call_later(max(wait, 0.001), self._flush, event_id)
                 return
