@@ -6,36 +6,24 @@ and batcher; the batch in flight is held at its start by a gate."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
-from backend.app import create_app
 from backend.settings import Settings
 from tests.conftest import Api
+from tests.live.test_websocket import BASE, custom_client
 from tests.support.waiting import eventually
-
-BASE = "http://testserver.local"
-
-
-@contextlib.asynccontextmanager
-async def yielding_api(settings: Settings, yield_ms: int) -> AsyncIterator[Api]:
-    app = create_app(replace(settings, live_yield_ms=yield_ms))
-    async with AsyncTestClient(app=app, base_url=BASE) as client:
-        yield Api(client)
 
 
 async def test_changes_wait_for_a_batch_of_bookings_and_go_out_together(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A bound far longer than the test: what releases the changes is the writing's end.
-    async with yielding_api(settings, yield_ms=60_000) as api:
+    async with custom_client(settings, live_yield_ms=60_000) as client:
+        api = Api(client)
         app = api.client.app
         state = app.state
         batcher = state.booking.batcher
