@@ -86,9 +86,10 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
         "port": settings.port,
         "workers": settings.workers,
         "ws_max_size": 64 * 1024,
-        # Compressing every batch for every socket was the largest cost of live fan-out
-        # (at 1,000 watchers it halved booking throughput); batches are small JSON.
-        "ws_per_message_deflate": False,
+        # permessage-deflate as FramingWebSocketProtocol negotiates it: without context
+        # takeover, so a batch is compressed once for every socket (uvicorn's own offer
+        # compressed it again for each socket, which halved a sale beside 1,000 watchers).
+        "ws_per_message_deflate": settings.ws_deflate,
         # uvicorn's websockets-sansio protocol plus direct frame writes for live fan-out
         # (backend/live/frames.py); the app falls back to plain ASGI sends without it.
         "ws": "backend.live.frames:FramingWebSocketProtocol",

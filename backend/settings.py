@@ -73,6 +73,8 @@ class Settings:
     metrics_token: str | None = None
     # A websocket whose send buffer stays over its high-water mark this long is closed.
     ws_stall_seconds: int = 10
+    # permessage-deflate on websockets, without context takeover (backend/live/frames.py).
+    ws_deflate: bool = True
     # Anonymous websockets per client address per process (signed-in: ws_max_per_user).
     ws_max_anonymous_per_address: int = 50
     # Group commit of one event's holds and bookings (backend/booking/batch.py); off
@@ -311,6 +313,7 @@ def load_settings() -> Settings:
         live_commit_stamps=_flag("LIVE_COMMIT_STAMPS", False),
         metrics_token=_metrics_token(),
         ws_stall_seconds=_int("WS_STALL_SECONDS", 10, 1, 600),
+        ws_deflate=_flag("WS_DEFLATE", True),
         ws_max_anonymous_per_address=_int("WS_MAX_ANONYMOUS_PER_ADDRESS", 50, 1, 100_000),
         waiting_room_interval_ms=_int("WAITING_ROOM_INTERVAL_MS", 250, 20, 10_000),
         waiting_room_grace_seconds=_int("WAITING_ROOM_GRACE_SECONDS", 60, 5, 3600),

@@ -4,7 +4,8 @@ Watchers are raw asyncio protocols (a few hundred bytes of state each, no per-so
 task), spread over a few client processes, so 10,000 of them fit beside the server on
 this machine. Each reads frames and, for a `seats` message, only looks up its `"at"`
 field (the commit timestamp the server puts in it, epoch ms) to time commit-to-socket;
-the JSON is not decoded. A watcher "fell behind" if the server had to send it a fresh
+the JSON is not decoded (with `--deflate`, a message compressed on its own is inflated
+only as far as that field). A watcher "fell behind" if the server had to send it a fresh
 snapshot after the first one (its backlog overflowed), if a message reached it more
 than a second after its commit, or if its socket closed during the sale.
 """
@@ -75,6 +76,7 @@ class WatcherProtocol(asyncio.Protocol):
         "opened_at",
         "result",
         "snapshots",
+        "standalone",
         "stats",
         "transport",
         "upgrade_req",
@@ -93,6 +95,7 @@ class WatcherProtocol(asyncio.Protocol):
         self.opened_at = time.perf_counter()
         self.transport: asyncio.Transport | None = None
         self.inflater: Any = None
+        self.standalone = False  # compressed messages stand alone (no context takeover)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -121,8 +124,10 @@ class WatcherProtocol(asyncio.Protocol):
                 assert self.transport is not None
                 self.transport.close()
                 return
-            if b"permessage-deflate" in bytes(buf[:end]).lower():
+            head_text = bytes(buf[:end]).lower()
+            if b"permessage-deflate" in head_text:
                 self.inflater = zlib.decompressobj(-15)
+                self.standalone = b"server_no_context_takeover" in head_text
             del buf[: end + 4]
             self.upgraded = True
         stats = self.stats
@@ -145,7 +150,13 @@ class WatcherProtocol(asyncio.Protocol):
                 head = 10
             if n < head + length:
                 return
-            if opcode == 1 and buf[0] & 0x40 and self.inflater is not None:
+            if opcode == 1 and buf[0] & 0x40 and self.standalone:
+                # permessage-deflate without the server's context takeover: each message
+                # inflates on its own, and only its start is read (its type and "at"),
+                # as a browser's native inflate costs the server's host nothing.
+                data = zlib.decompressobj(-15).decompress(bytes(buf[head : head + length]), 96)
+                self._message(data, 0, len(data), stats, head + length)
+            elif opcode == 1 and buf[0] & 0x40 and self.inflater is not None:
                 # permessage-deflate (RSV1): inflate with the connection's context.
                 data = self.inflater.decompress(
                     bytes(buf[head : head + length]) + b"\x00\x00\xff\xff"

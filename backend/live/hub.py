@@ -26,7 +26,7 @@ import msgspec
 
 from backend.booking.records import SeatChange
 from backend.live.channel import RESYNC, SeatChannel
-from backend.live.frames import FrameSink, text_frame
+from backend.live.frames import Framed, FrameSink
 from backend.seats import is_mine, live_seat
 from backend.timefmt import iso_from_ms
 
@@ -101,7 +101,7 @@ class Watcher:
         # A new watcher's first job is its snapshot.
         self.wake.set()
 
-    def push(self, data: str, frame: bytes | None = None) -> bool:
+    def push(self, data: str, frame: Framed | None = None) -> bool:
         """Send `data` (whose websocket frame is `frame`, if the caller built it): written
         straight to the socket when nothing is ahead of it (True), else queued for the
         writer task (False)."""
@@ -127,7 +127,7 @@ class Watcher:
         self.wake.set()
         return False
 
-    def notify(self, kind: str, data: bytes, frame: bytes | None = None) -> bool:
+    def notify(self, kind: str, data: bytes, frame: Framed | None = None) -> bool:
         """Send a state message of which only the latest matters (the room's counters, the
         user's place): written straight to the socket when nothing is ahead of it (True),
         else kept for the writer task in place of any unsent one of its kind (False). The
@@ -275,9 +275,9 @@ class _Outgoing:
         self.changes = list(pending.values())
         self.at = at
         self.public = encode_batch(self.changes, None, at)
-        self.public_frame = text_frame(self.public)
+        self.public_frame = Framed(self.public)
         self.owners = {c["holder"] for c in self.changes if c.get("holder")}
-        self.variants: dict[str, tuple[str, bytes]] = {}
+        self.variants: dict[str, tuple[str, Framed]] = {}
         self.counted = False
         self._encodings = 1
 
@@ -288,7 +288,7 @@ class _Outgoing:
             variant = self.variants.get(user_id)
             if variant is None:
                 data = encode_batch(self.changes, user_id, self.at)
-                variant = self.variants[user_id] = (data, text_frame(data))
+                variant = self.variants[user_id] = (data, Framed(data))
                 self._encodings += 1
             return watcher.push(*variant)
         return watcher.push(self.public, self.public_frame)

@@ -63,7 +63,7 @@ from backend.booking.expiry import Periodic
 from backend.booking.looplag import LoopLag
 from backend.booking.queue import QueueView, RoomView, WaitingRooms
 from backend.errors import NotFound
-from backend.live.frames import text_frame
+from backend.live.frames import Framed
 from backend.live.hub import LiveHub, Watcher
 
 log = logging.getLogger("boxoffice.live")
@@ -207,7 +207,7 @@ class QueueFeed(Periodic):
             self._room_sent[event_id] = room
             self._room_due[event_id] = now + self.room_cadence(len(group))
             encoded = msgspec.json.encode({"type": "room", **room.as_json()})
-            frame = text_frame(encoded.decode())
+            frame = Framed(encoded)
             watchers = list(group)
             for start in range(0, len(watchers), SLICE_SOCKETS):
                 began = time.perf_counter()
@@ -277,7 +277,7 @@ class QueueFeed(Periodic):
                     continue
                 self._sent[key] = view
                 encoded = queue_message(view)
-                frame = text_frame(encoded.decode())
+                frame = Framed(encoded)
                 for watcher in sockets[user_id]:
                     self.hub.set_looking(watcher, view.state != "admitted")
                     watcher.notify("queue", encoded, frame)

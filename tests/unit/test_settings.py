@@ -101,6 +101,7 @@ def test_metrics_are_open_unless_a_metrics_token_is_set(monkeypatch: pytest.Monk
         ({"LIVE_COMMIT_STAMPS": "sometimes"}, "LIVE_COMMIT_STAMPS must be true or false"),
         ({"LIVE_YIELD_MS": "-1"}, "LIVE_YIELD_MS must be between 0 and 5000"),
         ({"LIVE_YIELD_MS": "1s"}, "LIVE_YIELD_MS must be an integer"),
+        ({"WS_DEFLATE": "gzip"}, "WS_DEFLATE must be true or false"),
         ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN must be at least 16"),
         ({"METRICS_TOKEN": "has a space in it, long enough"}, "no spaces"),
     ],
@@ -180,3 +181,13 @@ def test_bookings_before_fan_out_is_off_unless_set(monkeypatch: pytest.MonkeyPat
     assert load_settings().live_yield_ms == 0
     monkeypatch.setenv("LIVE_YIELD_MS", "1000")
     assert load_settings().live_yield_ms == 1000
+
+
+def test_websocket_compression_is_on_unless_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backend.cli import uvicorn_options
+
+    assert load_settings().ws_deflate is True
+    assert uvicorn_options(load_settings())["ws_per_message_deflate"] is True
+    monkeypatch.setenv("WS_DEFLATE", "0")
+    assert load_settings().ws_deflate is False
+    assert uvicorn_options(load_settings())["ws_per_message_deflate"] is False
