@@ -26,26 +26,28 @@ pytestmark = pytest.mark.live
 BROWSER_OFFER = "permessage-deflate; client_max_window_bits"
 
 
+def serve(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, **env: str
+) -> Iterator[LiveServer]:
+    with (
+        mode_database(request.param, tmp_path_factory.mktemp(request.param)) as settings,
+        live_server(settings, **env) as server,
+    ):
+        yield server
+
+
 @pytest.fixture(scope="module", params=["embedded", "services"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    with (
-        mode_database(request.param, tmp_path_factory.mktemp(request.param)) as settings,
-        live_server(settings) as server,
-    ):
-        yield server
+    yield from serve(request, tmp_path_factory)
 
 
 @pytest.fixture(scope="module", params=["embedded", "services"])
 def plain_served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    with (
-        mode_database(request.param, tmp_path_factory.mktemp(request.param)) as settings,
-        live_server(settings, WS_DEFLATE="0") as server,
-    ):
-        yield server
+    yield from serve(request, tmp_path_factory, WS_DEFLATE="0")
 
 
 class RawSocket:
