@@ -117,6 +117,7 @@ class Services:
             sends_per_second=settings.live_sends_per_second,
             commit_stamps=settings.live_commit_stamps,
             yield_ms=settings.live_yield_ms,
+            sale_sends_per_second=settings.live_sale_sends_per_second,
         )
         self.metrics.watch_hub(self.hub)
         self.accounts = AccountService(self.storage, hash_concurrency=settings.argon2_concurrency)

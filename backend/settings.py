@@ -80,9 +80,12 @@ class Settings:
     # Group commit of one event's holds and bookings (backend/booking/batch.py); off
     # only to measure what it gains.
     write_batching: bool = True
-    # Bookings before fan-out: while this process writes bookings, an event's shoppers'
-    # batch may wait up to this long for them (backend/live/hub.py); 0: never.
-    live_yield_ms: int = 0
+    # Bookings before fan-out (backend/live/hub.py): while this process writes bookings,
+    # an event's shoppers' batch waits for them until this process's sends to them stay
+    # under this budget a second (shoppers / budget seconds), at most LIVE_YIELD_MS; 0:
+    # never.
+    live_sale_sends_per_second: float = 5_000
+    live_yield_ms: int = 1_500
     # How long uvicorn keeps an idle HTTP connection open. Longer than any proxy's or
     # client's reuse of it (nginx's upstream keepalive_timeout is 60 s): the side that
     # closes an idle connection first races the other side's next request on it, and a
@@ -291,7 +294,8 @@ def load_settings() -> Settings:
         lock_ttl_ms=_int("LOCK_TTL_MS", 5000, 50, 60_000),
         live_batch_ms=_int("LIVE_BATCH_MS", 25, 0, 1000),
         live_sends_per_second=_int("LIVE_SENDS_PER_SECOND", 40_000, 100, 10_000_000),
-        live_yield_ms=_int("LIVE_YIELD_MS", 0, 0, 5000),
+        live_sale_sends_per_second=_int("LIVE_SALE_SENDS_PER_SECOND", 5_000, 100, 10_000_000),
+        live_yield_ms=_int("LIVE_YIELD_MS", 1_500, 0, 5000),
         ws_backlog=_int("WS_BACKLOG", 256, 1, 100_000),
         ws_heartbeat_seconds=_int("WS_HEARTBEAT_SECONDS", 10, 1, 600),
         db_pool_max=_int("DB_POOL_MAX", 20, 1, 500),

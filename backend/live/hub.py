@@ -48,14 +48,19 @@ WS_4410_EVENT_DELETED: Final = 4410
 # MAX_BATCH_SECONDS. With a few thousand watchers the window stays at LIVE_BATCH_MS.
 MAX_BATCH_SECONDS: Final = 0.5
 YIELD_POLL_SECONDS: Final = 0.01
-# Bookings before fan-out (issue 13; LIVE_YIELD_MS, off by default): while this process
-# is writing bookings (a write batch in flight), an event's shoppers' batch is held past
-# its window, gathering more changes into fewer frames, until its first change is
-# LIVE_YIELD_MS old. Each frame costs every watching socket a write (and, on the bench's
-# 2 cores, every watcher's client a read). Beside 10,000 watchers the flash sale kept
-# 0.61-0.70 of itself with it off and 0.77-1.01 with 1,000 ms, at a commit-to-socket
-# p99 of 1.2-1.3 s instead of 0.38-0.46 (README Performance item 31). Off by default:
-# DESIGN's live window is tens of milliseconds. Quiet, nothing is held.
+# Bookings before fan-out (issue 13: "bookings go before fan-out when the two compete";
+# LIVE_SALE_SENDS_PER_SECOND, LIVE_YIELD_MS): while this process is writing bookings (a
+# write batch in flight), an event's shoppers' batch is held past its window, gathering
+# more changes into fewer frames, so that the process's fan-out to the event stays
+# within a smaller budget of sends a second while it sells: the batch goes out when the
+# writing stops (at the next window's end), or once its first change is shoppers /
+# LIVE_SALE_SENDS_PER_SECOND seconds old, at most LIVE_YIELD_MS. Each frame costs every
+# watching socket a write (and, on the bench's 2 cores, every watcher's client a read):
+# beside 10,000 watchers the flash sale kept about half of itself at the 25-125 ms
+# window, and 0.8-1.0 with its frames held up to a second (README Performance items 31
+# and 33). A small audience costs little and is held little (1,000 watchers on two
+# processes: 0.1 s at most); quiet, nothing is held. The issue extends DESIGN's window
+# of tens of milliseconds here (README says so).
 # Lookers (see `Watcher.looking`) get an event's changes at this pace: each seat's latest
 # state once a second, the window widening with their number so that one process sends
 # them at most LOOKING_SENDS_PER_SECOND a second, up to MAX_LOOKING_SECONDS. At 5,000
@@ -309,13 +314,16 @@ class LiveHub:
         *,
         commit_stamps: bool = False,
         yield_ms: int = 0,
+        sale_sends_per_second: float = 5_000,
     ) -> None:
         self.channel = channel
         # Whether this process is writing bookings now (`WriteBatcher.writing`, set by
-        # Services), and how long a shoppers' batch may wait for them (the note after
-        # MAX_BATCH_SECONDS); 0: never.
+        # Services), the longest a shoppers' batch may wait for them (0: never), and the
+        # fan-out budget that decides how long it waits (the note after
+        # MAX_BATCH_SECONDS; `sale_wait`).
         self.writing: Callable[[], bool] = _never
         self.yield_seconds = yield_ms / 1000
+        self.sale_sends_per_second = sale_sends_per_second
         self._pending_since: dict[str, float] = {}  # when each pending batch began
         self.held_back = 0  # windows that ended with bookings being written, batch held
         # With LIVE_COMMIT_STAMPS=1, each `seats` message also carries `"at"`: the commit
@@ -720,18 +728,24 @@ class LiveHub:
         lookers = self.lookers(event_id)
         return max(LOOKING_SECONDS, min(MAX_LOOKING_SECONDS, lookers / LOOKING_SENDS_PER_SECOND))
 
+    def sale_wait(self, event_id: str) -> float:
+        """How long an event's shoppers' batch may wait for bookings being written: long
+        enough that this process sends its shoppers at most `sale_sends_per_second`
+        frames a second, at most `yield_seconds` (0 when that is 0)."""
+        shoppers = len(self._shoppers.get(event_id, ()))
+        return min(self.yield_seconds, shoppers / self.sale_sends_per_second)
+
     def _flush(self, event_id: str) -> None:
         if self.yield_seconds > 0 and event_id in self._pending and self.writing():
             loop = asyncio.get_running_loop()
             waited = loop.time() - self._pending_since.get(event_id, loop.time())
-            if waited < self.yield_seconds:
+            bound = self.sale_wait(event_id)
+            if waited < bound:
                 # Bookings first: the batch waits (and grows) while they are written.
                 self.held_back += 1
                 # Looked at again a window later (at least YIELD_POLL_SECONDS: with
                 # LIVE_BATCH_MS=0 the window is 0), or at the bound if that comes first.
-                wait = min(
-                    max(self._window(event_id), YIELD_POLL_SECONDS), self.yield_seconds - waited
-                )
+                wait = min(max(self._window(event_id), YIELD_POLL_SECONDS), bound - waited)
                 loop.call_later(max(wait, 0.001), self._flush, event_id)
                 return
         self._pending_since.pop(event_id, None)

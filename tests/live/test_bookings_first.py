@@ -21,8 +21,11 @@ from tests.support.waiting import eventually
 async def test_changes_wait_for_a_batch_of_bookings_and_go_out_together(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A bound far longer than the test: what releases the changes is the writing's end.
-    async with custom_client(settings, live_yield_ms=60_000) as client:
+    # A bound far longer than the test (and a budget so small that one watcher reaches
+    # it): what releases the changes is the writing's end.
+    async with custom_client(
+        settings, live_yield_ms=60_000, live_sale_sends_per_second=0.001
+    ) as client:
         api = Api(client)
         app = api.client.app
         state = app.state

@@ -525,11 +525,12 @@ async def test_the_shoppers_window_goes_to_the_shoppers_kept_apart(hub: LiveHub)
 
 @pytest.fixture
 async def yielding() -> AsyncIterator[tuple[LiveHub, list[bool]]]:
-    """A hub that holds shoppers' batches for bookings up to 0.3 s; bookings are being
-    written while the list's one flag is True."""
+    """A hub that holds shoppers' batches for bookings up to 0.3 s (a budget so small
+    that one watcher reaches the bound); bookings are being written while the list's one
+    flag is True."""
     channel = MemorySeatChannel()
     await channel.on_startup()
-    live = LiveHub(channel, batch_ms=20, backlog=8, yield_ms=300)
+    live = LiveHub(channel, batch_ms=20, backlog=8, yield_ms=300, sale_sends_per_second=0.01)
     writing = [False]
     live.writing = lambda: writing[0]
     await live.on_startup()
@@ -571,6 +572,55 @@ async def test_a_batch_held_for_bookings_goes_out_once_its_first_change_is_that_
     assert loop.time() - published >= hub.yield_seconds
     assert hub.held_back >= 1
     assert [c["id"] for c in drain(watcher)[0]["changes"]] == ["s1"]
+
+
+async def test_the_wait_for_bookings_keeps_the_sale_budget_up_to_its_bound() -> None:
+    """While bookings are written an event's shoppers get at most the sale's budget of
+    frames a second: the wait grows with their number, up to LIVE_YIELD_MS; lookers and
+    other events do not count."""
+    hub = LiveHub(MemorySeatChannel(), batch_ms=25, yield_ms=1500, sale_sends_per_second=5000)
+    assert hub.sale_wait(EVENT) == 0  # nobody watching: nothing to wait for
+    watched = [hub.watch(EVENT, None) for _ in range(100)]
+    assert hub.sale_wait(EVENT) == pytest.approx(0.02)  # 100 sockets: shorter than a window
+    watched += [hub.watch(EVENT, None) for _ in range(4900)]
+    assert hub.sale_wait(EVENT) == pytest.approx(1.0)  # 5,000 sends a frame, 5,000 a second
+    for watcher in watched[2500:]:
+        hub.set_looking(watcher, True)
+    assert hub.sale_wait(EVENT) == pytest.approx(0.5)  # the shoppers only
+    watched += [hub.watch(EVENT, None) for _ in range(10_000)]
+    assert hub.sale_wait(EVENT) == pytest.approx(1.5)  # capped
+    assert hub.sale_wait(OTHER_EVENT) == 0
+    off = LiveHub(MemorySeatChannel(), yield_ms=0)
+    many = [off.watch(EVENT, None) for _ in range(10_000)]
+    assert off.sale_wait(EVENT) == 0  # LIVE_YIELD_MS=0: never
+    for watcher in watched:
+        hub.unwatch(watcher)
+    for watcher in many:
+        off.unwatch(watcher)
+
+
+async def test_a_small_audience_is_held_for_bookings_only_as_long_as_its_budget_says() -> None:
+    """Two watchers at a budget of 10 frames a second: held 0.2 s while bookings go on
+    and on, not the 5 s bound."""
+    channel = MemorySeatChannel()
+    await channel.on_startup()
+    hub = LiveHub(channel, batch_ms=20, backlog=8, yield_ms=5000, sale_sends_per_second=10)
+    hub.writing = lambda: True  # and never done
+    await hub.on_startup()
+    try:
+        first, second = hub.watch(EVENT, None), hub.watch(EVENT, None)
+        drain(first)
+        drain(second)
+        loop = asyncio.get_running_loop()
+        published = loop.time()
+        await hub.publish(EVENT, [held("s1", 2, "u1")])
+        await eventually(lambda: first.queue and second.queue, what="the batch", timeout=3)
+        assert loop.time() - published >= 0.2
+        assert hub.held_back >= 1
+        assert [c["id"] for c in drain(first)[0]["changes"]] == ["s1"]
+    finally:
+        await hub.on_shutdown()
+        await channel.on_shutdown()
 
 
 async def test_with_no_yield_a_batch_goes_out_a_window_after_whatever_is_written(

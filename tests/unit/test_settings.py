@@ -177,10 +177,16 @@ def test_creation_quotas_have_generous_defaults(monkeypatch: pytest.MonkeyPatch)
         load_settings()
 
 
-def test_bookings_before_fan_out_is_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_settings().live_yield_ms == 0
-    monkeypatch.setenv("LIVE_YIELD_MS", "1000")
-    assert load_settings().live_yield_ms == 1000
+def test_bookings_go_before_fan_out_unless_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.live_yield_ms, settings.live_sale_sends_per_second) == (1500, 5000)
+    monkeypatch.setenv("LIVE_YIELD_MS", "0")
+    monkeypatch.setenv("LIVE_SALE_SENDS_PER_SECOND", "2000")
+    settings = load_settings()
+    assert (settings.live_yield_ms, settings.live_sale_sends_per_second) == (0, 2000)
+    monkeypatch.setenv("LIVE_SALE_SENDS_PER_SECOND", "0")
+    with pytest.raises(ConfigError, match="LIVE_SALE_SENDS_PER_SECOND must be between 100"):
+        load_settings()
 
 
 def test_websocket_compression_is_on_unless_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
