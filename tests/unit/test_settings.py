@@ -178,6 +178,8 @@ def test_creation_quotas_have_generous_defaults(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_bookings_go_before_fan_out_unless_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LIVE_YIELD_MS", "LIVE_SALE_SENDS_PER_SECOND"):
+        monkeypatch.delenv(name, raising=False)
     settings = load_settings()
     assert (settings.live_yield_ms, settings.live_sale_sends_per_second) == (1500, 5000)
     monkeypatch.setenv("LIVE_YIELD_MS", "0")
