@@ -150,7 +150,8 @@ class Services:
         if self.booking.batcher is not None:
             self.metrics.watch_batches(self.booking.batcher.stats)
             # Bookings before fan-out: the hub holds shoppers' batches while they are
-            # written (LIVE_YIELD_MS).
+            # written (LIVE_SALE_SENDS_PER_SECOND, LIVE_YIELD_MS; with WRITE_BATCHING=0
+            # there is no batch to wait for, and nothing waits).
             self.hub.writing = self.booking.batcher.writing
         if settings.unsafe_disable_guard:
             log.critical(

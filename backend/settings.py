@@ -82,8 +82,8 @@ class Settings:
     write_batching: bool = True
     # Bookings before fan-out (backend/live/hub.py): while this process writes bookings,
     # an event's shoppers' batch waits for them until this process's sends to them stay
-    # under this budget a second (shoppers / budget seconds), at most LIVE_YIELD_MS; 0:
-    # never.
+    # under this budget a second (shoppers / budget seconds), at most LIVE_YIELD_MS
+    # (LIVE_YIELD_MS=0: never).
     live_sale_sends_per_second: float = 5_000
     live_yield_ms: int = 1_500
     # How long uvicorn keeps an idle HTTP connection open. Longer than any proxy's or
